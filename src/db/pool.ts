@@ -1,0 +1,37 @@
+/**
+ * The shared `pg` pool. Connections are recycled (`maxLifetimeSeconds`) so per-backend catalog caches
+ * do not grow without bound across thousands of tenant schemas.
+ *
+ * @module
+ */
+import pg from 'pg';
+
+export type Pool = pg.Pool;
+export type PoolClient = pg.PoolClient;
+
+/**
+ * Create the pool. Errors on idle clients are logged, never fatal (a Postgres restart must not kill
+ * the process; the next checkout reconnects).
+ *
+ * @example
+ * const pool = createPool({ url, max: 10, statementTimeoutMs: 15000, onError: (e) => log.warn(e) });
+ */
+export function createPool(opts: {
+  url: string;
+  max: number;
+  statementTimeoutMs: number;
+  applicationName?: string;
+  onError?: (e: Error) => void;
+}): Pool {
+  const pool = new pg.Pool({
+    connectionString: opts.url,
+    max: opts.max,
+    maxLifetimeSeconds: 600,
+    idleTimeoutMillis: 30_000,
+    connectionTimeoutMillis: 5_000,
+    statement_timeout: opts.statementTimeoutMs,
+    application_name: opts.applicationName ?? 'vault-mcp',
+  });
+  pool.on('error', (e) => opts.onError?.(e));
+  return pool;
+}

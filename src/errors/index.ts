@@ -1,0 +1,107 @@
+/**
+ * Typed errors with stable codes. Every code is listed once in {@link ERROR_CODES} with the HTTP
+ * status, the JSON-RPC code and (for auth failures) the OAuth `error` it maps to; `http/error-mapper.ts`
+ * is the only place that turns them into responses. Messages are safe to show to users: they never
+ * carry tokens, passwords or stack traces.
+ *
+ * @module
+ */
+
+/** JSON-RPC error codes used on the wire. */
+export const JSONRPC = {
+  invalidRequest: -32600,
+  invalidParams: -32602,
+  internal: -32603,
+  /** Implementation-defined server errors live in -32000..-32099. */
+  serverError: -32000,
+} as const;
+
+interface CodeInfo {
+  status: number;
+  jsonRpc: number;
+  /** RFC 6750 error for WWW-Authenticate, when the code is an auth failure. */
+  oauth?: 'invalid_token' | 'insufficient_scope' | 'invalid_request';
+}
+
+/** The registry of every error code the server emits. Documented in docs/errors.md. */
+export const ERROR_CODES = {
+  ERR_BAD_REQUEST: { status: 400, jsonRpc: JSONRPC.invalidRequest, oauth: 'invalid_request' },
+  ERR_TOKEN_IN_QUERY: { status: 400, jsonRpc: JSONRPC.invalidRequest, oauth: 'invalid_request' },
+  ERR_AUTH_MISSING: { status: 401, jsonRpc: JSONRPC.serverError, oauth: 'invalid_token' },
+  ERR_AUTH_INVALID_TOKEN: { status: 401, jsonRpc: JSONRPC.serverError, oauth: 'invalid_token' },
+  ERR_AUTH_INSUFFICIENT_SCOPE: { status: 403, jsonRpc: JSONRPC.serverError, oauth: 'insufficient_scope' },
+  ERR_AUTH_EMAIL_UNVERIFIED: { status: 403, jsonRpc: JSONRPC.serverError },
+  ERR_TENANT_UNKNOWN_DOMAIN: { status: 403, jsonRpc: JSONRPC.serverError },
+  ERR_TENANT_NOT_FOUND: { status: 404, jsonRpc: JSONRPC.serverError },
+  ERR_NOT_FOUND: { status: 404, jsonRpc: JSONRPC.serverError },
+  ERR_METHOD_NOT_ALLOWED: { status: 405, jsonRpc: JSONRPC.serverError },
+  ERR_CONFLICT: { status: 409, jsonRpc: JSONRPC.serverError },
+  ERR_RATE_LIMITED: { status: 429, jsonRpc: JSONRPC.serverError },
+  ERR_UPSTREAM_UNAVAILABLE: { status: 503, jsonRpc: JSONRPC.serverError },
+  ERR_DB_UNAVAILABLE: { status: 503, jsonRpc: JSONRPC.serverError },
+  ERR_VAULT: { status: 502, jsonRpc: JSONRPC.serverError },
+  ERR_INTERNAL: { status: 500, jsonRpc: JSONRPC.internal },
+} as const satisfies Record<string, CodeInfo>;
+
+export type ErrorCode = keyof typeof ERROR_CODES;
+
+/**
+ * Base class of every error the server raises on purpose.
+ *
+ * @example
+ * throw new AppError('ERR_TENANT_UNKNOWN_DOMAIN', 'No tenant is configured for the domain "example.org"');
+ */
+export class AppError extends Error {
+  readonly code: ErrorCode;
+  /** Extra, non-secret fields for the response (e.g. the scope needed, a Retry-After). */
+  readonly details: Readonly<Record<string, string | number>>;
+
+  constructor(code: ErrorCode, message: string, details: Record<string, string | number> = {}, options?: ErrorOptions) {
+    super(message, options);
+    this.name = 'AppError';
+    this.code = code;
+    this.details = details;
+  }
+
+  get status(): number {
+    return ERROR_CODES[this.code].status;
+  }
+}
+
+/**
+ * A bearer token was missing or failed verification. The message is the `error_description`.
+ *
+ * @example
+ * throw new AuthError('ERR_AUTH_INVALID_TOKEN', 'Token audience "x" is not this resource');
+ */
+export class AuthError extends AppError {
+  constructor(
+    code: 'ERR_AUTH_MISSING' | 'ERR_AUTH_INVALID_TOKEN' | 'ERR_AUTH_INSUFFICIENT_SCOPE' | 'ERR_AUTH_EMAIL_UNVERIFIED',
+    message: string,
+    details: Record<string, string | number> = {},
+    options?: ErrorOptions,
+  ) {
+    super(code, message, details, options);
+    this.name = 'AuthError';
+  }
+}
+
+/**
+ * The configuration is invalid. Thrown at boot with every problem found, then the process exits.
+ *
+ * @example
+ * throw new ConfigError(['PUBLIC_URL: Invalid URL']);
+ */
+export class ConfigError extends TypeError {
+  readonly problems: readonly string[];
+  constructor(problems: string[]) {
+    super(`Invalid configuration:\n  - ${problems.join('\n  - ')}`);
+    this.name = 'ConfigError';
+    this.problems = problems;
+  }
+}
+
+/** True when `e` is an {@link AppError} (including subclasses). */
+export function isAppError(e: unknown): e is AppError {
+  return e instanceof AppError;
+}

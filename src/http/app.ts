@@ -1,0 +1,179 @@
+/**
+ * The Express application: the only module (with its siblings in `http/`) that knows Express.
+ *
+ * Routes: `POST /mcp` (stateless streamable HTTP; `GET`/`DELETE` answer 405), RFC 9728 metadata at
+ * both well-known paths, `/healthz`, `/readyz`.
+ *
+ * @module
+ */
+import { randomUUID } from 'node:crypto';
+import type { IncomingMessage } from 'node:http';
+import { getOAuthProtectedResourceMetadataUrl } from '@modelcontextprotocol/sdk/server/auth/router.js';
+import { hostHeaderValidation } from '@modelcontextprotocol/sdk/server/middleware/hostHeaderValidation.js';
+import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
+import express, { type Request, type Response } from 'express';
+import helmet from 'helmet';
+import { pinoHttp } from 'pino-http';
+import type { TokenVerifier, UserContext } from '../auth/types.js';
+import type { Config } from '../config/index.js';
+import { AppError, AuthError } from '../errors/index.js';
+import type { Logger } from '../log/index.js';
+import { toAuthInfo, type CallContext, type TenantRef } from '../mcp/context.js';
+import { createMcpServer } from '../mcp/server.js';
+import { mayCall, type ToolDef } from '../mcp/tool.js';
+import { authenticate } from './authenticate.js';
+import { sendError } from './error-mapper.js';
+
+export interface AppDeps {
+  config: Readonly<Config>;
+  log: Logger;
+  verifier: TokenVerifier;
+  tools: readonly ToolDef[];
+  /** Issuers advertised in the RFC 9728 metadata. */
+  authorizationServers: string[];
+  /** Maps the verified user to a tenant; throws an AppError (403) when none. */
+  resolveTenant?: (user: UserContext) => Promise<TenantRef | undefined>;
+  /** Readiness probe: DB reachable and migrated. */
+  readiness: () => Promise<{ ready: boolean; detail?: Record<string, unknown> }>;
+}
+
+const REQUEST_ID_RE = /^[\w.-]{1,64}$/;
+
+/**
+ * @example
+ * const app = createApp({ config, log, verifier, tools, authorizationServers: [issuer], readiness });
+ */
+export function createApp(deps: AppDeps): express.Express {
+  const { config, log } = deps;
+  const resourceMetadata = getOAuthProtectedResourceMetadataUrl(new URL(config.resource));
+  const scopesSupported = [...new Set(['vault:read', ...deps.tools.flatMap((t) => t.scopes)])];
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('trust proxy', parseTrustProxy(config.trustProxy));
+
+  // DNS-rebinding protection: only our own host names are accepted in the Host header.
+  app.use(hostHeaderValidation(allowedHosts(config)));
+  app.use(helmet({ contentSecurityPolicy: { directives: { defaultSrc: ["'none'"], frameAncestors: ["'none'"] } } }));
+  app.use(
+    pinoHttp({
+      logger: log,
+      genReqId: (req: IncomingMessage, res) => {
+        const given = req.headers['x-request-id'];
+        const id = typeof given === 'string' && REQUEST_ID_RE.test(given) ? given : randomUUID();
+        res.setHeader('X-Request-Id', id);
+        return id;
+      },
+      autoLogging: { ignore: (req) => req.url === '/healthz' || req.url === '/readyz' },
+      // Compact lines: no headers (they carry credentials), no query strings.
+      serializers: {
+        req: (req: { id: unknown; method: string; url: string; remoteAddress?: string }) => ({
+          id: req.id,
+          method: req.method,
+          path: req.url.split('?')[0],
+          remoteAddress: req.remoteAddress,
+        }),
+        res: (res: { statusCode: number }) => ({ statusCode: res.statusCode }),
+      },
+      customLogLevel: (_req, res, err) => (err || res.statusCode >= 500 ? 'error' : res.statusCode >= 400 ? 'warn' : 'info'),
+    }),
+  );
+
+  const fail = (req: Request, res: Response, e: unknown) => sendError(res, e, { resourceMetadata, log: req.log });
+
+  app.get('/healthz', (_req, res) => {
+    res.json({ status: 'ok' });
+  });
+  app.get('/readyz', async (req, res) => {
+    try {
+      const r = await deps.readiness();
+      res.status(r.ready ? 200 : 503).json({ status: r.ready ? 'ready' : 'not_ready', ...r.detail });
+    } catch (e) {
+      req.log.warn({ err: (e as Error).message }, 'readiness check failed');
+      res.status(503).json({ status: 'not_ready', reason: 'database unreachable' });
+    }
+  });
+
+  const metadata = (_req: Request, res: Response) => {
+    res.set('Access-Control-Allow-Origin', '*');
+    res.set('Cache-Control', 'public, max-age=300');
+    res.json({
+      resource: config.resource,
+      authorization_servers: deps.authorizationServers,
+      scopes_supported: scopesSupported,
+      bearer_methods_supported: ['header'],
+      resource_name: 'vault-mcp (Veeva Vault)',
+    });
+  };
+  app.get('/.well-known/oauth-protected-resource', metadata);
+  app.get('/.well-known/oauth-protected-resource/mcp', metadata);
+
+  const notAllowed = (_req: Request, res: Response) => {
+    res.set('Allow', 'POST');
+    res.status(405).json({ jsonrpc: '2.0', id: null, error: { code: -32000, message: 'Method not allowed: this server is stateless, use POST' } });
+  };
+  app.get('/mcp', notAllowed);
+  app.delete('/mcp', notAllowed);
+
+  app.post('/mcp', express.json({ limit: '1mb' }), async (req, res) => {
+    try {
+      const user = await authenticate(req, deps.verifier);
+      const tenant = await deps.resolveTenant?.(user);
+      req.log = req.log.child({ tenant: tenant?.id, sub: user.subject });
+      requireToolScopes(req.body, deps.tools, user.scopes);
+      const ctx: CallContext = { user, tenant, requestId: String(req.id) };
+      const server = createMcpServer({
+        tools: deps.tools,
+        scopes: user.scopes,
+        onToolError: (tool, e) => req.log.warn({ tool, code: (e as AppError).code ?? 'ERR_INTERNAL' }, 'tool failed'),
+      });
+      const transport = new StreamableHTTPServerTransport({ sessionIdGenerator: undefined, enableJsonResponse: true });
+      res.on('close', () => {
+        void transport.close();
+        void server.close();
+      });
+      await server.connect(transport);
+      // The SDK reads authInfo from req.auth and hands it to tool handlers as extra.authInfo.
+      (req as Request & { auth?: unknown }).auth = toAuthInfo(ctx);
+      await transport.handleRequest(req, res, req.body);
+    } catch (e) {
+      fail(req, res, e);
+    }
+  });
+
+  app.use((req: Request, res: Response) => fail(req, res, new AppError('ERR_NOT_FOUND', `No route for ${req.method} ${req.path}`)));
+  // Express 5 error handler (bad JSON bodies, oversize payloads): client faults stay 4xx.
+  app.use((err: Error & { status?: number; type?: string }, req: Request, res: Response, _next: unknown) => {
+    if (err.type === 'entity.parse.failed') return fail(req, res, new AppError('ERR_BAD_REQUEST', 'The request body is not valid JSON'));
+    if (err.type === 'entity.too.large') return fail(req, res, new AppError('ERR_BAD_REQUEST', 'The request body is too large'));
+    fail(req, res, err);
+  });
+  return app;
+}
+
+/**
+ * Step-up: a `tools/call` for a tool the caller lacks scopes for is answered HTTP 403 with
+ * `insufficient_scope` and the scopes needed (MCP authorization spec, scope challenge).
+ */
+function requireToolScopes(body: unknown, tools: readonly ToolDef[], scopes: readonly string[]): void {
+  for (const msg of Array.isArray(body) ? body : [body]) {
+    const m = msg as { method?: unknown; params?: { name?: unknown } } | null;
+    if (m?.method !== 'tools/call' || typeof m.params?.name !== 'string') continue;
+    const tool = tools.find((t) => t.name === m.params!.name);
+    if (tool && !mayCall(tool, scopes)) {
+      const needed = [...new Set([...scopes, ...tool.scopes])].join(' ');
+      throw new AuthError('ERR_AUTH_INSUFFICIENT_SCOPE', `The tool '${tool.name}' needs the scope(s) ${tool.scopes.join(' ')}`, { scope: needed });
+    }
+  }
+}
+
+function allowedHosts(config: Readonly<Config>): string[] {
+  const hosts = new Set(['localhost', '127.0.0.1', '[::1]', new URL(config.publicUrl).hostname, ...config.allowedHosts]);
+  if (!['0.0.0.0', '::', '127.0.0.1', 'localhost', '::1'].includes(config.host)) hosts.add(config.host);
+  return [...hosts];
+}
+
+function parseTrustProxy(v: string): boolean | number | string {
+  if (v === 'true') return true;
+  if (v === 'false') return false;
+  return /^\d+$/.test(v) ? Number(v) : v;
+}

@@ -1,0 +1,29 @@
+/**
+ * Builds the MCP server for one request (stateless mode): cheap to construct, and it registers only
+ * the tools the caller's scopes allow.
+ *
+ * @module
+ */
+import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
+import type { ToolDef } from './tool.js';
+import { registerTools } from './tool.js';
+
+export const SERVER_INFO = { name: 'vault-mcp', version: '0.1.0' } as const;
+
+/**
+ * @example
+ * const server = createMcpServer({ tools, scopes: ctx.user.scopes });
+ * await server.connect(transport);
+ */
+export function createMcpServer(opts: {
+  tools: readonly ToolDef[];
+  scopes: readonly string[];
+  onToolError?: (tool: string, e: unknown) => void;
+}): McpServer {
+  const server = new McpServer(SERVER_INFO, {
+    capabilities: { tools: { listChanged: false } },
+    instructions: 'Veeva Vault for quality and regulatory teams. Every call acts as the signed-in user and is audited.',
+  });
+  registerTools(server, opts.tools, opts.scopes, { onError: opts.onToolError });
+  return server;
+}

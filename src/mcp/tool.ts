@@ -1,0 +1,76 @@
+/**
+ * The tool definition shape and its registration on a per-request McpServer: a tool is registered only
+ * when the caller holds its scopes, so `tools/list` shows exactly what the caller may call. Errors
+ * become tool errors (`isError: true`) with a stable code and a safe message.
+ *
+ * @module
+ */
+import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
+import type { CallToolResult, ToolAnnotations } from '@modelcontextprotocol/sdk/types.js';
+import type { z } from 'zod';
+import { isAppError } from '../errors/index.js';
+import { fromAuthInfo, type CallContext } from './context.js';
+
+export interface ToolDef<Shape extends z.ZodRawShape = z.ZodRawShape> {
+  name: string;
+  title: string;
+  description: string;
+  /** All of these scopes are needed to see and call the tool. */
+  scopes: string[];
+  input: Shape;
+  annotations?: ToolAnnotations;
+  run(args: z.infer<z.ZodObject<Shape>>, ctx: CallContext): Promise<unknown>;
+}
+
+/** Define a tool with its input types inferred. */
+export function defineTool<Shape extends z.ZodRawShape>(def: ToolDef<Shape>): ToolDef<Shape> {
+  return def;
+}
+
+/** True when `scopes` includes every scope the tool needs. */
+export function mayCall(tool: Pick<ToolDef, 'scopes'>, scopes: readonly string[]): boolean {
+  return tool.scopes.every((s) => scopes.includes(s));
+}
+
+/** Render a handler's result as MCP content: text JSON plus structured content for objects. */
+export function toResult(value: unknown): CallToolResult {
+  const text = typeof value === 'string' ? value : JSON.stringify(value, null, 2);
+  const structured = value && typeof value === 'object' && !Array.isArray(value) ? (value as Record<string, unknown>) : undefined;
+  return { content: [{ type: 'text', text }], ...(structured ? { structuredContent: structured } : {}) };
+}
+
+/** Render an error as a tool error. Unknown errors never leak their message or stack. */
+export function toErrorResult(e: unknown): CallToolResult {
+  const text = isAppError(e) ? `${e.code}: ${e.message}` : 'ERR_INTERNAL: the tool failed unexpectedly';
+  return { isError: true, content: [{ type: 'text', text }] };
+}
+
+/**
+ * Register the tools the caller may call.
+ *
+ * @example
+ * registerTools(server, allTools, ctx.user.scopes, { onError });
+ */
+export function registerTools(
+  server: McpServer,
+  tools: readonly ToolDef[],
+  scopes: readonly string[],
+  hooks: { onError?: (tool: string, e: unknown) => void } = {},
+): void {
+  for (const tool of tools) {
+    if (!mayCall(tool, scopes)) continue;
+    server.registerTool(
+      tool.name,
+      { title: tool.title, description: tool.description, inputSchema: tool.input, annotations: tool.annotations ?? {} },
+      async (args: unknown, extra) => {
+        try {
+          const ctx = fromAuthInfo(extra.authInfo);
+          return toResult(await tool.run(args as never, ctx));
+        } catch (e) {
+          hooks.onError?.(tool.name, e);
+          return toErrorResult(e);
+        }
+      },
+    );
+  }
+}

@@ -1,0 +1,22 @@
+/**
+ * A real MCP client (the SDK's) over streamable HTTP with a bearer token.
+ */
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+
+export async function connectClient(url: string, token: string): Promise<Client> {
+  const client = new Client({ name: 'vault-mcp-tests', version: '0.0.0' });
+  const transport = new StreamableHTTPClientTransport(new URL('/mcp', url), {
+    requestInit: { headers: { Authorization: `Bearer ${token}` } },
+  });
+  await client.connect(transport);
+  return client;
+}
+
+/** The JSON a tool returned as text content. */
+export function toolJson(result: unknown): any {
+  const r = result as { content?: { type: string; text?: string }[] };
+  const text = r.content?.find((c) => c.type === 'text')?.text;
+  if (text === undefined) throw new Error(`no text content in ${JSON.stringify(result)}`);
+  return JSON.parse(text);
+}
