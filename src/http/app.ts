@@ -18,7 +18,8 @@ import type { TokenVerifier, UserContext } from '../auth/types.js';
 import type { Config } from '../config/index.js';
 import { AppError, AuthError } from '../errors/index.js';
 import type { Logger } from '../log/index.js';
-import { toAuthInfo, type CallContext, type TenantRef } from '../mcp/context.js';
+import { toAuthInfo, type CallContext } from '../mcp/context.js';
+import type { Tenant } from '../tenancy/tenant.js';
 import { createMcpServer } from '../mcp/server.js';
 import { mayCall, type ToolDef } from '../mcp/tool.js';
 import { authenticate } from './authenticate.js';
@@ -32,7 +33,7 @@ export interface AppDeps {
   /** Issuers advertised in the RFC 9728 metadata. */
   authorizationServers: string[];
   /** Maps the verified user to a tenant; throws an AppError (403) when none. */
-  resolveTenant?: (user: UserContext) => Promise<TenantRef | undefined>;
+  resolveTenant?: (user: UserContext) => Promise<Tenant | undefined>;
   /** Readiness probe: DB reachable and migrated. */
   readiness: () => Promise<{ ready: boolean; detail?: Record<string, unknown> }>;
 }

@@ -6,15 +6,11 @@
  */
 import type { AuthInfo } from '@modelcontextprotocol/sdk/server/auth/types.js';
 import type { UserContext } from '../auth/types.js';
-
-export interface TenantRef {
-  id: string;
-  schema: string;
-}
+import type { Tenant } from '../tenancy/tenant.js';
 
 export interface CallContext {
   user: UserContext;
-  tenant: TenantRef | undefined;
+  tenant: Tenant | undefined;
   requestId: string;
 }
 

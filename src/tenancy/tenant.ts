@@ -1,0 +1,73 @@
+/**
+ * The tenant model, shared by tenancy (who owns which domain), vault (how to reach the tenant's Vault)
+ * and audit. The zod schemas validate the TENANTS_FILE entries and the admin CLI input.
+ *
+ * @module
+ */
+import { z } from 'zod';
+import type { SchemaName } from '../db/schema-name.js';
+
+/** How vault-mcp signs in to the tenant's Vault. Secrets are referenced (env var / file), never inlined. */
+export const VaultAuthSchema = z.discriminatedUnion('mode', [
+  z.object({
+    /** One shared Vault session per tenant; the audit log still names each user. */
+    mode: z.literal('service_account'),
+    username: z.string().min(1),
+    passwordEnv: z.string().regex(/^[A-Z_][A-Z0-9_]*$/, 'must be an environment variable name').optional(),
+    passwordFile: z.string().min(1).optional(),
+  }),
+  z.object({
+    /** Service account + POST /delegation/login as the user's Vault id, found by email. */
+    mode: z.literal('delegated'),
+    username: z.string().min(1),
+    passwordEnv: z.string().regex(/^[A-Z_][A-Z0-9_]*$/, 'must be an environment variable name').optional(),
+    passwordFile: z.string().min(1).optional(),
+  }),
+  z.object({
+    /** Vault OAuth/OIDC profile: a token obtained for Vault (never the MCP access token itself). */
+    mode: z.literal('oauth'),
+    profileId: z.string().min(1),
+    clientId: z.string().min(1).optional(),
+    tokenEndpoint: z.url().optional(),
+    clientSecretEnv: z.string().regex(/^[A-Z_][A-Z0-9_]*$/).optional(),
+  }),
+]);
+export type VaultAuth = z.infer<typeof VaultAuthSchema>;
+
+export const TenantVaultSchema = z.object({
+  url: z.url({ protocol: /^https?$/ }),
+  apiVersion: z.string().regex(/^v\d+\.\d+$/, 'like v25.2').default('v25.2'),
+  auth: VaultAuthSchema,
+});
+export type TenantVault = z.infer<typeof TenantVaultSchema>;
+
+/** Tenant ids are short slugs chosen by the admin; schema names are generated separately. */
+export const TenantIdSchema = z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/, 'lower-case letters, digits and dashes');
+
+export const DomainSchema = z
+  .string()
+  .transform((d) => d.trim().toLowerCase().replace(/\.$/, ''))
+  .pipe(z.string().regex(/^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$/, 'not a valid DNS domain'));
+
+/** One entry of TENANTS_FILE. */
+export const TenantInputSchema = z
+  .object({
+    id: TenantIdSchema,
+    name: z.string().min(1).optional(),
+    domains: z.array(DomainSchema).min(1),
+    /** Also accept users from sub-domains of each domain (e.g. eu.acme.com for acme.com). */
+    includeSubdomains: z.boolean().default(false),
+    vault: TenantVaultSchema,
+  })
+  .strict();
+export type TenantInput = z.infer<typeof TenantInputSchema>;
+
+export const TenantsFileSchema = z.object({ tenants: z.array(TenantInputSchema) }).strict();
+
+/** A tenant as the running server knows it. */
+export interface Tenant {
+  id: string;
+  name: string | undefined;
+  schema: SchemaName;
+  vault: TenantVault;
+}
