@@ -102,8 +102,9 @@ export function createJwksCache(opts: JwksCacheOptions): JwksCache {
     } catch (e) {
       if (!(e instanceof joseErrors.JWKSNoMatchingKey)) throw e;
       if (pending) {
-        // A refresh is already running (stale set): its result decides.
-        await pending.catch(() => undefined);
+        // A refresh is already running (stale set): its result decides; if it fails we cannot tell
+        // a rotated key from a forged one, so the answer is 503, not a misleading 401.
+        await pending;
         return local!(header, token);
       }
       if (coolingDown()) throw e;
