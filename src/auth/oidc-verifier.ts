@@ -162,11 +162,10 @@ function describeJoseError(e: unknown, opts: OidcVerifierOptions, kid: string | 
   const fail = (msg: string) => new AuthError('ERR_AUTH_INVALID_TOKEN', msg, {}, { cause: e });
   if (e instanceof joseErrors.JWTExpired) return fail('The token has expired (exp)');
   if (e instanceof joseErrors.JWTClaimValidationFailed) {
+    if (e.reason === 'missing') return fail(e.claim === 'aud' ? 'The token has no audience (aud) claim' : `The token claim '${e.claim}' is invalid: missing`);
     switch (e.claim) {
       case 'aud':
-        return e.reason === 'missing'
-          ? fail('The token has no audience (aud) claim')
-          : fail(`The token audience (aud) is not this resource; expected ${[opts.audience].flat().join(' or ')}`);
+        return fail(`The token audience (aud) is not this resource; expected ${[opts.audience].flat().join(' or ')}`);
       case 'iss':
         return fail(`The token issuer (iss) is not ${opts.issuer}`);
       case 'nbf':
@@ -174,7 +173,7 @@ function describeJoseError(e: unknown, opts: OidcVerifierOptions, kid: string | 
       case 'iat':
         return fail('The token issue time (iat) is in the future');
       default:
-        return fail(`The token claim '${e.claim}' is invalid: ${e.reason === 'missing' ? 'missing' : e.message}`);
+        return fail(`The token claim '${e.claim}' is invalid: ${e.message}`);
     }
   }
   if (e instanceof joseErrors.JWKSNoMatchingKey) {
