@@ -11,7 +11,7 @@ import { createApiKey, listApiKeys, revokeApiKey } from '../../src/auth/api-keys
 import { createPool, type Pool } from '../../src/db/pool.js';
 import { AppError } from '../../src/errors/index.js';
 import { assert401, postWithToken } from '../helpers/http.js';
-import { connectClient, toolJson } from '../helpers/mcp.js';
+import { callWhoami } from '../helpers/mcp.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 
 const run = promisify(execFile);
@@ -31,14 +31,7 @@ describe('API keys', () => {
     await s?.close();
   });
 
-  const whoami = async (key: string) => {
-    const client = await connectClient(s.url, key);
-    try {
-      return toolJson(await client.callTool({ name: 'whoami', arguments: {} }));
-    } finally {
-      await client.close();
-    }
-  };
+  const whoami = (key: string) => callWhoami(s.url, key);
 
   it('a service key authenticates as itself, bound to its tenant, with its scopes', async () => {
     const { key, info } = await createApiKey(pool, { tenantId: 'acme', name: 'nightly etl', scopes: ['vault:read', 'vault:vql'] });

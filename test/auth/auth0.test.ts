@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { startDevIssuer, type DevIssuer } from '../../src/dev/issuer.js';
 import { assert401, postWithToken } from '../helpers/http.js';
-import { connectClient, toolJson } from '../helpers/mcp.js';
+import { callWhoami } from '../helpers/mcp.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 
 const API = 'https://vault-mcp.example.com/api';
@@ -33,9 +33,7 @@ describe('Auth0', () => {
       'https://vault-mcp/email': 'ra@acme.com',
       'https://vault-mcp/email_verified': true,
     });
-    const client = await connectClient(s.url, token);
-    const me = toolJson(await client.callTool({ name: 'whoami', arguments: {} }));
-    await client.close();
+    const me = await callWhoami(s.url, token);
     assert.equal(me.provider, 'auth0');
     assert.equal(me.subject, 'auth0:auth0|5f7c8ec7c33c6c004bbafe82');
     assert.equal(me.user, 'ra@acme.com');

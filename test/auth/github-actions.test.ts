@@ -6,7 +6,7 @@ import { after, before, describe, it } from 'node:test';
 import { createGithubActionsVerifier } from '../../src/auth/github-actions-verifier.js';
 import { startDevIssuer, type DevIssuer } from '../../src/dev/issuer.js';
 import { assert401, postWithToken } from '../helpers/http.js';
-import { connectClient, toolJson } from '../helpers/mcp.js';
+import { callWhoami } from '../helpers/mcp.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 
 const AUD = 'vault-mcp-ci';
@@ -39,9 +39,7 @@ describe('GitHub Actions OIDC', () => {
   });
 
   it('accepts a workflow of an allowed repository as a tenant-bound identity', async () => {
-    const client = await connectClient(s.url, await actions.mint(claims('acme/qms-sync')));
-    const me = toolJson(await client.callTool({ name: 'whoami', arguments: {} }));
-    await client.close();
+    const me = await callWhoami(s.url, await actions.mint(claims('acme/qms-sync')));
     assert.equal(me.provider, 'github-actions');
     assert.equal(me.subject, 'github-actions:repo:acme/qms-sync:ref:refs/heads/main');
     assert.deepEqual(me.scopes, ['vault:read']);

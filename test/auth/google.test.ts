@@ -7,19 +7,10 @@ import { createGoogleVerifiers } from '../../src/auth/google-verifier.js';
 import { startGoogleFake, type GoogleFake } from '../../src/dev/google-fake.js';
 import { AuthError } from '../../src/errors/index.js';
 import { assert401, postWithToken } from '../helpers/http.js';
-import { connectClient, toolJson } from '../helpers/mcp.js';
+import { callWhoami as whoami } from '../helpers/mcp.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 
 const CLIENT = '1234-abc.apps.googleusercontent.com';
-
-async function whoami(url: string, token: string) {
-  const client = await connectClient(url, token);
-  try {
-    return toolJson(await client.callTool({ name: 'whoami', arguments: {} }));
-  } finally {
-    await client.close();
-  }
-}
 
 describe('Google', () => {
   let google: GoogleFake;
