@@ -48,14 +48,30 @@ export function createJwksCache(opts: JwksCacheOptions): JwksCache {
   let attemptedAt = -Infinity;
   let pending: Promise<void> | undefined;
   let attempts = 0;
+  let resolvedUri = typeof opts.uri === 'string' ? opts.uri : undefined;
+  // Without any keys, retry a failed fetch sooner than the kid cooldown: nobody can sign in meanwhile.
+  const coldRetryMs = Math.min(cooldownMs, 5_000);
 
   const unavailable = (why: string, cause?: unknown) =>
-    new AppError('ERR_UPSTREAM_UNAVAILABLE', `The signing keys of ${opts.provider} could not be fetched (${why}); try again shortly`, {}, { cause });
+    new AppError(
+      'ERR_UPSTREAM_UNAVAILABLE',
+      `The signing keys of ${opts.provider} could not be fetched (${why}); try again shortly`,
+      { retryAfter: Math.max(1, Math.ceil(coldRetryMs / 1000)) },
+      { cause },
+    );
 
   async function load(): Promise<void> {
     attempts++;
     attemptedAt = Date.now();
-    const uri = typeof opts.uri === 'string' ? opts.uri : await opts.uri();
+    // Discovery runs until it succeeds once; the JWKS URL does not change under a running issuer.
+    if (!resolvedUri) {
+      try {
+        resolvedUri = await (opts.uri as () => Promise<string>)();
+      } catch (e) {
+        throw new AppError('ERR_UPSTREAM_UNAVAILABLE', (e as Error).message, { retryAfter: Math.max(1, Math.ceil(coldRetryMs / 1000)) }, { cause: e });
+      }
+    }
+    const uri = resolvedUri;
     let res: Response;
     try {
       res = await doFetch(uri, { signal: AbortSignal.timeout(timeoutMs), redirect: 'manual', headers: { accept: 'application/json, application/jwk-set+json' } });
@@ -90,8 +106,8 @@ export function createJwksCache(opts: JwksCacheOptions): JwksCache {
 
   const getKey: JWTVerifyGetKey = async (header, token) => {
     if (!local) {
-      // Cold start: nothing to fall back on. Failed attempts are retried at most once per cooldown.
-      if (coolingDown() && !pending) throw unavailable('the endpoint failed recently');
+      // Cold start: nothing to fall back on. A failed attempt is retried after a short back-off.
+      if (Date.now() - attemptedAt < coldRetryMs && !pending) throw unavailable('the endpoint failed recently');
       await refresh();
     } else if (Date.now() - fetchedAt > maxAgeMs && !coolingDown()) {
       // Stale-while-revalidate: keep answering with the keys we have; a failure keeps the old set.

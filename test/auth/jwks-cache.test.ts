@@ -117,6 +117,7 @@ describe('JWKS outage over HTTP', () => {
       s.issuer.setDown(true);
       const res = await postWithToken(s.url, await s.token());
       assert.equal(res.status, 503);
+      assert.equal(res.headers.get('retry-after'), '1');
       const body = (await res.json()) as { error: { message: string; data: { code: string } } };
       assert.equal(body.error.data.code, 'ERR_UPSTREAM_UNAVAILABLE');
       assert.match(body.error.message, new RegExp(`OIDC discovery failed for issuer ${s.issuer.issuer}`));
