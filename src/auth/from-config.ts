@@ -62,7 +62,7 @@ export function createAuthFromConfig(config: Readonly<Config>, deps: { pool: Poo
   }
   if (a.github) {
     // GitHub is not an RFC 8414 authorization server, so it is not advertised in the metadata.
-    opaque.push(createGithubVerifier({ apiUrl: a.github.apiUrl, defaultScopes: a.defaultScopes, fetch: deps.fetch, ...cache }));
+    opaque.push(createGithubVerifier({ ...a.github, defaultScopes: a.defaultScopes, fetch: deps.fetch, ...cache }));
     providers.push('github');
   }
   if (a.githubActions) {

@@ -15,6 +15,11 @@ export interface GithubOptions {
   /** `https://api.github.com` or a GitHub Enterprise `https://host/api/v3`. */
   apiUrl: string;
   defaultScopes: string[];
+  /**
+   * Our GitHub OAuth app. When set, every token is checked with `POST /applications/{id}/token`
+   * and refused unless it was issued to this app (GitHub tokens have no audience otherwise).
+   */
+  app?: { clientId: string; clientSecret: string };
   cacheTtlMs: number;
   negativeCacheTtlMs: number;
   fetch?: typeof fetch;
@@ -54,7 +59,37 @@ export function createGithubVerifier(opts: GithubOptions): OpaqueVerifier {
     return res.json().catch(() => null);
   }
 
+  /** Confused-deputy check: the token must belong to our OAuth app, not to any app the user uses. */
+  async function checkApp(token: string, app: { clientId: string; clientSecret: string }): Promise<void> {
+    let res: Response;
+    try {
+      res = await doFetch(`${base}/applications/${encodeURIComponent(app.clientId)}/token`, {
+        method: 'POST',
+        headers: {
+          authorization: `Basic ${Buffer.from(`${app.clientId}:${app.clientSecret}`).toString('base64')}`,
+          accept: 'application/vnd.github+json',
+          'content-type': 'application/json',
+          'x-github-api-version': '2022-11-28',
+          'user-agent': 'vault-mcp',
+        },
+        body: JSON.stringify({ access_token: token }),
+        signal: AbortSignal.timeout(5000),
+        redirect: 'error',
+      });
+    } catch (e) {
+      throw new AppError('ERR_UPSTREAM_UNAVAILABLE', 'The GitHub API could not be reached; try again shortly', {}, { cause: e });
+    }
+    await res.body?.cancel();
+    // 404: not a token of this app (or revoked); 422: not a token at all.
+    if (res.status === 404 || res.status === 422) {
+      throw new AuthError('ERR_AUTH_INVALID_TOKEN', "The GitHub token was not issued to this server's GitHub OAuth app (GITHUB_CLIENT_ID)");
+    }
+    if (res.status === 401) throw new AppError('ERR_UPSTREAM_UNAVAILABLE', 'GitHub refused our OAuth app credentials (GITHUB_CLIENT_ID / GITHUB_CLIENT_SECRET)');
+    if (!res.ok) throw new AppError('ERR_UPSTREAM_UNAVAILABLE', `The GitHub API answered HTTP ${res.status} for the app token check; try again shortly`);
+  }
+
   async function introspect(token: string): Promise<UserContext> {
+    if (opts.app) await checkApp(token, opts.app);
     const user = (await get('/user', token)) as { id?: unknown; login?: unknown } | null;
     if (typeof user?.id !== 'number' || typeof user.login !== 'string') {
       throw new AppError('ERR_UPSTREAM_UNAVAILABLE', 'The GitHub API returned an unexpected /user document');
@@ -74,7 +109,7 @@ export function createGithubVerifier(opts: GithubOptions): OpaqueVerifier {
       email: primary.email,
       emailVerified: true,
       scopes: [...opts.defaultScopes],
-      clientId: '',
+      clientId: opts.app?.clientId ?? '',
       // GitHub does not tell us when a token expires: the cache TTL bounds how long we trust it.
       expiresAt: Math.floor((Date.now() + opts.cacheTtlMs) / 1000),
     };

@@ -79,6 +79,8 @@ const EnvSchema = z.object({
 
   GITHUB_ENABLED: bool(false),
   GITHUB_API_URL: url.default('https://api.github.com'),
+  GITHUB_CLIENT_ID: z.string().regex(/^[\w.-]+$/, 'must be a GitHub OAuth app client id').optional(),
+  GITHUB_CLIENT_SECRET: z.string().min(1).optional(),
   GITHUB_ACTIONS_AUDIENCE: z.string().min(1).optional(),
   GITHUB_ACTIONS_ISSUER: url.default('https://token.actions.githubusercontent.com'),
   GITHUB_ACTIONS_REPOSITORIES: csv,
@@ -124,7 +126,8 @@ export interface Config {
     opaqueNegativeCacheSeconds: number;
     google: { clientIds: string[]; jwksUri: string; tokeninfoUrl: string; hostedDomains: string[] } | undefined;
     auth0: { issuer: string; audience: string; claimsNamespace: string } | undefined;
-    github: { apiUrl: string } | undefined;
+    /** `app` set: tokens must belong to this GitHub OAuth app. */
+    github: { apiUrl: string; app: { clientId: string; clientSecret: string } | undefined } | undefined;
     githubActions: { issuer: string; audience: string; repositories: string[]; tenantId: string; scopes: string[] } | undefined;
   };
 }
@@ -157,6 +160,8 @@ export function loadConfig(env: Env): Readonly<Config> {
   if (e.GOOGLE_HOSTED_DOMAINS.length && !e.GOOGLE_CLIENT_IDS.length) problems.push('GOOGLE_HOSTED_DOMAINS: set GOOGLE_CLIENT_IDS too');
   if (e.AUTH0_AUDIENCE && !e.AUTH0_DOMAIN) problems.push('AUTH0_AUDIENCE: set AUTH0_DOMAIN too');
   if (e.AUTH0_ISSUER_URL && !e.AUTH0_DOMAIN) problems.push('AUTH0_ISSUER_URL: set AUTH0_DOMAIN too');
+  if (!e.GITHUB_CLIENT_ID !== !e.GITHUB_CLIENT_SECRET) problems.push('GITHUB_CLIENT_ID / GITHUB_CLIENT_SECRET: set both or neither');
+  if (e.GITHUB_CLIENT_ID && !e.GITHUB_ENABLED) problems.push('GITHUB_CLIENT_ID: set GITHUB_ENABLED=true too');
   if (e.GITHUB_ACTIONS_AUDIENCE) {
     // Any workflow on GitHub can mint a token for any audience: without a repository allow-list the
     // audience would let every GitHub repository in.
@@ -222,7 +227,12 @@ export function loadConfig(env: Env): Readonly<Config> {
             claimsNamespace: e.AUTH0_CLAIMS_NAMESPACE,
           }
         : undefined,
-      github: e.GITHUB_ENABLED ? { apiUrl: e.GITHUB_API_URL.replace(/\/+$/, '') } : undefined,
+      github: e.GITHUB_ENABLED
+        ? {
+            apiUrl: e.GITHUB_API_URL.replace(/\/+$/, ''),
+            app: e.GITHUB_CLIENT_ID && e.GITHUB_CLIENT_SECRET ? { clientId: e.GITHUB_CLIENT_ID, clientSecret: e.GITHUB_CLIENT_SECRET } : undefined,
+          }
+        : undefined,
       githubActions: e.GITHUB_ACTIONS_AUDIENCE
         ? {
             issuer: e.GITHUB_ACTIONS_ISSUER.replace(/\/+$/, ''),

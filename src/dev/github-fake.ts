@@ -1,5 +1,6 @@
 /**
- * A local stand-in for the GitHub REST API (`GET /user`, `GET /user/emails`) for tests and
+ * A local stand-in for the GitHub REST API (`GET /user`, `GET /user/emails`, and the OAuth-app token
+ * check `POST /applications/{client_id}/token`) for tests and
  * `npm run dev`. Point GITHUB_API_URL at it. Never used in production wiring.
  *
  * @module
@@ -14,6 +15,8 @@ export interface GithubFakeUser {
   emails: { email: string; primary: boolean; verified: boolean }[];
   /** The token lacks `user:email` (GitHub then answers 404 on /user/emails). */
   noEmailScope?: boolean;
+  /** The OAuth app the token was issued to (for `POST /applications/{client_id}/token`). */
+  appClientId?: string;
 }
 
 export interface GithubFake {
@@ -33,7 +36,8 @@ export interface GithubFake {
  * const gh = await startGithubFake();
  * const token = gh.addUser({ id: 1, login: 'octo', emails: [{ email: 'octo@acme.com', primary: true, verified: true }] });
  */
-export async function startGithubFake(): Promise<GithubFake> {
+export async function startGithubFake(opts: { apps?: Record<string, string> } = {}): Promise<GithubFake> {
+  const apps = opts.apps ?? {};
   const users = new Map<string, GithubFakeUser>();
   let calls = 0;
   let down = false;
@@ -44,10 +48,26 @@ export async function startGithubFake(): Promise<GithubFake> {
     };
     calls++;
     if (down) return send(503, { message: 'Service Unavailable' });
+    const path = (req.url ?? '').split('?')[0]!;
+    const appCheck = /^\/applications\/([^/]+)\/token$/.exec(path);
+    if (req.method === 'POST' && appCheck) {
+      // Basic auth with the app's client id and secret, body { access_token }.
+      const basic = /^Basic (.+)$/.exec(req.headers.authorization ?? '');
+      const [id, secret] = basic ? Buffer.from(basic[1]!, 'base64').toString().split(':') : [];
+      if (id !== appCheck[1] || apps[id!] === undefined || apps[id!] !== secret) return send(401, { message: 'Bad credentials' });
+      let raw = '';
+      req.on('data', (c: Buffer) => (raw += c.toString()));
+      req.on('end', () => {
+        const token = (JSON.parse(raw || '{}') as { access_token?: string }).access_token ?? '';
+        const u = users.get(token);
+        if (!u || u.appClientId !== id) return send(404, { message: 'Not Found' });
+        send(200, { app: { client_id: id }, user: { id: u.id, login: u.login } });
+      });
+      return;
+    }
     const auth = /^(?:Bearer|token) (.+)$/.exec(req.headers.authorization ?? '');
     const user = auth ? users.get(auth[1]!) : undefined;
     if (!user) return send(401, { message: 'Bad credentials', documentation_url: 'https://docs.github.com/rest' });
-    const path = (req.url ?? '').split('?')[0];
     if (req.method === 'GET' && path === '/user') return send(200, { id: user.id, login: user.login, type: 'User', email: null });
     if (req.method === 'GET' && path === '/user/emails') {
       if (user.noEmailScope) return send(404, { message: 'Not Found' });

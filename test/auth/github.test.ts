@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { startGithubFake, type GithubFake } from '../../src/dev/github-fake.js';
 import { assert401, postWithToken } from '../helpers/http.js';
-import { connectClient, toolJson } from '../helpers/mcp.js';
+import { callWhoami, connectClient, toolJson } from '../helpers/mcp.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 
 describe('GitHub user tokens', () => {
@@ -87,5 +87,30 @@ describe('GitHub user tokens', () => {
   it('is not advertised as an RFC 9728 authorization server (GitHub has no RFC 8414 metadata)', async () => {
     const m = (await (await fetch(`${s.url}/.well-known/oauth-protected-resource`)).json()) as { authorization_servers: string[] };
     assert.deepEqual(m.authorization_servers, [s.issuer.issuer]);
+  });
+});
+
+describe('GitHub user tokens bound to our OAuth app (GITHUB_CLIENT_ID)', () => {
+  let gh: GithubFake;
+  let s: TestServer;
+  before(async () => {
+    gh = await startGithubFake({ apps: { 'Iv1.vaultmcp': 'app-secret', 'Iv1.otherapp': 'other-secret' } });
+    s = await startTestServer({ GITHUB_ENABLED: 'true', GITHUB_API_URL: gh.apiUrl, GITHUB_CLIENT_ID: 'Iv1.vaultmcp', GITHUB_CLIENT_SECRET: 'app-secret' });
+  });
+  after(async () => {
+    await s?.close();
+    await gh?.close();
+  });
+  const emails = [{ email: 'dev@acme.com', primary: true, verified: true }];
+
+  it('accepts a token issued to our app', async () => {
+    const me = await callWhoami(s.url, gh.addUser({ id: 10, login: 'dev', emails, appClientId: 'Iv1.vaultmcp' }));
+    assert.equal(me.subject, 'github:10');
+  });
+
+  it("refuses the same user's token issued to another app, and a personal access token", async () => {
+    const msg = "The GitHub token was not issued to this server's GitHub OAuth app (GITHUB_CLIENT_ID)";
+    await assert401(await postWithToken(s.url, gh.addUser({ id: 10, login: 'dev', emails, appClientId: 'Iv1.otherapp' })), msg);
+    await assert401(await postWithToken(s.url, gh.addUser({ id: 10, login: 'dev', emails })), msg);
   });
 });
