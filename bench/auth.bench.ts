@@ -12,10 +12,12 @@ import { createApiKey } from '../src/auth/api-keys.js';
 import { createOidcVerifier } from '../src/auth/oidc-verifier.js';
 import type { UserContext } from '../src/auth/types.js';
 import { createPool } from '../src/db/pool.js';
+import { parseSchemaName } from '../src/db/schema-name.js';
 import { createApp } from '../src/http/app.js';
 import { listen } from '../src/http/listen.js';
 import { createLogger } from '../src/log/index.js';
 import { whoami } from '../src/mcp/tools/whoami.js';
+import type { Tenant } from '../src/tenancy/tenant.js';
 import { freePort, startTestServer } from '../test/helpers/server.js';
 import { measure, printTable, type Stats } from './lib.js';
 
@@ -38,6 +40,12 @@ export default async function bench(): Promise<void> {
   const pool = createPool({ url: s.db.url, max: 2, statementTimeoutMs: 5000 });
   const port = await freePort();
   const config = loadConfig({ NODE_ENV: 'test', PORT: String(port), LOG_LEVEL: 'silent' });
+  const tenant: Tenant = {
+    id: 'acme',
+    name: 'Acme',
+    schema: parseSchemaName('t_0123456789abcdef0123456789abcdef'),
+    vault: { url: 'https://acme.veevavault.com', apiVersion: 'v25.2', auth: { mode: 'service_account', username: 'bot@acme.com' } },
+  };
   const fixed: UserContext = {
     subject: 'bench',
     provider: 'oidc',
@@ -55,14 +63,18 @@ export default async function bench(): Promise<void> {
       verifier: { verify: async () => fixed },
       tools: [whoami],
       authorizationServers: [],
-      resolveTenant: async () => undefined,
+      resolveTenant: async () => tenant,
       readiness: async () => ({ ready: true }),
     }),
     { port, host: '127.0.0.1' },
   );
   try {
-    await pool.query("INSERT INTO control.tenants (id, schema_name) VALUES ('bench', 't_0123456789abcdef0123456789abcdef')");
-    const { key } = await createApiKey(pool, { tenantId: 'bench', name: 'bench', scopes: ['vault:read'] });
+    // The test server may already know 'acme' (from its tenants file); the key just needs the row.
+    await pool.query(
+      "INSERT INTO control.tenants (id, schema_name, vault) VALUES ('acme', 't_0123456789abcdef0123456789abcdef', $1) ON CONFLICT (id) DO NOTHING",
+      [tenant.vault],
+    );
+    const { key } = await createApiKey(pool, { tenantId: 'acme', name: 'bench', scopes: ['vault:read'] });
     const rs = await s.token({ sub: 'bench' });
     const es = await s.token({ sub: 'bench' }, { alg: 'ES256' });
     const v = createOidcVerifier({ issuer: s.issuer.issuer, audience: s.resource, algorithms: ['RS256', 'ES256'], clockSkewSeconds: 60 });

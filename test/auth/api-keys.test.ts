@@ -22,8 +22,13 @@ describe('API keys', () => {
   before(async () => {
     s = await startTestServer();
     pool = createPool({ url: s.db.url, max: 2, statementTimeoutMs: 5000 });
+    // Rows only (the server may already have provisioned 'acme' from its tenants file).
     for (const id of ['acme', 'globex']) {
-      await pool.query('INSERT INTO control.tenants (id, schema_name) VALUES ($1, $2)', [id, `t_${randomBytes(16).toString('hex')}`]);
+      await pool.query('INSERT INTO control.tenants (id, schema_name, vault) VALUES ($1, $2, $3) ON CONFLICT (id) DO NOTHING', [
+        id,
+        `t_${randomBytes(16).toString('hex')}`,
+        { url: `https://${id}.veevavault.com`, apiVersion: 'v25.2', auth: { mode: 'service_account', username: `bot@${id}.com` } },
+      ]);
     }
   });
   after(async () => {

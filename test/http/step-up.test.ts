@@ -9,12 +9,14 @@ import { z } from 'zod';
 import { createTokenVerifier } from '../../src/auth/create-verifier.js';
 import { createOidcVerifier } from '../../src/auth/oidc-verifier.js';
 import { loadConfig } from '../../src/config/index.js';
+import { parseSchemaName } from '../../src/db/schema-name.js';
 import { startDevIssuer, type DevIssuer } from '../../src/dev/issuer.js';
 import { createApp } from '../../src/http/app.js';
 import { listen, type HttpHandle } from '../../src/http/listen.js';
 import { createLogger } from '../../src/log/index.js';
 import { defineTool } from '../../src/mcp/tool.js';
 import { whoami } from '../../src/mcp/tools/whoami.js';
+import type { Tenant } from '../../src/tenancy/tenant.js';
 import { parseChallenge, postWithToken } from '../helpers/http.js';
 import { connectClient, toolJson } from '../helpers/mcp.js';
 import { freePort } from '../helpers/server.js';
@@ -35,6 +37,14 @@ const writeTool = defineTool({
   input: { id: z.string() },
   run: async ({ id }) => ({ updated: id }),
 });
+
+/** A fixed tenant: this test is about scopes, not tenant resolution. */
+const TENANT: Tenant = {
+  id: 'acme',
+  name: 'Acme',
+  schema: parseSchemaName('t_0123456789abcdef0123456789abcdef'),
+  vault: { url: 'https://acme.veevavault.com', apiVersion: 'v25.2', auth: { mode: 'service_account', username: 'bot@acme.com' } },
+};
 
 const call = (name: string) => ({ jsonrpc: '2.0', id: 2, method: 'tools/call', params: { name, arguments: { id: 'D-1' } } });
 
@@ -58,7 +68,7 @@ describe('per-tool scopes and step-up', () => {
       verifier,
       tools: [whoami, readTool, writeTool],
       authorizationServers: [issuer.issuer],
-      resolveTenant: async () => undefined,
+      resolveTenant: async () => TENANT,
       readiness: async () => ({ ready: true }),
     });
     http = await listen(app, { port, host: '127.0.0.1' });
