@@ -41,7 +41,12 @@ export interface ApiKeyInfo {
   lastUsedAt: Date | null;
 }
 
-/** SHA-256 of the secret part. */
+/**
+ * SHA-256 of the secret part (what `control.api_keys.secret_sha256` stores).
+ *
+ * @example
+ * timingSafeEqual(hashSecret(secret), row.secret_sha256);
+ */
 export function hashSecret(secret: string): Buffer {
   return createHash('sha256').update(secret, 'utf8').digest();
 }
