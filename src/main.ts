@@ -6,8 +6,7 @@
  */
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { createTokenVerifier, type IssuerVerifier } from './auth/create-verifier.js';
-import { createOidcVerifier } from './auth/oidc-verifier.js';
+import { createAuthFromConfig } from './auth/from-config.js';
 import { loadConfig, type Config } from './config/index.js';
 import { startEmbeddedPostgres, type EmbeddedDb } from './db/embedded.js';
 import { loadMigrations, migrate, migrationStatus } from './db/migrate.js';
@@ -55,19 +54,16 @@ export async function start(config: Readonly<Config>, opts: { log?: Logger } = {
       if (failed.length) log.error({ failed }, 'some tenants failed to migrate; they are not ready');
     }
 
-    const jwt: IssuerVerifier[] = [];
-    if (config.auth.oidc) {
-      jwt.push(createOidcVerifier({ ...config.auth.oidc, clockSkewSeconds: config.auth.clockSkewSeconds }));
-    }
-    if (!jwt.length) log.warn('no identity provider is configured: every request to /mcp will be refused');
-    const verifier = createTokenVerifier({ jwt, maxTokenBytes: config.auth.maxTokenBytes });
+    const auth = createAuthFromConfig(config, { pool, onError: (e) => log.warn({ err: e.message }, 'api key bookkeeping failed') });
+    if (auth.providers.length === 1) log.warn('no identity provider is configured: only API keys are accepted on /mcp');
+    else log.info({ providers: auth.providers }, 'identity providers enabled');
 
     const app = createApp({
       config,
       log,
-      verifier,
+      verifier: auth.verifier,
       tools: [whoami],
-      authorizationServers: jwt.map((v) => v.issuer),
+      authorizationServers: auth.authorizationServers,
       readiness: async () => {
         const s = await migrationStatus(pool, migrations);
         return { ready: s.ready, detail: { pendingControl: s.pendingControl, tenantsBehind: s.tenantsBehind } };

@@ -23,8 +23,10 @@ export interface UserContext {
   expiresAt: number;
   /** For API keys: the service that acts (the key), while `subject` is who it acts as. */
   actor?: string;
-  /** For API keys: the tenant the key is bound to (no email-domain mapping). */
+  /** Tenant the identity is bound to (API keys, GitHub Actions): no email-domain mapping. */
   tenantId?: string;
+  /** Google Workspace domain (`hd`), when the provider proves one. */
+  hostedDomain?: string;
 }
 
 /**

@@ -58,6 +58,34 @@ const EnvSchema = z.object({
   OIDC_AUDIENCE: z.string().min(1).optional(),
   OIDC_JWKS_URI: url.optional(),
   OIDC_ALGORITHMS: algList('RS256,ES256,PS256'),
+
+  JWKS_CACHE_MAX_AGE_SECONDS: int(600, 10, 86400),
+  JWKS_COOLDOWN_SECONDS: int(30, 0, 3600),
+  OPAQUE_TOKEN_CACHE_SECONDS: int(300, 0, 3600),
+  OPAQUE_TOKEN_NEGATIVE_CACHE_SECONDS: int(30, 0, 3600),
+
+  GOOGLE_CLIENT_IDS: csv,
+  GOOGLE_JWKS_URI: url.default('https://www.googleapis.com/oauth2/v3/certs'),
+  GOOGLE_TOKENINFO_URL: url.default('https://oauth2.googleapis.com/tokeninfo'),
+  GOOGLE_HOSTED_DOMAINS: csv,
+
+  AUTH0_DOMAIN: z
+    .string()
+    .regex(/^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)+$/i, 'must be a host name like acme.eu.auth0.com (no https://)')
+    .optional(),
+  AUTH0_AUDIENCE: z.string().min(1).optional(),
+  AUTH0_ISSUER_URL: url.optional(),
+  AUTH0_CLAIMS_NAMESPACE: z.string().min(1).default('https://vault-mcp/'),
+
+  GITHUB_ENABLED: bool(false),
+  GITHUB_API_URL: url.default('https://api.github.com'),
+  GITHUB_CLIENT_ID: z.string().regex(/^[\w.-]+$/, 'must be a GitHub OAuth app client id').optional(),
+  GITHUB_CLIENT_SECRET: z.string().min(1).optional(),
+  GITHUB_ACTIONS_AUDIENCE: z.string().min(1).optional(),
+  GITHUB_ACTIONS_ISSUER: url.default('https://token.actions.githubusercontent.com'),
+  GITHUB_ACTIONS_REPOSITORIES: csv,
+  GITHUB_ACTIONS_TENANT: z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/, 'must be a tenant id').optional(),
+  GITHUB_ACTIONS_SCOPES: csv,
 });
 
 export type Env = Record<string, string | undefined>;
@@ -91,6 +119,16 @@ export interface Config {
     /** Scopes granted when a token carries none that we recognise (default `vault:read`). */
     defaultScopes: string[];
     oidc: { issuer: string; audience: string; jwksUri: string | undefined; algorithms: string[] } | undefined;
+    jwksMaxAgeSeconds: number;
+    jwksCooldownSeconds: number;
+    /** TTL of cached opaque-token results (bounded by the token's expiry) and of cached refusals. */
+    opaqueCacheSeconds: number;
+    opaqueNegativeCacheSeconds: number;
+    google: { clientIds: string[]; jwksUri: string; tokeninfoUrl: string; hostedDomains: string[] } | undefined;
+    auth0: { issuer: string; audience: string; claimsNamespace: string } | undefined;
+    /** `app` set: tokens must belong to this GitHub OAuth app. */
+    github: { apiUrl: string; app: { clientId: string; clientSecret: string } | undefined } | undefined;
+    githubActions: { issuer: string; audience: string; repositories: string[]; tenantId: string; scopes: string[] } | undefined;
   };
 }
 
@@ -119,7 +157,25 @@ export function loadConfig(env: Env): Readonly<Config> {
   }
   if (e.OIDC_JWKS_URI && !e.OIDC_ISSUER) problems.push('OIDC_JWKS_URI: set OIDC_ISSUER too');
   if (e.OIDC_AUDIENCE && !e.OIDC_ISSUER) problems.push('OIDC_AUDIENCE: set OIDC_ISSUER too');
+  if (e.GOOGLE_HOSTED_DOMAINS.length && !e.GOOGLE_CLIENT_IDS.length) problems.push('GOOGLE_HOSTED_DOMAINS: set GOOGLE_CLIENT_IDS too');
+  if (e.AUTH0_AUDIENCE && !e.AUTH0_DOMAIN) problems.push('AUTH0_AUDIENCE: set AUTH0_DOMAIN too');
+  if (e.AUTH0_ISSUER_URL && !e.AUTH0_DOMAIN) problems.push('AUTH0_ISSUER_URL: set AUTH0_DOMAIN too');
+  if (!e.GITHUB_CLIENT_ID !== !e.GITHUB_CLIENT_SECRET) problems.push('GITHUB_CLIENT_ID / GITHUB_CLIENT_SECRET: set both or neither');
+  if (e.GITHUB_CLIENT_ID && !e.GITHUB_ENABLED) problems.push('GITHUB_CLIENT_ID: set GITHUB_ENABLED=true too');
+  if (e.GITHUB_ACTIONS_AUDIENCE) {
+    // Any workflow on GitHub can mint a token for any audience: without a repository allow-list the
+    // audience would let every GitHub repository in.
+    if (!e.GITHUB_ACTIONS_REPOSITORIES.length) problems.push('GITHUB_ACTIONS_REPOSITORIES: required with GITHUB_ACTIONS_AUDIENCE (owner/repo or owner/*, comma-separated)');
+    const bad = e.GITHUB_ACTIONS_REPOSITORIES.filter((r) => !/^[\w.-]+\/([\w.-]+|\*)$/.test(r));
+    if (bad.length) problems.push(`GITHUB_ACTIONS_REPOSITORIES: '${bad.join("', '")}' is not owner/repo or owner/*`);
+    if (!e.GITHUB_ACTIONS_TENANT) problems.push('GITHUB_ACTIONS_TENANT: required with GITHUB_ACTIONS_AUDIENCE (workflow tokens carry no email to map to a tenant)');
+  } else {
+    for (const k of ['GITHUB_ACTIONS_REPOSITORIES', 'GITHUB_ACTIONS_TENANT', 'GITHUB_ACTIONS_SCOPES'] as const) {
+      if (e[k]?.length) problems.push(`${k}: set GITHUB_ACTIONS_AUDIENCE too`);
+    }
+  }
   if (problems.length) throw new ConfigError(problems);
+  const defaultScopes = e.DEFAULT_SCOPES.length ? e.DEFAULT_SCOPES : ['vault:read'];
 
   const config: Config = {
     env: e.NODE_ENV,
@@ -143,13 +199,47 @@ export function loadConfig(env: Env): Readonly<Config> {
     auth: {
       clockSkewSeconds: e.CLOCK_SKEW_SECONDS,
       maxTokenBytes: e.MAX_TOKEN_BYTES,
-      defaultScopes: e.DEFAULT_SCOPES.length ? e.DEFAULT_SCOPES : ['vault:read'],
+      defaultScopes,
       oidc: e.OIDC_ISSUER
         ? {
             issuer: e.OIDC_ISSUER,
             audience: e.OIDC_AUDIENCE ?? resource,
             jwksUri: e.OIDC_JWKS_URI,
             algorithms: e.OIDC_ALGORITHMS,
+          }
+        : undefined,
+      jwksMaxAgeSeconds: e.JWKS_CACHE_MAX_AGE_SECONDS,
+      jwksCooldownSeconds: e.JWKS_COOLDOWN_SECONDS,
+      opaqueCacheSeconds: e.OPAQUE_TOKEN_CACHE_SECONDS,
+      opaqueNegativeCacheSeconds: e.OPAQUE_TOKEN_NEGATIVE_CACHE_SECONDS,
+      google: e.GOOGLE_CLIENT_IDS.length
+        ? {
+            clientIds: e.GOOGLE_CLIENT_IDS,
+            jwksUri: e.GOOGLE_JWKS_URI,
+            tokeninfoUrl: e.GOOGLE_TOKENINFO_URL,
+            hostedDomains: e.GOOGLE_HOSTED_DOMAINS.map((d) => d.toLowerCase()),
+          }
+        : undefined,
+      auth0: e.AUTH0_DOMAIN
+        ? {
+            issuer: e.AUTH0_ISSUER_URL ?? `https://${e.AUTH0_DOMAIN.toLowerCase()}/`,
+            audience: e.AUTH0_AUDIENCE ?? resource,
+            claimsNamespace: e.AUTH0_CLAIMS_NAMESPACE,
+          }
+        : undefined,
+      github: e.GITHUB_ENABLED
+        ? {
+            apiUrl: e.GITHUB_API_URL.replace(/\/+$/, ''),
+            app: e.GITHUB_CLIENT_ID && e.GITHUB_CLIENT_SECRET ? { clientId: e.GITHUB_CLIENT_ID, clientSecret: e.GITHUB_CLIENT_SECRET } : undefined,
+          }
+        : undefined,
+      githubActions: e.GITHUB_ACTIONS_AUDIENCE
+        ? {
+            issuer: e.GITHUB_ACTIONS_ISSUER.replace(/\/+$/, ''),
+            audience: e.GITHUB_ACTIONS_AUDIENCE,
+            repositories: e.GITHUB_ACTIONS_REPOSITORIES.map((r) => r.toLowerCase()),
+            tenantId: e.GITHUB_ACTIONS_TENANT!,
+            scopes: e.GITHUB_ACTIONS_SCOPES.length ? e.GITHUB_ACTIONS_SCOPES : defaultScopes,
           }
         : undefined,
     },

@@ -23,8 +23,10 @@ export interface MintOptions {
 }
 
 export interface DevIssuer {
-  /** The issuer URL (`iss`). */
+  /** The issuer (`iss`): the base URL unless `issuerFor` chose another string. */
   issuer: string;
+  /** Where the server listens (`http://127.0.0.1:<port>`). */
+  baseUrl: string;
   jwksUri: string;
   /**
    * Sign a token. Defaults: `iss` = this issuer, `iat` = now, `exp` = now + 1h, `jti` random.
@@ -62,11 +64,20 @@ async function makeKey(alg: DevAlg): Promise<KeyEntry> {
  * const issuer = await startDevIssuer();
  * process.env.OIDC_ISSUER = issuer.issuer;
  */
-export async function startDevIssuer(opts: { port?: number; host?: string; defaultAudience?: string } = {}): Promise<DevIssuer> {
+export async function startDevIssuer(
+  opts: {
+    port?: number;
+    host?: string;
+    defaultAudience?: string;
+    /** Choose the `iss` string from the base URL (e.g. Auth0's trailing slash, or Google's fixed issuer). */
+    issuerFor?: (baseUrl: string) => string;
+  } = {},
+): Promise<DevIssuer> {
   let keys = await Promise.all([makeKey('RS256'), makeKey('ES256')]);
   let down = false;
   let fetches = 0;
   let issuer = '';
+  let baseUrl = '';
 
   const mint: DevIssuer['mint'] = async (claims, o = {}) => {
     const key = keys.find((k) => k.alg === (o.alg ?? 'RS256'))!;
@@ -87,15 +98,16 @@ export async function startDevIssuer(opts: { port?: number; host?: string; defau
     if (req.method === 'GET' && path === '/.well-known/openid-configuration') {
       return send(200, {
         issuer,
-        jwks_uri: `${issuer}/jwks`,
-        token_endpoint: `${issuer}/token`,
+        jwks_uri: `${baseUrl}/jwks`,
+        token_endpoint: `${baseUrl}/token`,
         response_types_supported: ['code'],
         subject_types_supported: ['public'],
         id_token_signing_alg_values_supported: ['RS256', 'ES256'],
         grant_types_supported: ['client_credentials'],
       });
     }
-    if (req.method === 'GET' && path === '/jwks') {
+    // `/.well-known/jwks.json` is where Auth0 serves its keys.
+    if (req.method === 'GET' && (path === '/jwks' || path === '/.well-known/jwks.json')) {
       fetches++;
       return send(200, { keys: keys.map((k) => k.publicJwk) });
     }
@@ -124,11 +136,13 @@ export async function startDevIssuer(opts: { port?: number; host?: string; defau
 
   await new Promise<void>((resolve) => server.listen(opts.port ?? 0, opts.host ?? '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;
-  issuer = `http://127.0.0.1:${port}`;
+  baseUrl = `http://127.0.0.1:${port}`;
+  issuer = opts.issuerFor?.(baseUrl) ?? baseUrl;
 
   return {
     issuer,
-    jwksUri: `${issuer}/jwks`,
+    baseUrl,
+    jwksUri: `${baseUrl}/jwks`,
     mint,
     setDown: (d) => void (down = d),
     rotateKeys: async () => void (keys = await Promise.all([makeKey('RS256'), makeKey('ES256')])),

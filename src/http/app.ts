@@ -23,6 +23,7 @@ import type { Tenant } from '../tenancy/tenant.js';
 import { createMcpServer } from '../mcp/server.js';
 import { mayCall, type ToolDef } from '../mcp/tool.js';
 import { authenticate } from './authenticate.js';
+import { mcpCors } from './cors.js';
 import { sendError } from './error-mapper.js';
 
 export interface AppDeps {
@@ -107,6 +108,8 @@ export function createApp(deps: AppDeps): express.Express {
   };
   app.get('/.well-known/oauth-protected-resource', metadata);
   app.get('/.well-known/oauth-protected-resource/mcp', metadata);
+
+  app.use('/mcp', mcpCors);
 
   const notAllowed = (_req: Request, res: Response) => {
     res.set('Allow', 'POST');

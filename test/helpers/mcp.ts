@@ -20,3 +20,13 @@ export function toolJson(result: unknown): any {
   if (text === undefined) throw new Error(`no text content in ${JSON.stringify(result)}`);
   return JSON.parse(text);
 }
+
+/** Connect with `token`, call `whoami`, close; returns the tool's JSON. */
+export async function callWhoami(url: string, token: string): Promise<any> {
+  const client = await connectClient(url, token);
+  try {
+    return toolJson(await client.callTool({ name: 'whoami', arguments: {} }));
+  } finally {
+    await client.close();
+  }
+}

@@ -1,23 +1,10 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+import { parseChallenge, postMcp } from '../helpers/http.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 
-const INIT = { jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 't', version: '0' } } };
-
 async function post(url: string, headers: Record<string, string> = {}) {
-  return fetch(`${url}/mcp`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', ...headers },
-    body: JSON.stringify(INIT),
-  });
-}
-
-function parseChallenge(h: string | null): Record<string, string> {
-  assert.ok(h, 'WWW-Authenticate header present');
-  assert.match(h, /^Bearer /);
-  const out: Record<string, string> = {};
-  for (const m of h.slice(7).matchAll(/(\w+)="((?:[^"\\]|\\.)*)"/g)) out[m[1]!] = m[2]!.replace(/\\(.)/g, '$1');
-  return out;
+  return postMcp(url, headers);
 }
 
 describe('401 challenges (RFC 6750 + RFC 9728)', () => {

@@ -1,0 +1,77 @@
+/**
+ * Builds every enabled identity provider from the config and the dispatcher over them, so `main.ts`
+ * wires one call.
+ *
+ * @module
+ */
+import type { Config } from '../config/index.js';
+import type { Pool } from '../db/pool.js';
+import { createApiKeyVerifier } from './api-key-verifier.js';
+import { createAuth0Verifier } from './auth0-verifier.js';
+import { createTokenVerifier, type IssuerVerifier, type OpaqueVerifier } from './create-verifier.js';
+import { createGithubActionsVerifier } from './github-actions-verifier.js';
+import { createGithubVerifier } from './github-verifier.js';
+import { createGoogleVerifiers, GOOGLE_ISSUER } from './google-verifier.js';
+import { createOidcVerifier } from './oidc-verifier.js';
+import type { TokenVerifier } from './types.js';
+
+export interface AuthSetup {
+  verifier: TokenVerifier;
+  /** Authorization servers advertised in the RFC 9728 metadata (those a user can sign in with). */
+  authorizationServers: string[];
+  /** Names of the enabled providers (for the boot log). */
+  providers: string[];
+}
+
+/**
+ * @example
+ * const auth = createAuthFromConfig(config, { pool, onError: (e) => log.warn(e) });
+ * createApp({ verifier: auth.verifier, authorizationServers: auth.authorizationServers, … });
+ */
+export function createAuthFromConfig(config: Readonly<Config>, deps: { pool: Pool; onError?: (e: Error) => void; fetch?: typeof fetch }): AuthSetup {
+  const a = config.auth;
+  const common = {
+    clockSkewSeconds: a.clockSkewSeconds,
+    jwksMaxAgeMs: a.jwksMaxAgeSeconds * 1000,
+    jwksCooldownMs: a.jwksCooldownSeconds * 1000,
+    fetch: deps.fetch,
+  };
+  const cache = { cacheTtlMs: a.opaqueCacheSeconds * 1000, negativeCacheTtlMs: a.opaqueNegativeCacheSeconds * 1000 };
+  const jwt: IssuerVerifier[] = [];
+  // API keys are always on: a key exists only if an admin created one.
+  const opaque: OpaqueVerifier[] = [createApiKeyVerifier({ pool: deps.pool, issuer: config.publicUrl, onError: deps.onError })];
+  const authorizationServers: string[] = [];
+  const providers = ['api-key'];
+
+  if (a.oidc) {
+    jwt.push(createOidcVerifier({ ...a.oidc, ...common }));
+    authorizationServers.push(a.oidc.issuer);
+    providers.push('oidc');
+  }
+  if (a.auth0) {
+    jwt.push(createAuth0Verifier({ ...a.auth0, algorithms: ['RS256', 'PS256'], ...common }));
+    authorizationServers.push(a.auth0.issuer);
+    providers.push('auth0');
+  }
+  if (a.google) {
+    const g = createGoogleVerifiers({ ...a.google, defaultScopes: a.defaultScopes, ...common, ...cache });
+    jwt.push(g.idTokens);
+    opaque.push(g.accessTokens);
+    authorizationServers.push(GOOGLE_ISSUER);
+    providers.push('google');
+  }
+  if (a.github) {
+    // GitHub is not an RFC 8414 authorization server, so it is not advertised in the metadata.
+    opaque.push(createGithubVerifier({ ...a.github, defaultScopes: a.defaultScopes, fetch: deps.fetch, ...cache }));
+    providers.push('github');
+  }
+  if (a.githubActions) {
+    jwt.push(createGithubActionsVerifier({ ...a.githubActions, ...common }));
+    providers.push('github-actions');
+  }
+  return {
+    verifier: createTokenVerifier({ jwt, opaque, maxTokenBytes: a.maxTokenBytes }),
+    authorizationServers,
+    providers,
+  };
+}
