@@ -61,6 +61,8 @@ export function defaultSeed(): SimSeed {
       user(1001, QA_MANAGER, 'Quinn', 'Manager', { seesAll: true, canEdit: true, delegates: [9000] }),
       user(1002, QA_SPECIALIST, 'Sam', 'Specialist', { sites: ['Boston'], delegates: [9000] }),
       user(1003, 'former.employee@acme.com', 'Fay', 'Former', { active: false }),
+      // Active, but never granted delegate access to the service account.
+      user(1004, 'ra.lead@acme.com', 'Rae', 'Lead', { sites: ['Dublin'] }),
     ],
     documents: [
       doc(101, 'SOP Deviation Management', 'SOP', 'Effective', 'Boston'),
