@@ -4,6 +4,7 @@
  *
  * @module
  */
+import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { createTokenVerifier, type IssuerVerifier } from './auth/create-verifier.js';
@@ -16,7 +17,10 @@ import { ConfigError } from './errors/index.js';
 import { createApp } from './http/app.js';
 import { listen } from './http/listen.js';
 import { createLogger, type Logger } from './log/index.js';
-import { whoami } from './mcp/tools/whoami.js';
+import { createVaultTools } from './mcp/tools/index.js';
+import { createSessionCipher } from './vault/crypto.js';
+import { createSessionManager } from './vault/session-manager.js';
+import { createPgSessionStore } from './vault/session-store-pg.js';
 
 export interface Running {
   url: string;
@@ -31,7 +35,10 @@ export interface Running {
  * @example
  * const running = await start(loadConfig(process.env));
  */
-export async function start(config: Readonly<Config>, opts: { log?: Logger } = {}): Promise<Running> {
+export async function start(
+  config: Readonly<Config>,
+  opts: { log?: Logger; secrets?: (name: string) => string | undefined } = {},
+): Promise<Running> {
   const log = opts.log ?? createLogger({ level: config.logLevel });
   let embedded: EmbeddedDb | undefined;
   let dbUrl = config.db.url;
@@ -62,11 +69,25 @@ export async function start(config: Readonly<Config>, opts: { log?: Logger } = {
     if (!jwt.length) log.warn('no identity provider is configured: every request to /mcp will be refused');
     const verifier = createTokenVerifier({ jwt, maxTokenBytes: config.auth.maxTokenBytes });
 
+    // Vault sessions: one per (tenant, user), shared across replicas through the tenant schema.
+    if (!config.secretKey) log.warn('SECRET_KEY is not set: stored Vault sessions use a per-process key and are not shared across restarts');
+    const cipher = createSessionCipher(config.secretKey ?? randomBytes(32).toString('base64'));
+    const sessions = createSessionManager({
+      store: createPgSessionStore({ pool, cipher, onDecryptError: (tenant) => log.warn({ tenant }, 'stored Vault session does not decrypt (SECRET_KEY changed?); logging in again') }),
+      secrets: opts.secrets ?? (() => undefined),
+      idleTimeoutMs: config.vault.sessionIdleMs,
+      keepAliveIntervalMs: config.vault.keepAlive ? undefined : 0,
+      timeoutMs: config.vault.timeoutMs,
+      maxRetries: config.vault.maxRetries,
+      clientIdPrefix: config.vault.clientIdPrefix,
+      log,
+    });
+
     const app = createApp({
       config,
       log,
       verifier,
-      tools: [whoami],
+      tools: createVaultTools({ sessions }),
       authorizationServers: jwt.map((v) => v.issuer),
       readiness: async () => {
         const s = await migrationStatus(pool, migrations);
@@ -86,6 +107,7 @@ export async function start(config: Readonly<Config>, opts: { log?: Logger } = {
             await http.close();
           } finally {
             try {
+              await sessions.close().catch((e: unknown) => log.warn({ err: (e as Error).message }, 'closing Vault sessions failed'));
               await pool.end();
             } finally {
               await embedded?.stop();
@@ -112,7 +134,7 @@ async function main(): Promise<void> {
     throw e;
   }
   const log = createLogger({ level: config.logLevel });
-  const running = await start(config, { log });
+  const running = await start(config, { log, secrets: (name) => process.env[name] });
   for (const sig of ['SIGTERM', 'SIGINT'] as const) {
     process.once(sig, () => {
       log.info({ sig }, 'shutting down');

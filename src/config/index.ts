@@ -58,6 +58,13 @@ const EnvSchema = z.object({
   OIDC_AUDIENCE: z.string().min(1).optional(),
   OIDC_JWKS_URI: url.optional(),
   OIDC_ALGORITHMS: algList('RS256,ES256,PS256'),
+
+  // Vault client and sessions (src/vault).
+  VAULT_TIMEOUT_MS: int(30000, 1000, 300000),
+  VAULT_MAX_RETRIES: int(3, 0, 10),
+  VAULT_SESSION_IDLE_SECONDS: int(600, 60, 172800),
+  VAULT_KEEPALIVE: bool(true),
+  VAULT_CLIENT_ID_PREFIX: z.string().regex(/^[A-Za-z0-9._-]{1,50}$/, 'letters, digits, . _ - (max 50)').default('vault-mcp'),
 });
 
 export type Env = Record<string, string | undefined>;
@@ -91,6 +98,18 @@ export interface Config {
     /** Scopes granted when a token carries none that we recognise (default `vault:read`). */
     defaultScopes: string[];
     oidc: { issuer: string; audience: string; jwksUri: string | undefined; algorithms: string[] } | undefined;
+  };
+  vault: {
+    /** Per-attempt timeout of every Vault call. */
+    timeoutMs: number;
+    /** Retries after HTTP 429/503 or API_LIMIT_EXCEEDED. */
+    maxRetries: number;
+    /** The Vaults' session duration (inactivity timeout); sessions are renewed before it. */
+    sessionIdleMs: number;
+    /** Keep sessions in recent use alive with POST /keep-alive. */
+    keepAlive: boolean;
+    /** X-VaultAPI-ClientID is `<prefix>-<tenant id>`. */
+    clientIdPrefix: string;
   };
 }
 
@@ -152,6 +171,13 @@ export function loadConfig(env: Env): Readonly<Config> {
             algorithms: e.OIDC_ALGORITHMS,
           }
         : undefined,
+    },
+    vault: {
+      timeoutMs: e.VAULT_TIMEOUT_MS,
+      maxRetries: e.VAULT_MAX_RETRIES,
+      sessionIdleMs: e.VAULT_SESSION_IDLE_SECONDS * 1000,
+      keepAlive: e.VAULT_KEEPALIVE,
+      clientIdPrefix: e.VAULT_CLIENT_ID_PREFIX,
     },
   };
   return deepFreeze(config);
