@@ -286,6 +286,8 @@ export async function startVaultSimulator(opts: SimOptions = {}): Promise<VaultS
       const pageSize = Math.min(parsed.pageSize ?? 1000, 1000);
       const id = randomUUID();
       queries.set(id, { user: me.id, rows: projected, pageSize });
+      // Real Vault keeps page URLs for 72 h; the simulator keeps the latest 10,000 queries.
+      if (queries.size > 10_000) queries.delete(queries.keys().next().value!);
       return ok(pageOf(version, id, projected, pageSize, parsed.pageOffset ?? 0));
     }
     const page = /^\/query\/([0-9a-f-]{36})$/.exec(path);
