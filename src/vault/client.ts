@@ -29,6 +29,8 @@ export interface VaultClientOptions {
   oauthLoginUrl?: string;
   fetch?: typeof fetch;
   sleep?: (ms: number) => Promise<void>;
+  /** Clock (tests). */
+  now?: () => number;
 }
 
 export interface AuthResult {
@@ -84,6 +86,7 @@ export function createVaultClient(opts: VaultClientOptions) {
   const maxRetries = opts.maxRetries ?? 3;
   const doFetch = opts.fetch ?? fetch;
   const sleep = opts.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms).unref?.()));
+  const now = opts.now ?? Date.now;
   const oauthBase = (opts.oauthLoginUrl ?? defaultOAuthLoginUrl(base)).replace(/\/+$/, '');
   let limits: RateLimitState = {};
   // Set when Vault reported the burst window used up: the next calls wait a little instead of piling on.
@@ -107,7 +110,7 @@ export function createVaultClient(opts: VaultClientOptions) {
       body = f.toString();
     }
     for (let attempt = 0; ; attempt++) {
-      const wait = pauseUntil - Date.now();
+      const wait = pauseUntil - now();
       if (wait > 0) await sleep(wait);
       let res: Response;
       try {
@@ -118,7 +121,8 @@ export function createVaultClient(opts: VaultClientOptions) {
           timedOut ? `no answer from Vault within ${timeoutMs} ms` : 'Vault could not be reached', { cause: e });
       }
       limits = { ...limits, ...stripUndefined(readLimits(res.headers)) };
-      if (limits.burstRemaining === 0) pauseUntil = Date.now() + backoffDelay({ attempt: 0, hintMs: limits.responseDelayMs, baseMs: opts.backoffBaseMs ?? 250, maxMs: 2_000 });
+      // Burst window used up: Vault delays further calls anyway; pause as long as it said (or a base step).
+      if (limits.burstRemaining === 0) pauseUntil = now() + Math.min(2_000, limits.responseDelayMs ?? opts.backoffBaseMs ?? 250);
 
       const retryable = res.status === 429 || res.status === 503;
       let parsed: Body | undefined;

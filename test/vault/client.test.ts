@@ -107,6 +107,27 @@ describe('Vault client against the simulator', () => {
     assert.ok((c.limits().burstRemaining ?? 0) > 0);
   });
 
+  it('pauses when Vault reports the burst window used up (X-VaultAPI-BurstLimitRemaining: 0)', async () => {
+    const small = await startVaultSimulator({ burstLimit: 3, throttleDelayMs: 40 });
+    try {
+      const waits: number[] = [];
+      const c = createVaultClient({ url: small.url, apiVersion: 'v25.2', clientId: 't', backoffBaseMs: 25, now: () => 1_000_000, sleep: async (ms) => void waits.push(ms) });
+      const { sessionId } = await c.auth(QA_MANAGER, SIM_PASSWORD);
+      await c.keepAlive(sessionId);
+      assert.equal(c.limits().burstRemaining, 1);
+      assert.deepEqual(waits, []);
+      await c.keepAlive(sessionId); // uses the last call of the window
+      assert.equal(c.limits().burstRemaining, 0);
+      await c.keepAlive(sessionId); // we paused a base step before sending; Vault throttled it (X-VaultAPI-ResponseDelay)
+      assert.deepEqual(waits, [25]);
+      assert.equal(c.limits().responseDelayMs, 40);
+      await c.keepAlive(sessionId);
+      assert.equal(waits.at(-1), 40, 'the pause follows the delay Vault reported');
+    } finally {
+      await small.close();
+    }
+  });
+
   it('keeps alive and ends a session', async () => {
     const c = client();
     const { sessionId } = await c.auth(QA_MANAGER, SIM_PASSWORD);

@@ -7,7 +7,7 @@
 import { z } from 'zod';
 import { buildVql, type VqlFilter } from '../../vault/vql.js';
 import { defineTool, type ToolDef } from '../tool.js';
-import { nextPageInput, pageResult, type VaultToolDeps } from './shared.js';
+import { pagedQuery, pagingInput, type VaultToolDeps } from './shared.js';
 
 export const DOCUMENT_FIELDS = [
   'id', 'name__v', 'title__v', 'document_number__v', 'type__v', 'subtype__v', 'status__v', 'lifecycle__v',
@@ -32,21 +32,18 @@ export function createDocumentsQuery(deps: VaultToolDeps): ToolDef {
       modified_after: z.iso.datetime().optional().describe('Only documents modified at or after this ISO 8601 time'),
       fields: z.array(z.enum(DOCUMENT_FIELDS)).min(1).max(DOCUMENT_FIELDS.length).optional().describe('Fields to return'),
       order_by: z.enum(DOCUMENT_FIELDS).optional(),
-      descending: z.boolean().default(false),
-      page_size: z.number().int().min(1).max(200).default(25),
-      next_page: nextPageInput,
+      ...pagingInput,
     },
     annotations: { readOnlyHint: true, openWorldHint: true },
     async run(a, ctx) {
-      return deps.sessions.withSession(ctx, async (s) => {
-        if (a.next_page) return pageResult('documents', await s.client.queryPage(s.sessionId, a.next_page));
+      return pagedQuery(deps, ctx, 'documents', a.next_page, () => {
         const filters: VqlFilter[] = [];
         if (a.name_contains) filters.push({ field: 'name__v', op: 'LIKE', value: `%${a.name_contains}%` });
         if (a.type) filters.push({ field: 'type__v', op: '=', value: a.type });
         if (a.status) filters.push({ field: 'status__v', op: 'IN', value: a.status });
         if (a.product) filters.push({ field: 'product__v', op: '=', value: a.product });
         if (a.modified_after) filters.push({ field: 'version_modified_date__v', op: '>=', value: a.modified_after });
-        const q = buildVql({
+        return buildVql({
           from: 'documents',
           fields: a.fields ?? DEFAULT_FIELDS,
           filters,
@@ -54,7 +51,6 @@ export function createDocumentsQuery(deps: VaultToolDeps): ToolDef {
           pageSize: a.page_size,
           allowedFields: DOCUMENT_FIELDS,
         });
-        return pageResult('documents', await s.client.query(s.sessionId, q));
       });
     },
   }) as unknown as ToolDef;

@@ -7,7 +7,7 @@
 import { z } from 'zod';
 import { buildVql, VAULT_NAME_RE, VQL_OPERATORS } from '../../vault/vql.js';
 import { defineTool, type ToolDef } from '../tool.js';
-import { nextPageInput, pageResult, type VaultToolDeps } from './shared.js';
+import { pagedQuery, pagingInput, type VaultToolDeps } from './shared.js';
 
 const vaultName = z.string().regex(VAULT_NAME_RE, 'a Vault API name like deviation__c or status__v');
 const value = z.union([z.string().max(500), z.number(), z.boolean()]);
@@ -27,23 +27,19 @@ export function createObjectsQuery(deps: VaultToolDeps): ToolDef {
         .max(10)
         .default([]),
       order_by: vaultName.optional(),
-      descending: z.boolean().default(false),
-      page_size: z.number().int().min(1).max(200).default(25),
-      next_page: nextPageInput,
+      ...pagingInput,
     },
     annotations: { readOnlyHint: true, openWorldHint: true },
     async run(a, ctx) {
-      return deps.sessions.withSession(ctx, async (s) => {
-        if (a.next_page) return pageResult('records', await s.client.queryPage(s.sessionId, a.next_page));
-        const q = buildVql({
+      return pagedQuery(deps, ctx, 'records', a.next_page, () =>
+        buildVql({
           from: a.object,
           fields: a.fields,
           filters: a.filters,
           orderBy: a.order_by ? { field: a.order_by, desc: a.descending } : undefined,
           pageSize: a.page_size,
-        });
-        return pageResult('records', await s.client.query(s.sessionId, q));
-      });
+        }),
+      );
     },
   }) as unknown as ToolDef;
 }

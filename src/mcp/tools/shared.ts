@@ -4,6 +4,7 @@
  * @module
  */
 import { z } from 'zod';
+import type { CallContext } from '../context.js';
 import type { SessionManager } from '../../vault/session-manager.js';
 
 export interface VaultToolDeps {
@@ -26,4 +27,22 @@ export function pageResult(key: string, page: { responseDetails: { total: number
     [key]: page.data,
     next_page: page.responseDetails.next_page ?? null,
   };
+}
+
+/** Paging inputs shared by the query tools. */
+export const pagingInput = {
+  descending: z.boolean().default(false),
+  page_size: z.number().int().min(1).max(200).default(25),
+  next_page: nextPageInput,
+};
+
+/**
+ * Run a VQL query built by the tool (or continue one with `nextPage`) and shape the page. The query
+ * is built before a session is taken, so invalid input never causes a Vault login.
+ */
+export async function pagedQuery(deps: VaultToolDeps, ctx: CallContext, key: string, nextPage: string | undefined, vql: () => string) {
+  const q = nextPage ? undefined : vql();
+  return deps.sessions.withSession(ctx, async (s) =>
+    pageResult(key, q === undefined ? await s.client.queryPage(s.sessionId, nextPage!) : await s.client.query(s.sessionId, q)),
+  );
 }
