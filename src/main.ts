@@ -76,7 +76,7 @@ export async function start(
       store: createPgSessionStore({ pool, cipher, onDecryptError: (tenant) => log.warn({ tenant }, 'stored Vault session does not decrypt (SECRET_KEY changed?); logging in again') }),
       secrets: opts.secrets ?? (() => undefined),
       idleTimeoutMs: config.vault.sessionIdleMs,
-      keepAliveIntervalMs: config.vault.keepAlive ? undefined : 0,
+      keepAlive: config.vault.keepAlive,
       timeoutMs: config.vault.timeoutMs,
       maxRetries: config.vault.maxRetries,
       clientIdPrefix: config.vault.clientIdPrefix,

@@ -47,7 +47,7 @@ export async function runStdio(cfg: Readonly<StdioConfig>): Promise<{ close(): P
     store: createMemorySessionStore(),
     secrets: (name) => (name === 'VAULT_PASSWORD' ? password : undefined),
     idleTimeoutMs: cfg.vault.sessionIdleMs,
-    keepAliveIntervalMs: cfg.vault.keepAlive ? undefined : 0,
+    keepAlive: cfg.vault.keepAlive,
     timeoutMs: cfg.vault.timeoutMs,
     maxRetries: cfg.vault.maxRetries,
     clientIdPrefix: cfg.vault.clientIdPrefix,

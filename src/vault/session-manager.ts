@@ -38,7 +38,9 @@ export interface SessionManagerOptions {
   idleTimeoutMs?: number;
   /** Treat a session as expired this long before Vault would. Default 10% of the idle timeout, max 60 s. */
   marginMs?: number;
-  /** How often to look for sessions to keep alive. Default idle/3; 0 disables keep-alive. */
+  /** Send POST /keep-alive for sessions in recent use (default true). */
+  keepAlive?: boolean;
+  /** How often to sweep the cache (keep-alive, dropping expired entries). Default idle/3; 0 disables the timer. */
   keepAliveIntervalMs?: number;
   /** Keep a session alive only if a tool used it within this window. Default 30 min. */
   keepWarmMs?: number;
@@ -269,7 +271,7 @@ export function createSessionManager(opts: SessionManagerOptions) {
         if (!usable(s, now)) cache.delete(ck);
         continue;
       }
-      if (now - s.lastUsedAt < idle / 2) continue;
+      if (opts.keepAlive === false || now - s.lastUsedAt < idle / 2) continue;
       try {
         await clientFor(s.tenant).keepAlive(s.sessionId);
         s.lastUsedAt = Date.now();
