@@ -169,7 +169,14 @@ export function createVaultClient(opts: VaultClientOptions) {
 
     /** POST /api/{v}/auth with form username/password. */
     async auth(username: string, password: string): Promise<AuthResult> {
-      return asAuth(await call('POST', `${api}/auth`, { form: { username, password } }));
+      const host = new URL(base).host;
+      const r = asAuth(await call('POST', `${api}/auth`, { form: { username, password, vaultDNS: host } }));
+      // Vault may "default" a login to another Vault of the domain; never use such a session here.
+      const ours = r.vaultIds.find((v) => safeHost(v.url) === host);
+      if (ours && ours.id !== r.vaultId) {
+        throw new VaultError('ERR_VAULT_AUTH', 'WRONG_VAULT', `the login opened a session on Vault ${r.vaultId}, not on ${host} (${ours.id}); check that the user is active there`);
+      }
+      return r;
     },
 
     /** POST {login}/auth/oauth/session/{profile_id} with a Vault-audience access token (Bearer). */
@@ -266,6 +273,14 @@ function resolvePageUrl(base: string, version: string, pageUrl: string): string 
     throw new VaultError('ERR_VAULT_INVALID_REQUEST', 'INVALID_PAGE_URL', 'the page URL is not a query page of this Vault');
   }
   return u.toString();
+}
+
+function safeHost(url: string): string | undefined {
+  try {
+    return new URL(url).host;
+  } catch {
+    return undefined;
+  }
 }
 
 function stripUndefined<T extends object>(o: T): Partial<T> {

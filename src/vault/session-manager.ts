@@ -226,7 +226,10 @@ export function createSessionManager(opts: SessionManagerOptions) {
     const vaultUserId = await vaultUserFor(tenant, ctx);
     return withServiceSession(tenant, async (sa) =>
       acquire(tenant, key, async () => {
-        const grant = (await client.delegations(sa.sessionId)).find((d) => String(d.delegator_userid) === vaultUserId);
+        const grants = (await client.delegations(sa.sessionId)).filter((d) => String(d.delegator_userid) === vaultUserId);
+        // The user may have granted access in several Vaults of the domain: take this tenant's.
+        const host = new URL(tenant.vault.url).host;
+        const grant = grants.find((d) => d.dns === host) ?? (grants.length === 1 ? grants[0] : undefined);
         if (!grant) {
           throw new VaultError('ERR_VAULT_ACCESS', 'INSUFFICIENT_ACCESS',
             `Vault user ${vaultUserId} has not granted delegate access to the service account ${auth.username}`);

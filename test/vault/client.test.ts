@@ -128,6 +128,21 @@ describe('Vault client against the simulator', () => {
     }
   });
 
+  it('refuses a login that Vault defaulted to another Vault of the domain', async () => {
+    const body = { responseStatus: 'SUCCESS', sessionId: 'S', userId: 1, vaultId: 2, vaultIds: [
+      { id: 1, name: 'QualityDocs', url: 'https://acme-qd.veevavault.com/api' }, { id: 2, name: 'PromoMats', url: 'https://acme-pm.veevavault.com/api' }] };
+    let sent = '';
+    const c = createVaultClient({
+      url: 'https://acme-qd.veevavault.com', apiVersion: 'v25.2', clientId: 't',
+      fetch: (async (_u: unknown, init?: RequestInit) => {
+        sent = String(init?.body);
+        return new Response(JSON.stringify(body), { status: 200, headers: { 'content-type': 'application/json' } });
+      }) as typeof fetch,
+    });
+    await assert.rejects(c.auth('a@acme.com', 'pw'), (e: unknown) => isVaultError(e, 'WRONG_VAULT') && (e as VaultError).code === 'ERR_VAULT_AUTH');
+    assert.match(sent, /vaultDNS=acme-qd\.veevavault\.com/);
+  });
+
   it('keeps alive and ends a session', async () => {
     const c = client();
     const { sessionId } = await c.auth(QA_MANAGER, SIM_PASSWORD);
