@@ -119,14 +119,15 @@ describe('session manager (real Postgres, simulator)', () => {
   });
 
   it('keeps a warm session alive past the inactivity timeout instead of logging in again', async () => {
-    const shortSim = await startVaultSimulator({ sessionTimeoutMs: 400 });
+    const shortSim = await startVaultSimulator({ sessionTimeoutMs: 2000 });
     try {
       const tenant = makeTenant(shortSim.url, SA_AUTH, 'acme-keepalive');
       await provisionTenant(env.pool, tenant);
-      const m = manager(env.pool, { idleTimeoutMs: 400, marginMs: 50, keepAliveIntervalMs: 0 });
+      // Generous steps (800 ms of slack each) so a loaded machine does not turn timing into flakes.
+      const m = manager(env.pool, { idleTimeoutMs: 2000, marginMs: 100, keepAliveIntervalMs: 0 });
       await docIds(m, ctxFor(tenant, QA_MANAGER));
       for (let i = 0; i < 4; i++) {
-        await new Promise((r) => setTimeout(r, 220));
+        await new Promise((r) => setTimeout(r, 550));
         await m.keepAliveNow();
       }
       assert.ok(shortSim.counters.keepAlives >= 2);
@@ -135,9 +136,9 @@ describe('session manager (real Postgres, simulator)', () => {
       assert.equal(shortSim.counters.invalidSessions, 0);
 
       // Cold (no keep-alive): the manager sees the session is idle-expired and logs in before calling.
-      const cold = manager(env.newPool(), { idleTimeoutMs: 400, marginMs: 50, keepAliveIntervalMs: 0 });
+      const cold = manager(env.newPool(), { idleTimeoutMs: 2000, marginMs: 100, keepAliveIntervalMs: 0 });
       await docIds(cold, ctxFor(tenant, QA_MANAGER));
-      await new Promise((r) => setTimeout(r, 500));
+      await new Promise((r) => setTimeout(r, 2100));
       await docIds(cold, ctxFor(tenant, QA_MANAGER));
       assert.equal(shortSim.counters.invalidSessions, 0);
       assert.equal(shortSim.loginsFor(SERVICE_ACCOUNT), 2);
