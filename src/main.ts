@@ -4,6 +4,8 @@
  *
  * @module
  */
+import { randomBytes } from 'node:crypto';
+import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { createAuthFromConfig } from './auth/from-config.js';
@@ -15,7 +17,10 @@ import { ConfigError } from './errors/index.js';
 import { createApp } from './http/app.js';
 import { listen } from './http/listen.js';
 import { createLogger, type Logger } from './log/index.js';
-import { whoami } from './mcp/tools/whoami.js';
+import { createVaultTools } from './mcp/tools/index.js';
+import { createSessionCipher } from './vault/crypto.js';
+import { createSessionManager } from './vault/session-manager.js';
+import { createPgSessionStore } from './vault/session-store-pg.js';
 
 export interface Running {
   url: string;
@@ -30,7 +35,10 @@ export interface Running {
  * @example
  * const running = await start(loadConfig(process.env));
  */
-export async function start(config: Readonly<Config>, opts: { log?: Logger } = {}): Promise<Running> {
+export async function start(
+  config: Readonly<Config>,
+  opts: { log?: Logger; secrets?: (name: string) => string | undefined } = {},
+): Promise<Running> {
   const log = opts.log ?? createLogger({ level: config.logLevel });
   let embedded: EmbeddedDb | undefined;
   let dbUrl = config.db.url;
@@ -58,11 +66,27 @@ export async function start(config: Readonly<Config>, opts: { log?: Logger } = {
     if (auth.providers.length === 1) log.warn('no identity provider is configured: only API keys are accepted on /mcp');
     else log.info({ providers: auth.providers }, 'identity providers enabled');
 
+    // Vault sessions: one per (tenant, user), shared across replicas through the tenant schema.
+    let secretKey = config.secretKey;
+    if (!secretKey && embedded) secretKey = await localSecretKey(path.join(config.db.dataDir, 'secret.key'));
+    if (!secretKey) log.warn('SECRET_KEY is not set: stored Vault sessions use a per-process key and are not shared across restarts');
+    const cipher = createSessionCipher(secretKey ?? randomBytes(32).toString('base64'));
+    const sessions = createSessionManager({
+      store: createPgSessionStore({ pool, cipher, onDecryptError: (tenant) => log.warn({ tenant }, 'stored Vault session does not decrypt (SECRET_KEY changed?); logging in again') }),
+      secrets: opts.secrets ?? (() => undefined),
+      idleTimeoutMs: config.vault.sessionIdleMs,
+      keepAlive: config.vault.keepAlive,
+      timeoutMs: config.vault.timeoutMs,
+      maxRetries: config.vault.maxRetries,
+      clientIdPrefix: config.vault.clientIdPrefix,
+      log,
+    });
+
     const app = createApp({
       config,
       log,
       verifier: auth.verifier,
-      tools: [whoami],
+      tools: createVaultTools({ sessions }),
       authorizationServers: auth.authorizationServers,
       readiness: async () => {
         const s = await migrationStatus(pool, migrations);
@@ -82,6 +106,7 @@ export async function start(config: Readonly<Config>, opts: { log?: Logger } = {
             await http.close();
           } finally {
             try {
+              await sessions.close().catch((e: unknown) => log.warn({ err: (e as Error).message }, 'closing Vault sessions failed'));
               await pool.end();
             } finally {
               await embedded?.stop();
@@ -93,6 +118,17 @@ export async function start(config: Readonly<Config>, opts: { log?: Logger } = {
     await pool.end().catch(() => undefined);
     await embedded?.stop().catch(() => undefined);
     throw e;
+  }
+}
+
+/** The embedded (single-machine) setup keeps a generated key beside its database, readable by this user only. */
+async function localSecretKey(file: string): Promise<string> {
+  try {
+    return (await readFile(file, 'utf8')).trim();
+  } catch {
+    const key = randomBytes(32).toString('base64');
+    await writeFile(file, key, { mode: 0o600, flag: 'wx' }).catch(() => undefined);
+    return (await readFile(file, 'utf8')).trim();
   }
 }
 
@@ -108,7 +144,7 @@ async function main(): Promise<void> {
     throw e;
   }
   const log = createLogger({ level: config.logLevel });
-  const running = await start(config, { log });
+  const running = await start(config, { log, secrets: (name) => process.env[name] });
   for (const sig of ['SIGTERM', 'SIGINT'] as const) {
     process.once(sig, () => {
       log.info({ sig }, 'shutting down');

@@ -4,7 +4,7 @@
  * @module
  */
 
-export type Provider = 'oidc' | 'google' | 'auth0' | 'github' | 'github-actions' | 'api-key';
+export type Provider = 'oidc' | 'google' | 'auth0' | 'github' | 'github-actions' | 'api-key' | 'local';
 
 /** Who is calling, after full verification. Never holds the raw token. */
 export interface UserContext {

@@ -86,6 +86,12 @@ const EnvSchema = z.object({
   GITHUB_ACTIONS_REPOSITORIES: csv,
   GITHUB_ACTIONS_TENANT: z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/, 'must be a tenant id').optional(),
   GITHUB_ACTIONS_SCOPES: csv,
+  // Vault client and sessions (src/vault).
+  VAULT_TIMEOUT_MS: int(30000, 1000, 300000),
+  VAULT_MAX_RETRIES: int(3, 0, 10),
+  VAULT_SESSION_IDLE_SECONDS: int(600, 60, 172800),
+  VAULT_KEEPALIVE: bool(true),
+  VAULT_CLIENT_ID_PREFIX: z.string().regex(/^[A-Za-z0-9._-]{1,50}$/, 'letters, digits, . _ - (max 50)').default('vault-mcp'),
 });
 
 export type Env = Record<string, string | undefined>;
@@ -129,6 +135,18 @@ export interface Config {
     /** `app` set: tokens must belong to this GitHub OAuth app. */
     github: { apiUrl: string; app: { clientId: string; clientSecret: string } | undefined } | undefined;
     githubActions: { issuer: string; audience: string; repositories: string[]; tenantId: string; scopes: string[] } | undefined;
+  };
+  vault: {
+    /** Per-attempt timeout of every Vault call. */
+    timeoutMs: number;
+    /** Retries after HTTP 429/503 or API_LIMIT_EXCEEDED. */
+    maxRetries: number;
+    /** The Vaults' session duration (inactivity timeout); sessions are renewed before it. */
+    sessionIdleMs: number;
+    /** Keep sessions in recent use alive with POST /keep-alive. */
+    keepAlive: boolean;
+    /** X-VaultAPI-ClientID is `<prefix>-<tenant id>`. */
+    clientIdPrefix: string;
   };
 }
 
@@ -242,6 +260,13 @@ export function loadConfig(env: Env): Readonly<Config> {
             scopes: e.GITHUB_ACTIONS_SCOPES.length ? e.GITHUB_ACTIONS_SCOPES : defaultScopes,
           }
         : undefined,
+    },
+    vault: {
+      timeoutMs: e.VAULT_TIMEOUT_MS,
+      maxRetries: e.VAULT_MAX_RETRIES,
+      sessionIdleMs: e.VAULT_SESSION_IDLE_SECONDS * 1000,
+      keepAlive: e.VAULT_KEEPALIVE,
+      clientIdPrefix: e.VAULT_CLIENT_ID_PREFIX,
     },
   };
   return deepFreeze(config);

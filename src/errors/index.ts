@@ -40,6 +40,13 @@ export const ERROR_CODES = {
   ERR_UPSTREAM_UNAVAILABLE: { status: 503, jsonRpc: JSONRPC.serverError },
   ERR_DB_UNAVAILABLE: { status: 503, jsonRpc: JSONRPC.serverError },
   ERR_VAULT: { status: 502, jsonRpc: JSONRPC.serverError },
+  // Vault (src/vault): finer codes; the Vault error type is in details.vaultType.
+  ERR_VAULT_AUTH: { status: 502, jsonRpc: JSONRPC.serverError },
+  ERR_VAULT_ACCESS: { status: 403, jsonRpc: JSONRPC.serverError },
+  ERR_VAULT_INVALID_REQUEST: { status: 400, jsonRpc: JSONRPC.serverError },
+  ERR_VAULT_RATE_LIMITED: { status: 429, jsonRpc: JSONRPC.serverError },
+  ERR_VAULT_UNAVAILABLE: { status: 503, jsonRpc: JSONRPC.serverError },
+  ERR_VQL_REJECTED: { status: 400, jsonRpc: JSONRPC.serverError },
   ERR_INTERNAL: { status: 500, jsonRpc: JSONRPC.internal },
 } as const satisfies Record<string, CodeInfo>;
 

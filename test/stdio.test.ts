@@ -1,0 +1,87 @@
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
+import { startVaultSimulator, type VaultSimulator } from '../src/dev/vault-sim/server.js';
+import { QA_SPECIALIST, SIM_PASSWORD } from '../src/dev/vault-sim/seed.js';
+import { toolJson } from './helpers/mcp.js';
+
+const ARGS = ['--import', 'tsx', 'src/stdio.ts'];
+
+describe('stdio mode end to end (SDK stdio client, spawned process, simulator)', () => {
+  let sim: VaultSimulator;
+  let dir: string;
+  before(async () => {
+    sim = await startVaultSimulator();
+    dir = mkdtempSync(path.join(tmpdir(), 'vault-mcp-stdio-'));
+  });
+  after(async () => {
+    rmSync(dir, { recursive: true, force: true });
+    await sim?.close();
+  });
+  const baseEnv = () => ({ PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', VAULT_URL: sim.url, VAULT_USERNAME: QA_SPECIALIST, LOG_LEVEL: 'silent' });
+
+  it('serves the tools as the local Vault user (password file 0600) and logs out on exit', async () => {
+    const file = path.join(dir, 'pw');
+    writeFileSync(file, `${SIM_PASSWORD}\n`);
+    chmodSync(file, 0o600);
+    const client = new Client({ name: 'stdio-test', version: '0.0.0' });
+    await client.connect(new StdioClientTransport({ command: process.execPath, args: ARGS, env: { ...baseEnv(), VAULT_PASSWORD_FILE: file }, stderr: 'pipe' }));
+    const names = (await client.listTools()).tools.map((t) => t.name).sort();
+    assert.deepEqual(names, ['documents_get', 'documents_query', 'objects_query', 'vql_query', 'whoami', 'workflows_get_tasks']);
+    const docs = toolJson(await client.callTool({ name: 'documents_query', arguments: { order_by: 'id' } }));
+    assert.deepEqual(docs.documents.map((d: { id: number }) => d.id), [101, 103, 106, 107]);
+    const me = toolJson(await client.callTool({ name: 'whoami', arguments: {} }));
+    assert.equal(me.vaultUser.username, QA_SPECIALIST);
+    assert.equal(me.provider, 'local');
+    assert.equal(sim.counters.logins[QA_SPECIALIST], 1);
+    const logouts = sim.counters.logouts;
+    await client.close();
+    for (let i = 0; i < 50 && sim.counters.logouts === logouts; i++) await new Promise((r) => setTimeout(r, 100));
+    assert.equal(sim.counters.logouts, logouts + 1);
+  });
+
+  it('enables the write tool only with VAULT_STDIO_SCOPES', async () => {
+    const client = new Client({ name: 'stdio-test', version: '0.0.0' });
+    await client.connect(new StdioClientTransport({
+      command: process.execPath, args: ARGS, stderr: 'pipe',
+      env: { ...baseEnv(), VAULT_PASSWORD: SIM_PASSWORD, VAULT_STDIO_SCOPES: 'vault:read,vault:write' },
+    }));
+    const names = (await client.listTools()).tools.map((t) => t.name);
+    assert.ok(names.includes('documents_update'));
+    assert.ok(!names.includes('vql_query'));
+    const r = (await client.callTool({ name: 'documents_update', arguments: { id: 101, fields: { title__v: 'x' } } })) as { isError?: boolean; content: { text: string }[] };
+    assert.equal(r.isError, true);
+    assert.match(r.content[0]!.text, /INSUFFICIENT_ACCESS/);
+    await client.close();
+  });
+
+  const runExpectingFailure = (env: Record<string, string>) =>
+    new Promise<{ code: number | null; stderr: string }>((resolve) => {
+      const child = spawn(process.execPath, ARGS, { env, stdio: ['pipe', 'pipe', 'pipe'] });
+      let stderr = '';
+      child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+      child.on('exit', (code) => resolve({ code, stderr }));
+    });
+
+  it('refuses a group/world-readable password file', async () => {
+    const file = path.join(dir, 'pw-open');
+    writeFileSync(file, SIM_PASSWORD);
+    chmodSync(file, 0o644);
+    const r = await runExpectingFailure({ ...baseEnv(), VAULT_PASSWORD_FILE: file });
+    assert.equal(r.code, 78);
+    assert.match(r.stderr, /VAULT_PASSWORD_FILE: .* readable by group\/others .*chmod 600/);
+    assert.ok(!r.stderr.includes(SIM_PASSWORD));
+  });
+
+  it('reports every missing setting at once', async () => {
+    const r = await runExpectingFailure({ PATH: process.env.PATH ?? '' });
+    assert.equal(r.code, 78);
+    assert.match(r.stderr, /VAULT_URL/);
+    assert.match(r.stderr, /VAULT_USERNAME/);
+  });
+});
