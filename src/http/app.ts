@@ -32,8 +32,8 @@ export interface AppDeps {
   tools: readonly ToolDef[];
   /** Issuers advertised in the RFC 9728 metadata. */
   authorizationServers: string[];
-  /** Maps the verified user to a tenant; throws an AppError (403) when none. */
-  resolveTenant?: (user: UserContext) => Promise<Tenant | undefined>;
+  /** Maps the verified user to a tenant; throws an AppError (403) when none. Required: no tenant, no /mcp. */
+  resolveTenant: (user: UserContext) => Promise<Tenant | undefined>;
   /** Readiness probe: DB reachable and migrated. */
   readiness: () => Promise<{ ready: boolean; detail?: Record<string, unknown> }>;
 }
@@ -118,7 +118,8 @@ export function createApp(deps: AppDeps): express.Express {
   app.post('/mcp', express.json({ limit: '1mb' }), async (req, res) => {
     try {
       const user = await authenticate(req, deps.verifier);
-      const tenant = await deps.resolveTenant?.(user);
+      const tenant = await deps.resolveTenant(user);
+      if (!tenant) throw new AppError('ERR_TENANT_UNKNOWN_DOMAIN', 'No tenant is configured for this user');
       req.log = req.log.child({ tenant: tenant?.id, sub: user.subject });
       requireToolScopes(req.body, deps.tools, user.scopes);
       const ctx: CallContext = { user, tenant, requestId: String(req.id) };
