@@ -15,3 +15,10 @@ BEGIN
     REVOKE CREATE ON SCHEMA public FROM PUBLIC;
   END IF;
 END $$;
+
+-- Temp tables live per connection, across transactions: one created in a tenant transaction could be
+-- found by a later tenant on the same pooled connection. Tenant roles get no TEMPORARY privilege.
+DO $$
+BEGIN
+  EXECUTE format('REVOKE TEMPORARY ON DATABASE %I FROM PUBLIC', current_database());
+END $$;

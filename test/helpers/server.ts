@@ -53,7 +53,7 @@ export async function writeTenantsFile(content: unknown): Promise<{ file: string
   return { file, remove: () => rm(dir, { recursive: true, force: true }) };
 }
 
-export async function startTestServer(env: Env = {}): Promise<TestServer> {
+export async function startTestServer(env: Env = {}, opts: { logTo?: NodeJS.WritableStream } = {}): Promise<TestServer> {
   const tenantsFile = env.TENANTS_FILE ? undefined : await writeTenantsFile(DEFAULT_TEST_TENANTS);
   const db = await createTestDatabase();
   const issuer = await startDevIssuer();
@@ -72,7 +72,7 @@ export async function startTestServer(env: Env = {}): Promise<TestServer> {
   });
   let running: Running;
   try {
-    running = await start(config, { log: createLogger({ level: config.logLevel }) });
+    running = await start(config, { log: createLogger({ level: config.logLevel, destination: opts.logTo }) });
   } catch (e) {
     // A refused boot (bad TENANTS_FILE …) must not leak the database or the issuer.
     await issuer.close();
