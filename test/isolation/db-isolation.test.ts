@@ -30,9 +30,11 @@ describe('tenant isolation in the database', () => {
 
   before(async () => {
     t = await createTenantDb({ poolMax: 2 });
-    [a, b] = await t.provision([tenantInput('twin-a', ['a.example']), tenantInput('twin-b', ['b.example'])]);
-    await plantCanary(t.pool, a!, markA);
-    await plantCanary(t.pool, b!, markB);
+    const twins = await t.provision([tenantInput('twin-a', ['a.example']), tenantInput('twin-b', ['b.example'])]);
+    a = twins[0]!;
+    b = twins[1]!;
+    await plantCanary(t.pool, a, markA);
+    await plantCanary(t.pool, b, markB);
   });
   after(async () => {
     await t?.close();
