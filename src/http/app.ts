@@ -65,6 +65,8 @@ export function createApp(deps: AppDeps): express.Express {
         return id;
       },
       autoLogging: { ignore: (req) => req.url === '/healthz' || req.url === '/readyz' },
+      // Evaluated when the request completes: the tenant and subject are known by then (set in /mcp).
+      customProps: (_req, res) => ((res as unknown as Response).locals?.logBindings as object | undefined) ?? {},
       // Compact lines: no headers (they carry credentials), no query strings.
       serializers: {
         req: (req: { id: unknown; method: string; url: string; remoteAddress?: string }) => ({
@@ -120,7 +122,8 @@ export function createApp(deps: AppDeps): express.Express {
       const user = await authenticate(req, deps.verifier);
       const tenant = await deps.resolveTenant(user);
       if (!tenant) throw new AppError('ERR_TENANT_UNKNOWN_DOMAIN', 'No tenant is configured for this user');
-      req.log = req.log.child({ tenant: tenant?.id, sub: user.subject });
+      res.locals.logBindings = { tenant: tenant.id, sub: user.subject };
+      req.log = req.log.child(res.locals.logBindings);
       requireToolScopes(req.body, deps.tools, user.scopes);
       const ctx: CallContext = { user, tenant, requestId: String(req.id) };
       const server = createMcpServer({
