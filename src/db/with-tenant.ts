@@ -15,7 +15,7 @@
  * @module
  */
 import { tenantRolesEnabled, type Pool, type PoolClient } from './pool.js';
-import { ident, type SchemaName } from './schema-name.js';
+import { ident, parseSchemaName, type SchemaName } from './schema-name.js';
 
 declare const txBrand: unique symbol;
 
@@ -43,7 +43,8 @@ const ESCAPE_RE = /\b(?:set|reset)\s+(?:(?:local|session)\s+)?(?:role|session\s+
  * const rows = await withTenant(pool, tenant, (tx) => tx.query('SELECT count(*) FROM audit_log'));
  */
 export async function withTenant<T>(pool: Pool, tenant: SchemaName | { schema: SchemaName }, fn: (tx: TenantTx) => Promise<T>): Promise<T> {
-  const schema = typeof tenant === 'string' ? tenant : tenant.schema;
+  // Re-checked at run time: a cast (`'public' as SchemaName`) must not reach SQL.
+  const schema = parseSchemaName(typeof tenant === 'string' ? tenant : tenant.schema);
   const client = await pool.connect();
   let broken = false;
   const state = { open: true };
