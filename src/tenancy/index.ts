@@ -5,7 +5,7 @@
  */
 export { emailDomain } from './email-domain.js';
 export { loadTenantsFile, readTenantsFile } from './load-tenants-file.js';
-export { checkTenantInput, provisionPersonalTenant, provisionTenant, provisionTenants, type ProvisionDeps, type Provisioned } from './provision-tenant.js';
+export { checkTenantInput, ProvisionError, provisionPersonalTenant, provisionTenant, provisionTenants, type ProvisionDeps, type Provisioned } from './provision-tenant.js';
 export { DEFAULT_PUBLIC_EMAIL_DOMAINS, domainSuffixes, isPublicDomain } from './public-domains.js';
 export { listTenants, type TenantSummary } from './list-tenants.js';
 export { removeTenant } from './remove-tenant.js';

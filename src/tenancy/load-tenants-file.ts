@@ -7,8 +7,8 @@
  */
 import { readFile } from 'node:fs/promises';
 import type { Pool } from '../db/pool.js';
-import { ConfigError, isAppError } from '../errors/index.js';
-import { provisionTenants, type ProvisionDeps, type Provisioned } from './provision-tenant.js';
+import { ConfigError } from '../errors/index.js';
+import { ProvisionError, provisionTenants, type ProvisionDeps, type Provisioned } from './provision-tenant.js';
 import { TenantsFileSchema, type TenantInput } from './tenant.js';
 
 /**
@@ -48,9 +48,7 @@ export async function loadTenantsFile(pool: Pool, file: string, deps: ProvisionD
   try {
     return await provisionTenants(pool, tenants, deps);
   } catch (e) {
-    if (isAppError(e) && (e.code === 'ERR_BAD_REQUEST' || e.code === 'ERR_CONFLICT')) {
-      throw new ConfigError(e.message.split('; ').map((p) => `TENANTS_FILE: ${p}`));
-    }
+    if (e instanceof ProvisionError) throw new ConfigError(e.problems.map((p) => `TENANTS_FILE: ${p}`));
     throw e;
   }
 }

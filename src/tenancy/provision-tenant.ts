@@ -25,6 +25,21 @@ export interface ProvisionDeps {
   publicDomains: ReadonlySet<string>;
 }
 
+/**
+ * Provisioning input was refused; `problems` lists each reason (the message joins them).
+ *
+ * @example
+ * catch (e) { if (e instanceof ProvisionError) e.problems.forEach((p) => console.error(p)); }
+ */
+export class ProvisionError extends AppError {
+  readonly problems: readonly string[];
+  constructor(code: 'ERR_BAD_REQUEST' | 'ERR_CONFLICT', problems: string[]) {
+    super(code, problems.join('; '));
+    this.name = 'ProvisionError';
+    this.problems = problems;
+  }
+}
+
 export interface Provisioned {
   id: string;
   schema: SchemaName;
@@ -40,7 +55,7 @@ export interface Provisioned {
 export function checkTenantInput(input: TenantInput, publicDomains: ReadonlySet<string>): string[] {
   const problems: string[] = [];
   for (const d of input.domains) {
-    if (isPublicDomain(d, publicDomains)) problems.push(`domain "${d}" is a public email domain; it cannot belong to tenant "${input.id}"`);
+    if (isPublicDomain(d, publicDomains)) problems.push(`domain "${d}" is a public email domain, which cannot belong to tenant "${input.id}"`);
   }
   if (new Set(input.domains).size !== input.domains.length) problems.push(`tenant "${input.id}" lists a domain twice`);
   return problems;
@@ -77,7 +92,7 @@ export async function provisionTenants(pool: Pool, inputs: TenantInput[], deps: 
       owners.set(d, i.id);
     }
   }
-  if (problems.length) throw new AppError('ERR_BAD_REQUEST', problems.join('; '));
+  if (problems.length) throw new ProvisionError('ERR_BAD_REQUEST', problems);
   return inTransaction(pool, async (client) => {
     const out: Provisioned[] = [];
     for (const input of inputs) out.push(await provisionTenantInTx(client, input, deps));
@@ -93,14 +108,14 @@ async function provisionTenantInTx(client: PoolClient, input: TenantInput, deps:
     [input.domains, input.id],
   );
   if (taken.rows.length) {
-    throw new AppError('ERR_CONFLICT', taken.rows.map((r) => `domain "${r.domain}" already belongs to tenant "${r.tenant_id}"`).join('; '));
+    throw new ProvisionError('ERR_CONFLICT', taken.rows.map((r) => `domain "${r.domain}" already belongs to tenant "${r.tenant_id}"`));
   }
   const existing = await client.query<{ schema_name: string; personal_email: string | null }>(
     'SELECT schema_name, personal_email FROM control.tenants WHERE id = $1 FOR UPDATE',
     [input.id],
   );
   const row = existing.rows[0];
-  if (row?.personal_email) throw new AppError('ERR_CONFLICT', `tenant "${input.id}" is a personal tenant and cannot be edited`);
+  if (row?.personal_email) throw new ProvisionError('ERR_CONFLICT', [`tenant "${input.id}" is a personal tenant and cannot be edited`]);
   const schema = row ? parseSchemaName(row.schema_name) : generateSchemaName();
   await client.query(
     `INSERT INTO control.tenants (id, schema_name, display_name, vault) VALUES ($1, $2, $3, $4)
