@@ -14,6 +14,7 @@ import { createHash } from 'node:crypto';
 import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { inTransaction } from './in-transaction.js';
 import { tenantRolesEnabled, type Pool, type PoolClient } from './pool.js';
 import { ident, parseSchemaName, type SchemaName } from './schema-name.js';
 import { ensureTenantRole } from './tenant-roles.js';
@@ -181,18 +182,14 @@ async function listTenantsNeedingWork(client: PoolClient, files: MigrationFile[]
 }
 
 async function migrateOneTenant(pool: Pool, schema: SchemaName, files: MigrationFile[], roles: boolean) {
-  const client = await pool.connect();
   try {
-    await client.query('BEGIN');
-    await client.query(`CREATE SCHEMA IF NOT EXISTS ${ident(schema)}`);
-    const appliedNow = await migrateTenantInTx(client, schema, files, { roles });
-    await client.query('COMMIT');
+    const appliedNow = await inTransaction(pool, async (client) => {
+      await client.query(`CREATE SCHEMA IF NOT EXISTS ${ident(schema)}`);
+      return migrateTenantInTx(client, schema, files, { roles });
+    });
     return { schema, applied: appliedNow };
   } catch (e) {
-    await client.query('ROLLBACK').catch(() => undefined);
     return { schema, applied: [], error: (e as Error).message };
-  } finally {
-    client.release();
   }
 }
 

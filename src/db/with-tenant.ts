@@ -33,7 +33,8 @@ export interface TenantTx {
  * Statements that would move the transaction out of its tenant. Our SQL never needs them; refusing them
  * turns a future bug (or an injected string) into an error instead of a cross-tenant read.
  */
-const ESCAPE_RE = /\b(?:set|reset)\s+(?:(?:local|session)\s+)?(?:role|session\s+authorization|search_path)\b|\bset_config\s*\(|\bdiscard\b/i;
+const ESCAPE_RE =
+  /(?:^|;)\s*(?:(?:set|reset)\s+(?:(?:local|session)\s+)?(?:role|session\s+authorization|search_path)\b|discard\b)|\bset_config\s*\(/i;
 
 /**
  * Run `fn` in a transaction bound to the tenant's schema and role. Accepts a Tenant or its schema.

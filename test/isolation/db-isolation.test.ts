@@ -74,6 +74,13 @@ describe('tenant isolation in the database', () => {
     ]) {
       await assert.rejects(withTenant(t.pool, a, (tx) => tx.query(sql)), /statement refused/, sql);
     }
+    await assert.rejects(withTenant(t.pool, a, (tx) => tx.query('SELECT 1; RESET ROLE')), /statement refused/);
+    // Ordinary statements that merely contain the words are fine (a column named role, a literal).
+    const ok = await withTenant(t.pool, a, async (tx) => {
+      await tx.query('UPDATE user_mappings SET email = email WHERE false');
+      return tx.query("SELECT 'set role' AS role, 1 AS discard");
+    });
+    assert.deepEqual(ok.rows, [{ role: 'set role', discard: 1 }]);
   });
 
   it('a transaction object that escaped withTenant is dead (it would otherwise run on a reused connection)', async () => {
