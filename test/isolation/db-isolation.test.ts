@@ -7,17 +7,8 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { after, before, describe, it } from 'node:test';
 import { withTenant, type TenantTx } from '../../src/db/with-tenant.js';
 import type { Provisioned } from '../../src/tenancy/index.js';
+import { rng } from '../helpers/rng.js';
 import { canary, createTenantDb, dumpTenant, plantCanary, tenantInput, type TenantDb } from '../helpers/tenants.js';
-
-/** Deterministic PRNG (mulberry32), so a failure replays exactly. */
-function rng(seed: number): () => number {
-  return () => {
-    seed = (seed + 0x6d2b79f5) | 0;
-    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const pgCode = (code: string) => (e: unknown) => (e as { code?: string }).code === code;
 

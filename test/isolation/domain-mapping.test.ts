@@ -4,18 +4,14 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { JWTPayload } from 'jose';
+import { postToolCall } from '../helpers/mcp.js';
 import { startTestServer, writeTenantsFile, type TestServer } from '../helpers/server.js';
 import { tenantInput } from '../helpers/tenants.js';
 
 /** Call whoami with a token for `claims`; returns the HTTP status and the tenant or the error. */
 async function whoamiAs(s: TestServer, claims: JWTPayload): Promise<{ status: number; tenant?: string; code?: string; message?: string }> {
-  const res = await fetch(`${s.url}/mcp`, {
-    method: 'POST',
-    headers: { authorization: `Bearer ${await s.token(claims)}`, 'content-type': 'application/json', accept: 'application/json, text/event-stream' },
-    body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name: 'whoami', arguments: {} } }),
-  });
-  const body = (await res.json()) as { result?: { structuredContent?: { tenant: string } }; error?: { message: string; data?: { code: string } } };
-  return { status: res.status, tenant: body.result?.structuredContent?.tenant, code: body.error?.data?.code, message: body.error?.message };
+  const { status, body } = await postToolCall(s.url, await s.token(claims), 'whoami');
+  return { status, tenant: body.result?.structuredContent?.tenant, code: body.error?.data?.code, message: body.error?.message };
 }
 
 describe('domain → tenant mapping attacks (real HTTP, dev issuer tokens)', () => {

@@ -8,18 +8,10 @@ import { after, before, describe, it } from 'node:test';
 import { createPool, type Pool } from '../../src/db/pool.js';
 import { generateSchemaName, ident, parseSchemaName, type SchemaName } from '../../src/db/schema-name.js';
 import { withTenant } from '../../src/db/with-tenant.js';
+import { rng } from '../helpers/rng.js';
 import { createTestDatabase, type TestDb } from '../helpers/db.js';
 
 const VALID = 't_0123456789abcdef0123456789abcdef';
-
-function rng(seed: number): () => number {
-  return () => {
-    seed = (seed + 0x6d2b79f5) | 0;
-    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const NASTY: unknown[] = [
   '";drop schema control cascade;--',

@@ -9,7 +9,8 @@ import { after, before, describe, it } from 'node:test';
 import pg from 'pg';
 import { createPool, type Pool } from '../../src/db/pool.js';
 import { parseSchemaName } from '../../src/db/schema-name.js';
-import { connectClient } from '../helpers/mcp.js';
+import { connectClient, postToolCall } from '../helpers/mcp.js';
+import { rng } from '../helpers/rng.js';
 import { startTestServer, writeTenantsFile, type TestServer } from '../helpers/server.js';
 import { canary, plantCanary, tenantInput } from '../helpers/tenants.js';
 import { TWIN_TOOL_CALLS } from './twin-tool-calls.js';
@@ -89,18 +90,12 @@ describe('twin tenants across every tool (SDK client, real HTTP, real Postgres)'
 
   it('200 interleaved whoami calls of both tenants (server pool of 2): each answer names the caller\'s tenant', async () => {
     const tokens = await Promise.all(twins.map((t) => s.token({ sub: `user-${t.id}`, email: t.email })));
-    let seed = 7;
-    const rand = () => ((seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648);
+    const rand = rng(7);
     const results = await Promise.all(
       Array.from({ length: 200 }, async () => {
         const i = rand() < 0.5 ? 0 : 1;
         await new Promise((r) => setTimeout(r, Math.floor(rand() * 5)));
-        const res = await fetch(`${s.url}/mcp`, {
-          method: 'POST',
-          headers: { authorization: `Bearer ${tokens[i]}`, 'content-type': 'application/json', accept: 'application/json, text/event-stream' },
-          body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name: 'whoami', arguments: {} } }),
-        });
-        const body = (await res.json()) as { result?: { structuredContent?: { tenant?: string } } };
+        const { body } = await postToolCall(s.url, tokens[i]!, 'whoami');
         return body.result?.structuredContent?.tenant === twins[i]!.id;
       }),
     );
