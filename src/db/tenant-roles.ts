@@ -1,6 +1,7 @@
 /**
  * Per-tenant database roles (DB_TENANT_ROLES, on by default). Each tenant schema has a NOLOGIN role of
- * the same name holding USAGE on its own schema and DML on its own tables, nothing else. `withTenant`
+ * the same name holding USAGE on its own schema and DML on its own tables (append-only on the audit
+ * log), nothing else. `withTenant`
  * runs `SET LOCAL ROLE` to it, so a wrong search_path or a hand-written `t_other.x` fails with 42501
  * (permission denied) instead of reading another tenant. Tables stay owned by the migrating user, so
  * the tenant role cannot drop or alter them either.
@@ -11,6 +12,12 @@
  */
 import type { Pool, PoolClient } from './pool.js';
 import { ident, type SchemaName } from './schema-name.js';
+
+/**
+ * Tenant tables the tenant role may read and append to, never rewrite: the audit trail must survive a
+ * bug (or a compromised tool) in the request path. Retention jobs run as the owning user instead.
+ */
+export const APPEND_ONLY_TABLES = ['audit_log'] as const;
 
 /**
  * Create the tenant's role if missing, let the current user SET ROLE to it, and grant it exactly its
@@ -32,6 +39,10 @@ export async function ensureTenantRole(client: PoolClient, schema: SchemaName): 
   if (!rows[0]?.member) await client.query(`GRANT ${role} TO CURRENT_USER`);
   await client.query(`GRANT USAGE ON SCHEMA ${role} TO ${role}`);
   await client.query(`GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA ${role} TO ${role}`);
+  for (const table of APPEND_ONLY_TABLES) {
+    const { rowCount } = await client.query('SELECT 1 FROM pg_tables WHERE schemaname = $1 AND tablename = $2', [schema, table]);
+    if (rowCount) await client.query(`REVOKE UPDATE, DELETE, TRUNCATE ON ${role}.${table} FROM ${role}`);
+  }
   await client.query(`GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA ${role} TO ${role}`);
 }
 

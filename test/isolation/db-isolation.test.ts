@@ -48,8 +48,14 @@ describe('tenant isolation in the database', () => {
     await assert.rejects(withTenant(t.pool, a, (tx) => tx.query(`SELECT * FROM "${b.schema}".audit_log`)), pgCode('42501'));
     await assert.rejects(withTenant(t.pool, a, (tx) => tx.query('SELECT * FROM control.tenants')), pgCode('42501'));
     await assert.rejects(withTenant(t.pool, a, (tx) => tx.query(`INSERT INTO "${b.schema}".user_mappings (subject, email) VALUES ('x', 'x')`)), pgCode('42501'));
-    // The tenant role cannot change its own tables' shape either (they belong to the migrating user).
+    // The tenant role cannot change its own tables' shape either (they belong to the migrating user),
+    // and the audit log is append-only for it.
     await assert.rejects(withTenant(t.pool, a, (tx) => tx.query('DROP TABLE audit_log')), pgCode('42501'));
+    for (const sql of ["UPDATE audit_log SET outcome = 'forged'", 'DELETE FROM audit_log', 'TRUNCATE audit_log']) {
+      await assert.rejects(withTenant(t.pool, a, (tx) => tx.query(sql)), pgCode('42501'), sql);
+    }
+    const appended = await withTenant(t.pool, a, (tx) => tx.query("INSERT INTO audit_log (subject, outcome) VALUES ($1, 'ok') RETURNING id", [markA]));
+    assert.equal(appended.rowCount, 1);
     assert.ok((await dumpTenant(t.pool, b)).includes(markB));
   });
 
