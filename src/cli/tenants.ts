@@ -75,7 +75,10 @@ await runCli('tenants', USAGE, async ({ pool, config, out }) => {
       return 0;
     }
     case 'list': {
-      const tenants = await listTenants(pool, { includeRemoved: v.all });
+      const tenants = await listTenants(pool, { includeRemoved: v.all }).catch((e: unknown) => {
+        if ((e as { code?: string }).code === '42P01') throw new Error('the database is not migrated yet: run `npm run migrate` first');
+        throw e;
+      });
       if (v.json) {
         out(JSON.stringify(tenants, null, 2));
         return 0;
