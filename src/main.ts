@@ -10,9 +10,9 @@ import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { createAuthFromConfig } from './auth/from-config.js';
 import { loadConfig, type Config } from './config/index.js';
-import { startEmbeddedPostgres, type EmbeddedDb } from './db/embedded.js';
 import { loadMigrations, migrate, migrationStatus } from './db/migrate.js';
-import { createPool } from './db/pool.js';
+import { openDatabase } from './db/open-database.js';
+import { assertCanManageTenantRoles } from './db/tenant-roles.js';
 import { ConfigError } from './errors/index.js';
 import { createApp } from './http/app.js';
 import { listen } from './http/listen.js';
@@ -21,6 +21,7 @@ import { createVaultTools } from './mcp/tools/index.js';
 import { createSessionCipher } from './vault/crypto.js';
 import { createSessionManager } from './vault/session-manager.js';
 import { createPgSessionStore } from './vault/session-store-pg.js';
+import { createTenantResolver, DEFAULT_PUBLIC_EMAIL_DOMAINS, loadTenantsFile } from './tenancy/index.js';
 
 export interface Running {
   url: string;
@@ -40,27 +41,34 @@ export async function start(
   opts: { log?: Logger; secrets?: (name: string) => string | undefined } = {},
 ): Promise<Running> {
   const log = opts.log ?? createLogger({ level: config.logLevel });
-  let embedded: EmbeddedDb | undefined;
-  let dbUrl = config.db.url;
-  if (!dbUrl) {
-    log.info({ dir: path.resolve(config.db.dataDir, 'pg') }, 'no DATABASE_URL: starting embedded Postgres');
-    embedded = await startEmbeddedPostgres({ dir: path.join(config.db.dataDir, 'pg'), port: config.db.embeddedPort });
-    dbUrl = embedded.url;
-  }
-  const pool = createPool({
-    url: dbUrl,
-    max: config.db.poolMax,
-    statementTimeoutMs: config.db.statementTimeoutMs,
+  const db = await openDatabase(config, {
+    onEmbedded: (dir) => log.info({ dir }, 'no DATABASE_URL: starting embedded Postgres'),
     onError: (e) => log.warn({ err: e.message }, 'idle database client error'),
   });
+  const { pool } = db;
   try {
     const migrations = await loadMigrations();
+    // Fail closed: with per-tenant roles on, a user that cannot create them must stop the boot.
+    if (config.db.tenantRoles) await assertCanManageTenantRoles(pool);
     if (config.db.migrateOnBoot) {
       const report = await migrate(pool, { migrations });
       const failed = report.tenants.filter((t) => t.error);
       if (report.control.length || report.tenants.some((t) => t.applied.length)) log.info({ report }, 'migrations applied');
       if (failed.length) log.error({ failed }, 'some tenants failed to migrate; they are not ready');
     }
+    const publicDomains = new Set(config.tenancy.publicDomains ?? DEFAULT_PUBLIC_EMAIL_DOMAINS);
+    const provisionDeps = { migrations: migrations.tenant, roles: config.db.tenantRoles, publicDomains };
+    if (config.tenantsFile) {
+      const upserted = await loadTenantsFile(pool, config.tenantsFile, provisionDeps);
+      log.info({ tenants: upserted.map((t) => t.id) }, 'tenants file applied');
+    }
+    const resolveTenant = createTenantResolver({
+      pool,
+      ...provisionDeps,
+      publicDomainsPolicy: config.tenancy.publicDomainsPolicy,
+      personalTemplate: config.tenancy.personalTemplate,
+      cacheTtlMs: config.tenancy.cacheTtlMs,
+    });
 
     const auth = createAuthFromConfig(config, { pool, onError: (e) => log.warn({ err: e.message }, 'api key bookkeeping failed') });
     if (auth.providers.length === 1) log.warn('no identity provider is configured: only API keys are accepted on /mcp');
@@ -68,7 +76,7 @@ export async function start(
 
     // Vault sessions: one per (tenant, user), shared across replicas through the tenant schema.
     let secretKey = config.secretKey;
-    if (!secretKey && embedded) secretKey = await localSecretKey(path.join(config.db.dataDir, 'secret.key'));
+    if (!secretKey && db.embedded) secretKey = await localSecretKey(path.join(config.db.dataDir, 'secret.key'));
     if (!secretKey) log.warn('SECRET_KEY is not set: stored Vault sessions use a per-process key and are not shared across restarts');
     const cipher = createSessionCipher(secretKey ?? randomBytes(32).toString('base64'));
     const sessions = createSessionManager({
@@ -88,6 +96,7 @@ export async function start(
       verifier: auth.verifier,
       tools: createVaultTools({ sessions }),
       authorizationServers: auth.authorizationServers,
+      resolveTenant,
       readiness: async () => {
         const s = await migrationStatus(pool, migrations);
         return { ready: s.ready, detail: { pendingControl: s.pendingControl, tenantsBehind: s.tenantsBehind } };
@@ -107,16 +116,14 @@ export async function start(
           } finally {
             try {
               await sessions.close().catch((e: unknown) => log.warn({ err: (e as Error).message }, 'closing Vault sessions failed'));
-              await pool.end();
             } finally {
-              await embedded?.stop();
+              await db.close();
             }
           }
         })()),
     };
   } catch (e) {
-    await pool.end().catch(() => undefined);
-    await embedded?.stop().catch(() => undefined);
+    await db.close().catch(() => undefined);
     throw e;
   }
 }
@@ -161,6 +168,10 @@ async function main(): Promise<void> {
 
 if (process.argv[1] && import.meta.url === pathToFileURL(path.resolve(process.argv[1])).href) {
   main().catch((e: unknown) => {
+    if (e instanceof ConfigError) {
+      process.stderr.write(`vault-mcp: ${e.message}\n`);
+      process.exit(78); // EX_CONFIG: e.g. a bad TENANTS_FILE
+    }
     process.stderr.write(`vault-mcp: failed to start: ${(e as Error).message}\n`);
     process.exit(1);
   });

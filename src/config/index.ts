@@ -48,6 +48,11 @@ const EnvSchema = z.object({
   DB_STATEMENT_TIMEOUT_MS: int(15000, 100, 600000),
   MIGRATE_ON_BOOT: bool(true),
   TENANTS_FILE: z.string().min(1).optional(),
+  DB_TENANT_ROLES: bool(true),
+  PUBLIC_EMAIL_DOMAINS_POLICY: z.enum(['refuse', 'personal']).default('refuse'),
+  PUBLIC_EMAIL_DOMAINS: z.string().optional(),
+  PERSONAL_TENANT_TEMPLATE: z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/, 'must be a tenant id').optional(),
+  TENANT_CACHE_TTL_MS: int(30000, 0, 3600000),
   SECRET_KEY: z.string().min(32, 'must be at least 32 characters (e.g. `openssl rand -base64 32`)').optional(),
 
   CLOCK_SKEW_SECONDS: int(60, 0, 600),
@@ -116,8 +121,20 @@ export interface Config {
     poolMax: number;
     statementTimeoutMs: number;
     migrateOnBoot: boolean;
+    /** Run tenant transactions as a per-tenant role (needs CREATEROLE). */
+    tenantRoles: boolean;
   };
   tenantsFile: string | undefined;
+  tenancy: {
+    /** What to do with users of public email domains (gmail.com …): refuse, or one private tenant each. */
+    publicDomainsPolicy: 'refuse' | 'personal';
+    /** Replaces the built-in list of public email domains when set. */
+    publicDomains: string[] | undefined;
+    /** Tenant whose Vault configuration personal tenants use. */
+    personalTemplate: string | undefined;
+    /** How long domain → tenant lookups are cached in memory (0 = no cache). */
+    cacheTtlMs: number;
+  };
   secretKey: string | undefined;
   auth: {
     clockSkewSeconds: number;
@@ -192,6 +209,9 @@ export function loadConfig(env: Env): Readonly<Config> {
       if (e[k]?.length) problems.push(`${k}: set GITHUB_ACTIONS_AUDIENCE too`);
     }
   }
+  if (e.PUBLIC_EMAIL_DOMAINS_POLICY === 'personal' && !e.PERSONAL_TENANT_TEMPLATE) {
+    problems.push('PERSONAL_TENANT_TEMPLATE: required when PUBLIC_EMAIL_DOMAINS_POLICY=personal (the tenant whose Vault settings personal tenants use)');
+  }
   if (problems.length) throw new ConfigError(problems);
   const defaultScopes = e.DEFAULT_SCOPES.length ? e.DEFAULT_SCOPES : ['vault:read'];
 
@@ -211,8 +231,18 @@ export function loadConfig(env: Env): Readonly<Config> {
       poolMax: e.DB_POOL_MAX,
       statementTimeoutMs: e.DB_STATEMENT_TIMEOUT_MS,
       migrateOnBoot: e.MIGRATE_ON_BOOT,
+      tenantRoles: e.DB_TENANT_ROLES,
     },
     tenantsFile: e.TENANTS_FILE,
+    tenancy: {
+      publicDomainsPolicy: e.PUBLIC_EMAIL_DOMAINS_POLICY,
+      publicDomains:
+        e.PUBLIC_EMAIL_DOMAINS === undefined
+          ? undefined
+          : e.PUBLIC_EMAIL_DOMAINS.split(',').map((d) => d.trim().toLowerCase()).filter(Boolean),
+      personalTemplate: e.PERSONAL_TENANT_TEMPLATE,
+      cacheTtlMs: e.TENANT_CACHE_TTL_MS,
+    },
     secretKey: e.SECRET_KEY,
     auth: {
       clockSkewSeconds: e.CLOCK_SKEW_SECONDS,

@@ -14,8 +14,10 @@ import { createHash } from 'node:crypto';
 import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { Pool, PoolClient } from './pool.js';
+import { inTransaction } from './in-transaction.js';
+import { tenantRolesEnabled, type Pool, type PoolClient } from './pool.js';
 import { ident, parseSchemaName, type SchemaName } from './schema-name.js';
+import { ensureTenantRole } from './tenant-roles.js';
 
 /** Advisory-lock namespace ('vmcp'); the second key is 0 for the global lock, hashtext(schema) per tenant. */
 export const LOCK_NS = 0x766d6370;
@@ -87,14 +89,19 @@ function pending(files: MigrationFile[], done: Map<string, string>, scope: strin
 }
 
 /**
- * Apply every pending tenant migration to `schema` inside the caller's open transaction, then
- * make sure the tenant's role exists and holds exactly the privileges on its own schema.
+ * Apply every pending tenant migration to `schema` inside the caller's open transaction, then (unless
+ * `roles: false`) make sure the tenant's role exists and holds exactly the privileges on its own schema.
  * Used by the runner and by provisioning (which creates the schema in the same transaction).
  *
  * @example
  * await client.query('BEGIN'); await migrateTenantInTx(client, schema, m.tenant); await client.query('COMMIT');
  */
-export async function migrateTenantInTx(client: PoolClient, schema: SchemaName, files: MigrationFile[]): Promise<string[]> {
+export async function migrateTenantInTx(
+  client: PoolClient,
+  schema: SchemaName,
+  files: MigrationFile[],
+  opts: { roles?: boolean } = {},
+): Promise<string[]> {
   await client.query('SELECT pg_advisory_xact_lock($1, hashtext($2))', [LOCK_NS, schema]);
   await client.query("SELECT set_config('lock_timeout', '10s', true)");
   const todo = pending(files, await applied(client, schema), `tenant(${schema})`);
@@ -103,23 +110,9 @@ export async function migrateTenantInTx(client: PoolClient, schema: SchemaName, 
     await client.query(f.sql);
     await client.query('INSERT INTO control.schema_migrations (scope, name, sha256) VALUES ($1, $2, $3)', [schema, f.name, f.sha256]);
   }
-  await ensureTenantRole(client, schema);
+  if (opts.roles ?? true) await ensureTenantRole(client, schema);
   await client.query("SELECT set_config('search_path', '', true)");
   return todo.map((f) => f.name);
-}
-
-/** Create the tenant's NOLOGIN role if missing and grant it its own schema's tables only. */
-async function ensureTenantRole(client: PoolClient, schema: SchemaName): Promise<void> {
-  const role = ident(schema);
-  const { rowCount } = await client.query('SELECT 1 FROM pg_roles WHERE rolname = $1', [schema]);
-  if (!rowCount) {
-    await client.query(`CREATE ROLE ${role} NOLOGIN NOINHERIT`);
-  }
-  // The app user must be a member to SET ROLE (superusers may anyway; managed DBs usually are not).
-  await client.query(`GRANT ${role} TO CURRENT_USER`).catch(() => undefined);
-  await client.query(`GRANT USAGE ON SCHEMA ${role} TO ${role}`);
-  await client.query(`GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA ${role} TO ${role}`);
-  await client.query(`GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA ${role} TO ${role}`);
 }
 
 /**
@@ -149,14 +142,16 @@ export async function migrate(pool: Pool, opts: { migrations?: Migrations; concu
         await lockClient.query('ROLLBACK');
         throw e;
       }
-      // Re-list until no tenant is behind: catches tenants provisioned while we ran.
+      // Re-list until no tenant is behind: catches tenants provisioned while we ran. Tenants already
+      // up to date are not touched, so a boot with thousands of tenants costs one query.
+      const roles = tenantRolesEnabled(pool);
       const seen = new Set<string>();
       for (;;) {
-        const schemas = (await listTenantSchemas(lockClient)).filter((s) => !seen.has(s));
+        const schemas = (await listTenantsNeedingWork(lockClient, m.tenant, roles)).filter((s) => !seen.has(s));
         if (!schemas.length) break;
         schemas.forEach((s) => seen.add(s));
         await runPool(schemas, opts.concurrency ?? 4, async (schema) => {
-          report.tenants.push(await migrateOneTenant(pool, schema, m.tenant));
+          report.tenants.push(await migrateOneTenant(pool, schema, m.tenant, roles));
         });
       }
     } finally {
@@ -168,24 +163,33 @@ export async function migrate(pool: Pool, opts: { migrations?: Migrations; concu
   return report;
 }
 
-async function listTenantSchemas(client: PoolClient): Promise<SchemaName[]> {
-  const { rows } = await client.query<{ schema_name: string }>('SELECT schema_name FROM control.tenants ORDER BY id');
+/**
+ * Tenants with a missing file, a changed file (sha256; migrating them reports the drift), a missing
+ * schema, or (with roles on) a missing role.
+ */
+async function listTenantsNeedingWork(client: PoolClient, files: MigrationFile[], roles: boolean): Promise<SchemaName[]> {
+  const { rows } = await client.query<{ schema_name: string }>(
+    `SELECT t.schema_name FROM control.tenants t
+      WHERE (SELECT count(*) FROM control.schema_migrations s
+               JOIN unnest($1::text[], $2::text[]) AS f(name, sha) ON f.name = s.name AND f.sha = s.sha256
+              WHERE s.scope = t.schema_name) < $3
+         OR NOT EXISTS (SELECT 1 FROM pg_namespace n WHERE n.nspname = t.schema_name)
+         OR ($4 AND NOT EXISTS (SELECT 1 FROM pg_roles r WHERE r.rolname = t.schema_name))
+      ORDER BY t.id`,
+    [files.map((f) => f.name), files.map((f) => f.sha256), files.length, roles],
+  );
   return rows.map((r) => parseSchemaName(r.schema_name));
 }
 
-async function migrateOneTenant(pool: Pool, schema: SchemaName, files: MigrationFile[]) {
-  const client = await pool.connect();
+async function migrateOneTenant(pool: Pool, schema: SchemaName, files: MigrationFile[], roles: boolean) {
   try {
-    await client.query('BEGIN');
-    await client.query(`CREATE SCHEMA IF NOT EXISTS ${ident(schema)}`);
-    const appliedNow = await migrateTenantInTx(client, schema, files);
-    await client.query('COMMIT');
+    const appliedNow = await inTransaction(pool, async (client) => {
+      await client.query(`CREATE SCHEMA IF NOT EXISTS ${ident(schema)}`);
+      return migrateTenantInTx(client, schema, files, { roles });
+    });
     return { schema, applied: appliedNow };
   } catch (e) {
-    await client.query('ROLLBACK').catch(() => undefined);
     return { schema, applied: [], error: (e as Error).message };
-  } finally {
-    client.release();
   }
 }
 

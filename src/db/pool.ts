@@ -9,6 +9,21 @@ import pg from 'pg';
 export type Pool = pg.Pool;
 export type PoolClient = pg.PoolClient;
 
+// Whether `withTenant` switches to the tenant's own role is a property of the database (did we get
+// CREATEROLE?), so it travels with the pool instead of with every caller.
+const tenantRoles = new WeakMap<Pool, boolean>();
+
+/**
+ * Whether tenant transactions on `pool` run as the per-tenant role. Unknown pools say yes: failing
+ * closed (SET ROLE to a missing role errors) beats silently dropping a layer of isolation.
+ *
+ * @example
+ * if (tenantRolesEnabled(pool)) await client.query(`SET LOCAL ROLE ${ident(schema)}`);
+ */
+export function tenantRolesEnabled(pool: Pool): boolean {
+  return tenantRoles.get(pool) ?? true;
+}
+
 /**
  * Create the pool. Errors on idle clients are logged, never fatal (a Postgres restart must not kill
  * the process; the next checkout reconnects).
@@ -21,6 +36,8 @@ export function createPool(opts: {
   max: number;
   statementTimeoutMs: number;
   applicationName?: string;
+  /** Run tenant transactions as the tenant's own role (DB_TENANT_ROLES); default true. */
+  tenantRoles?: boolean;
   onError?: (e: Error) => void;
 }): Pool {
   const pool = new pg.Pool({
@@ -33,5 +50,6 @@ export function createPool(opts: {
     application_name: opts.applicationName ?? 'vault-mcp',
   });
   pool.on('error', (e) => opts.onError?.(e));
+  tenantRoles.set(pool, opts.tenantRoles ?? true);
   return pool;
 }

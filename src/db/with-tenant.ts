@@ -6,12 +6,16 @@
  * behind PgBouncer in transaction mode. The path is the tenant schema only (plus `pg_catalog`
  * implicitly), never `public` or `control`, so a table missing from a half-migrated tenant fails
  * with 42P01 instead of silently resolving elsewhere. `SET LOCAL ROLE` to the tenant's own role makes
- * privileges, not only the path, keep tenants apart.
+ * privileges, not only the path, keep tenants apart (unless DB_TENANT_ROLES=false).
+ *
+ * `pg_temp` is listed last on purpose: left implicit it is searched *first*, so a temp table left on
+ * a pooled connection could shadow a tenant table. A `TenantTx` is dead once `withTenant` returns: a
+ * reference that escaped (a late callback) must not run on a connection now serving another tenant.
  *
  * @module
  */
-import type { Pool, PoolClient } from './pool.js';
-import { ident, type SchemaName } from './schema-name.js';
+import { tenantRolesEnabled, type Pool, type PoolClient } from './pool.js';
+import { ident, parseSchemaName, type SchemaName } from './schema-name.js';
 
 declare const txBrand: unique symbol;
 
@@ -26,24 +30,36 @@ export interface TenantTx {
 }
 
 /**
- * Run `fn` in a transaction bound to the tenant's schema and role.
+ * Statements that would move the transaction out of its tenant. Our SQL never needs them; refusing them
+ * turns a future bug (or an injected string) into an error instead of a cross-tenant read.
+ */
+const ESCAPE_RE =
+  /(?:^|;)\s*(?:(?:set|reset)\s+(?:(?:local|session)\s+)?(?:role|session\s+authorization|search_path)\b|discard\b)|\bset_config\s*\(/i;
+
+/**
+ * Run `fn` in a transaction bound to the tenant's schema and role. Accepts a Tenant or its schema.
+ * Do not nest calls: with a small pool the inner call waits for the connection the outer one holds.
  *
  * @example
- * const rows = await withTenant(pool, schema, (tx) => tx.query('SELECT count(*) FROM audit_log'));
+ * const rows = await withTenant(pool, tenant, (tx) => tx.query('SELECT count(*) FROM audit_log'));
  */
-export async function withTenant<T>(pool: Pool, schema: SchemaName, fn: (tx: TenantTx) => Promise<T>): Promise<T> {
+export async function withTenant<T>(pool: Pool, tenant: SchemaName | { schema: SchemaName }, fn: (tx: TenantTx) => Promise<T>): Promise<T> {
+  // Re-checked at run time: a cast (`'public' as SchemaName`) must not reach SQL.
+  const schema = parseSchemaName(typeof tenant === 'string' ? tenant : tenant.schema);
   const client = await pool.connect();
   let broken = false;
+  const state = { open: true };
   try {
     await client.query('BEGIN');
     // ident() output is a double-quoted identifier, the form search_path expects.
-    await client.query("SELECT set_config('search_path', $1, true)", [ident(schema)]);
-    await client.query(`SET LOCAL ROLE ${ident(schema)}`);
-    const tx = makeTx(client, schema);
-    const result = await fn(tx);
+    await client.query("SELECT set_config('search_path', $1, true)", [`${ident(schema)}, pg_temp`]);
+    if (tenantRolesEnabled(pool)) await client.query(`SET LOCAL ROLE ${ident(schema)}`);
+    const result = await fn(makeTx(client, schema, state));
+    state.open = false;
     await client.query('COMMIT');
     return result;
   } catch (e) {
+    state.open = false;
     try {
       await client.query('ROLLBACK');
     } catch {
@@ -56,10 +72,12 @@ export async function withTenant<T>(pool: Pool, schema: SchemaName, fn: (tx: Ten
   }
 }
 
-function makeTx(client: PoolClient, schema: SchemaName): TenantTx {
+function makeTx(client: PoolClient, schema: SchemaName, state: { open: boolean }): TenantTx {
   return {
     schema,
     async query(text, values) {
+      if (!state.open) throw new Error(`tenant transaction for ${schema} is already finished`);
+      if (ESCAPE_RE.test(text)) throw new Error('statement refused: it would change the role or search_path of a tenant transaction');
       const r = await client.query(text, values);
       return { rows: r.rows, rowCount: r.rowCount ?? 0 };
     },

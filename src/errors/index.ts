@@ -32,6 +32,9 @@ export const ERROR_CODES = {
   ERR_AUTH_INSUFFICIENT_SCOPE: { status: 403, jsonRpc: JSONRPC.serverError, oauth: 'insufficient_scope' },
   ERR_AUTH_EMAIL_UNVERIFIED: { status: 403, jsonRpc: JSONRPC.serverError },
   ERR_TENANT_UNKNOWN_DOMAIN: { status: 403, jsonRpc: JSONRPC.serverError },
+  ERR_TENANT_EMAIL_INVALID: { status: 403, jsonRpc: JSONRPC.serverError },
+  ERR_TENANT_PUBLIC_DOMAIN: { status: 403, jsonRpc: JSONRPC.serverError },
+  ERR_TENANT_UNAVAILABLE: { status: 403, jsonRpc: JSONRPC.serverError },
   ERR_TENANT_NOT_FOUND: { status: 404, jsonRpc: JSONRPC.serverError },
   ERR_NOT_FOUND: { status: 404, jsonRpc: JSONRPC.serverError },
   ERR_METHOD_NOT_ALLOWED: { status: 405, jsonRpc: JSONRPC.serverError },
@@ -47,6 +50,7 @@ export const ERROR_CODES = {
   ERR_VAULT_RATE_LIMITED: { status: 429, jsonRpc: JSONRPC.serverError },
   ERR_VAULT_UNAVAILABLE: { status: 503, jsonRpc: JSONRPC.serverError },
   ERR_VQL_REJECTED: { status: 400, jsonRpc: JSONRPC.serverError },
+  ERR_TENANT_MISCONFIGURED: { status: 500, jsonRpc: JSONRPC.internal },
   ERR_INTERNAL: { status: 500, jsonRpc: JSONRPC.internal },
 } as const satisfies Record<string, CodeInfo>;
 

@@ -33,8 +33,8 @@ export interface AppDeps {
   tools: readonly ToolDef[];
   /** Issuers advertised in the RFC 9728 metadata. */
   authorizationServers: string[];
-  /** Maps the verified user to a tenant; throws an AppError (403) when none. */
-  resolveTenant?: (user: UserContext) => Promise<Tenant | undefined>;
+  /** Maps the verified user to a tenant; throws an AppError (403) when none. Required: no tenant, no /mcp. */
+  resolveTenant: (user: UserContext) => Promise<Tenant | undefined>;
   /** Readiness probe: DB reachable and migrated. */
   readiness: () => Promise<{ ready: boolean; detail?: Record<string, unknown> }>;
 }
@@ -66,6 +66,8 @@ export function createApp(deps: AppDeps): express.Express {
         return id;
       },
       autoLogging: { ignore: (req) => req.url === '/healthz' || req.url === '/readyz' },
+      // Evaluated when the request completes: the tenant and subject are known by then (set in /mcp).
+      customProps: (_req, res) => ((res as unknown as Response).locals?.logBindings as object | undefined) ?? {},
       // Compact lines: no headers (they carry credentials), no query strings.
       serializers: {
         req: (req: { id: unknown; method: string; url: string; remoteAddress?: string }) => ({
@@ -121,8 +123,10 @@ export function createApp(deps: AppDeps): express.Express {
   app.post('/mcp', express.json({ limit: '1mb' }), async (req, res) => {
     try {
       const user = await authenticate(req, deps.verifier);
-      const tenant = await deps.resolveTenant?.(user);
-      req.log = req.log.child({ tenant: tenant?.id, sub: user.subject });
+      const tenant = await deps.resolveTenant(user);
+      if (!tenant) throw new AppError('ERR_TENANT_UNKNOWN_DOMAIN', 'No tenant is configured for this user');
+      res.locals.logBindings = { tenant: tenant.id, sub: user.subject };
+      req.log = req.log.child(res.locals.logBindings);
       requireToolScopes(req.body, deps.tools, user.scopes);
       const ctx: CallContext = { user, tenant, requestId: String(req.id) };
       const server = createMcpServer({

@@ -30,3 +30,21 @@ export async function callWhoami(url: string, token: string): Promise<any> {
     await client.close();
   }
 }
+
+/**
+ * One raw JSON-RPC `tools/call` over HTTP (no initialize; the server is stateless): for tests that
+ * need the HTTP status and error body of refused calls, or many calls quickly.
+ */
+export async function postToolCall(
+  url: string,
+  token: string,
+  name: string,
+  args: Record<string, unknown> = {},
+): Promise<{ status: number; body: { result?: { structuredContent?: Record<string, any>; isError?: boolean }; error?: { message: string; data?: { code: string } } } }> {
+  const res = await fetch(`${url}/mcp`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json', accept: 'application/json, text/event-stream' },
+    body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name, arguments: args } }),
+  });
+  return { status: res.status, body: (await res.json()) as any };
+}

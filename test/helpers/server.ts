@@ -1,7 +1,10 @@
 /**
  * Boot the real server (same `start()` as production) against a fresh database and a local OIDC issuer.
  */
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import type { AddressInfo } from 'node:net';
 import type { JWTPayload } from 'jose';
 import { loadConfig, type Env } from '../../src/config/index.js';
@@ -30,7 +33,28 @@ export async function freePort(): Promise<number> {
   return port;
 }
 
-export async function startTestServer(env: Env = {}): Promise<TestServer> {
+/** The tenants every test server knows unless the test passes its own TENANTS_FILE. */
+export const DEFAULT_TEST_TENANTS = {
+  tenants: [
+    {
+      id: 'acme',
+      name: 'Acme Pharma',
+      domains: ['acme.com'],
+      vault: { url: 'https://acme.veevavault.com', auth: { mode: 'service_account', username: 'bot@acme.com', passwordEnv: 'ACME_VAULT_PASSWORD' } },
+    },
+  ],
+};
+
+/** Write a tenants file to a fresh temp dir; returns its path and a cleanup. */
+export async function writeTenantsFile(content: unknown): Promise<{ file: string; remove(): Promise<void> }> {
+  const dir = await mkdtemp(path.join(tmpdir(), 'vmcp-tenants-'));
+  const file = path.join(dir, 'tenants.json');
+  await writeFile(file, typeof content === 'string' ? content : JSON.stringify(content));
+  return { file, remove: () => rm(dir, { recursive: true, force: true }) };
+}
+
+export async function startTestServer(env: Env = {}, opts: { logTo?: NodeJS.WritableStream } = {}): Promise<TestServer> {
+  const tenantsFile = env.TENANTS_FILE ? undefined : await writeTenantsFile(DEFAULT_TEST_TENANTS);
   const db = await createTestDatabase();
   const issuer = await startDevIssuer();
   const port = await freePort();
@@ -43,9 +67,19 @@ export async function startTestServer(env: Env = {}): Promise<TestServer> {
     OIDC_ISSUER: issuer.issuer,
     SECRET_KEY: 'test-secret-key-0123456789abcdef0123456789',
     LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent',
+    TENANTS_FILE: tenantsFile?.file,
     ...env,
   });
-  const running = await start(config, { log: createLogger({ level: config.logLevel }) });
+  let running: Running;
+  try {
+    running = await start(config, { log: createLogger({ level: config.logLevel, destination: opts.logTo }) });
+  } catch (e) {
+    // A refused boot (bad TENANTS_FILE …) must not leak the database or the issuer.
+    await issuer.close();
+    await db.drop();
+    await tenantsFile?.remove();
+    throw e;
+  }
   const resource = config.resource;
   return {
     url,
@@ -61,6 +95,7 @@ export async function startTestServer(env: Env = {}): Promise<TestServer> {
       } finally {
         await issuer.close();
         await db.drop();
+        await tenantsFile?.remove();
       }
     },
   };

@@ -1,0 +1,48 @@
+/**
+ * Shared shell of the admin CLIs: config from the environment (through loadConfig only), the same
+ * database as the server (embedded when DATABASE_URL is unset), and exit codes: 0 ok, 1 failed,
+ * 64 usage, 78 configuration.
+ *
+ * @module
+ */
+import { loadConfig, type Config } from '../config/index.js';
+import { openDatabase } from '../db/open-database.js';
+import type { Pool } from '../db/pool.js';
+import { ConfigError, isAppError } from '../errors/index.js';
+
+/** A bad command line: printed with the usage text, exit 64. */
+export class UsageError extends Error {}
+
+/**
+ * @example
+ * await runCli('migrate', USAGE, async ({ pool }) => { …; return 0; });
+ */
+export async function runCli(
+  name: string,
+  usage: string,
+  fn: (deps: { pool: Pool; config: Readonly<Config>; out: (line: string) => void }) => Promise<number>,
+): Promise<never> {
+  const out = (line: string) => process.stdout.write(`${line}\n`);
+  let code: number;
+  try {
+    const config = loadConfig(process.env);
+    const db = await openDatabase(config, { applicationName: `vault-mcp ${name}` });
+    try {
+      code = await fn({ pool: db.pool, config, out });
+    } finally {
+      await db.close();
+    }
+  } catch (e) {
+    if (e instanceof UsageError) {
+      process.stderr.write(`${name}: ${e.message}\n\n${usage}\n`);
+      code = 64;
+    } else if (e instanceof ConfigError) {
+      process.stderr.write(`${name}: ${e.message}\n`);
+      code = 78;
+    } else {
+      process.stderr.write(`${name}: ${isAppError(e) ? `${e.code}: ` : ''}${(e as Error).message}\n`);
+      code = 1;
+    }
+  }
+  process.exit(code);
+}
