@@ -6,6 +6,7 @@
  */
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { createAuditWriter } from './audit/index.js';
 import { createTokenVerifier, type IssuerVerifier } from './auth/create-verifier.js';
 import { createOidcVerifier } from './auth/oidc-verifier.js';
 import { loadConfig, type Config } from './config/index.js';
@@ -13,16 +14,25 @@ import { startEmbeddedPostgres, type EmbeddedDb } from './db/embedded.js';
 import { loadMigrations, migrate, migrationStatus } from './db/migrate.js';
 import { createPool } from './db/pool.js';
 import { ConfigError } from './errors/index.js';
-import { createApp } from './http/app.js';
+import { createApp, type AppDeps } from './http/app.js';
 import { listen } from './http/listen.js';
+import { createRateLimiter } from './http/rate-limit.js';
 import { createLogger, type Logger } from './log/index.js';
 import { whoami } from './mcp/tools/whoami.js';
+import { createMetrics, type Metrics } from './metrics/index.js';
 
 export interface Running {
   url: string;
   config: Readonly<Config>;
-  /** Graceful stop: HTTP first (drain), then the pool, then an embedded database. */
+  metrics: Metrics;
+  /** Graceful stop: HTTP first (drain), then the audit queue, then the pool, then an embedded database. */
   close(): Promise<void>;
+}
+
+export interface StartOptions {
+  log?: Logger;
+  /** Overrides tenant resolution (tests and benchmarks that need a tenant without domain mapping). */
+  resolveTenant?: AppDeps['resolveTenant'];
 }
 
 /**
@@ -31,7 +41,7 @@ export interface Running {
  * @example
  * const running = await start(loadConfig(process.env));
  */
-export async function start(config: Readonly<Config>, opts: { log?: Logger } = {}): Promise<Running> {
+export async function start(config: Readonly<Config>, opts: StartOptions = {}): Promise<Running> {
   const log = opts.log ?? createLogger({ level: config.logLevel });
   let embedded: EmbeddedDb | undefined;
   let dbUrl = config.db.url;
@@ -46,6 +56,8 @@ export async function start(config: Readonly<Config>, opts: { log?: Logger } = {
     statementTimeoutMs: config.db.statementTimeoutMs,
     onError: (e) => log.warn({ err: e.message }, 'idle database client error'),
   });
+  const metrics = createMetrics();
+  const audit = createAuditWriter({ pool, log, metrics, maxBatch: config.audit.batchMax, lingerMs: config.audit.lingerMs });
   try {
     const migrations = await loadMigrations();
     if (config.db.migrateOnBoot) {
@@ -68,6 +80,10 @@ export async function start(config: Readonly<Config>, opts: { log?: Logger } = {
       verifier,
       tools: [whoami],
       authorizationServers: jwt.map((v) => v.issuer),
+      resolveTenant: opts.resolveTenant,
+      audit,
+      metrics,
+      rateLimiter: config.rateLimit.perMinute ? createRateLimiter(config.rateLimit) : undefined,
       readiness: async () => {
         const s = await migrationStatus(pool, migrations);
         return { ready: s.ready, detail: { pendingControl: s.pendingControl, tenantsBehind: s.tenantsBehind } };
@@ -80,20 +96,27 @@ export async function start(config: Readonly<Config>, opts: { log?: Logger } = {
     return {
       url: http.url,
       config,
+      metrics,
       close: () =>
         (closing ??= (async () => {
           try {
             await http.close();
           } finally {
             try {
-              await pool.end();
+              // After the drain: in-flight calls have awaited their rows; flush whatever is queued.
+              await audit.close();
             } finally {
-              await embedded?.stop();
+              try {
+                await pool.end();
+              } finally {
+                await embedded?.stop();
+              }
             }
           }
         })()),
     };
   } catch (e) {
+    await audit.close().catch(() => undefined);
     await pool.end().catch(() => undefined);
     await embedded?.stop().catch(() => undefined);
     throw e;

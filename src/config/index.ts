@@ -58,6 +58,13 @@ const EnvSchema = z.object({
   OIDC_AUDIENCE: z.string().min(1).optional(),
   OIDC_JWKS_URI: url.optional(),
   OIDC_ALGORITHMS: algList('RS256,ES256,PS256'),
+
+  // Operations: audit group commit, metrics, rate limits (docs/operations.md).
+  AUDIT_BATCH_MAX: int(256, 1, 4000),
+  AUDIT_LINGER_MS: int(0, 0, 100),
+  METRICS_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
+  RATE_LIMIT_PER_MINUTE: int(1200, 0, 10_000_000),
+  RATE_LIMIT_BURST: int(200, 1, 10_000_000),
 });
 
 export type Env = Record<string, string | undefined>;
@@ -91,6 +98,21 @@ export interface Config {
     /** Scopes granted when a token carries none that we recognise (default `vault:read`). */
     defaultScopes: string[];
     oidc: { issuer: string; audience: string; jwksUri: string | undefined; algorithms: string[] } | undefined;
+  };
+  audit: {
+    /** Most rows per audit transaction. */
+    batchMax: number;
+    /** How long an idle audit queue waits before flushing (0 = next event-loop turn). */
+    lingerMs: number;
+  };
+  metrics: {
+    /** Bearer token for GET /metrics; unset → loopback clients only. */
+    token: string | undefined;
+  };
+  rateLimit: {
+    /** Sustained requests per minute per tenant (per subject when no tenant); 0 disables. */
+    perMinute: number;
+    burst: number;
   };
 }
 
@@ -153,6 +175,9 @@ export function loadConfig(env: Env): Readonly<Config> {
           }
         : undefined,
     },
+    audit: { batchMax: e.AUDIT_BATCH_MAX, lingerMs: e.AUDIT_LINGER_MS },
+    metrics: { token: e.METRICS_TOKEN },
+    rateLimit: { perMinute: e.RATE_LIMIT_PER_MINUTE, burst: e.RATE_LIMIT_BURST },
   };
   return deepFreeze(config);
 }

@@ -7,7 +7,7 @@ import type { JWTPayload } from 'jose';
 import { loadConfig, type Env } from '../../src/config/index.js';
 import { startDevIssuer, type DevIssuer, type MintOptions } from '../../src/dev/issuer.js';
 import { createLogger } from '../../src/log/index.js';
-import { start, type Running } from '../../src/main.js';
+import { start, type Running, type StartOptions } from '../../src/main.js';
 import { createTestDatabase, type TestDb } from './db.js';
 
 export interface TestServer {
@@ -30,7 +30,7 @@ export async function freePort(): Promise<number> {
   return port;
 }
 
-export async function startTestServer(env: Env = {}): Promise<TestServer> {
+export async function startTestServer(env: Env = {}, opts: Omit<StartOptions, 'log'> = {}): Promise<TestServer> {
   const db = await createTestDatabase();
   const issuer = await startDevIssuer();
   const port = await freePort();
@@ -45,7 +45,7 @@ export async function startTestServer(env: Env = {}): Promise<TestServer> {
     LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent',
     ...env,
   });
-  const running = await start(config, { log: createLogger({ level: config.logLevel }) });
+  const running = await start(config, { ...opts, log: createLogger({ level: config.logLevel }) });
   const resource = config.resource;
   return {
     url,
