@@ -5,10 +5,15 @@
  * @module
  */
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
+import { AjvJsonSchemaValidator } from '@modelcontextprotocol/sdk/validation/ajv';
 import type { ToolCallEvent, ToolDef } from './tool.js';
 import { registerTools } from './tool.js';
 
 export const SERVER_INFO = { name: 'vault-mcp', version: '0.1.0' } as const;
+
+// One validator for every per-request server: by default each McpServer builds its own Ajv instance,
+// which was ~10% of the CPU per request in the stack benchmark. It only caches compiled schemas.
+const jsonSchemaValidator = new AjvJsonSchemaValidator();
 
 /**
  * @example
@@ -24,6 +29,7 @@ export function createMcpServer(opts: {
 }): McpServer {
   const server = new McpServer(SERVER_INFO, {
     capabilities: { tools: { listChanged: false } },
+    jsonSchemaValidator,
     instructions: 'Veeva Vault for quality and regulatory teams. Every call acts as the signed-in user and is audited.',
   });
   registerTools(server, opts.tools, opts.scopes, { onError: opts.onToolError, onCall: opts.onToolCall });
