@@ -64,6 +64,22 @@ export function createApp(deps: AppDeps): express.Express {
   app.set('trust proxy', parseTrustProxy(config.trustProxy));
 
   if (deps.metrics) app.use(countRequests(deps.metrics));
+  // Probes first: platforms call them with the machine's IP or their own host name in Host
+  // (Railway: healthcheck.railway.app), and they reveal nothing worth a DNS-rebinding attack.
+  app.get('/healthz', (_req, res) => {
+    res.json({ status: 'ok' });
+  });
+  app.get('/readyz', async (_req, res) => {
+    try {
+      const r = await deps.readiness();
+      res.status(r.ready ? 200 : 503).json({ status: r.ready ? 'ready' : 'not_ready', ...r.detail });
+    } catch (e) {
+      log.warn({ err: (e as Error).message }, 'readiness check failed');
+      res.status(503).json({ status: 'not_ready', reason: 'database unreachable' });
+    }
+  });
+  // /metrics does its own checks (token, or loopback socket AND loopback Host): scrapers use the IP.
+  if (deps.metrics) app.get('/metrics', serveMetrics(deps.metrics, config.metrics.token));
   // DNS-rebinding protection: only our own host names are accepted in the Host header.
   app.use(hostHeaderValidation(allowedHosts(config)));
   app.use(helmet({ contentSecurityPolicy: { directives: { defaultSrc: ["'none'"], frameAncestors: ["'none'"] } } }));
@@ -94,20 +110,6 @@ export function createApp(deps: AppDeps): express.Express {
   const fail = (req: Request, res: Response, e: unknown) => sendError(res, e, { resourceMetadata, log: req.log });
   const observer = createCallObserver({ audit: deps.audit, metrics: deps.metrics, log });
 
-  app.get('/healthz', (_req, res) => {
-    res.json({ status: 'ok' });
-  });
-  app.get('/readyz', async (req, res) => {
-    try {
-      const r = await deps.readiness();
-      res.status(r.ready ? 200 : 503).json({ status: r.ready ? 'ready' : 'not_ready', ...r.detail });
-    } catch (e) {
-      req.log.warn({ err: (e as Error).message }, 'readiness check failed');
-      res.status(503).json({ status: 'not_ready', reason: 'database unreachable' });
-    }
-  });
-
-  if (deps.metrics) app.get('/metrics', serveMetrics(deps.metrics, config.metrics.token));
 
   const metadata = (_req: Request, res: Response) => {
     res.set('Access-Control-Allow-Origin', '*');

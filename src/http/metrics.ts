@@ -2,7 +2,8 @@
  * Prometheus over HTTP: a middleware counting requests by route and status, and the `GET /metrics`
  * handler. With `METRICS_TOKEN` set the endpoint needs `Authorization: Bearer <METRICS_TOKEN>`;
  * without it, only clients connecting from loopback are served (the socket address, not
- * X-Forwarded-For), so metrics (which name tenants) are never public by accident.
+ * X-Forwarded-For) and only with a loopback Host header (so a DNS-rebinding page in a local browser
+ * cannot read them): metrics, which name tenants, are never public by accident.
  *
  * @module
  */
@@ -12,6 +13,7 @@ import type { Metrics } from '../metrics/index.js';
 
 const ROUTES = new Set(['/mcp', '/healthz', '/readyz', '/metrics', '/.well-known/oauth-protected-resource', '/.well-known/oauth-protected-resource/mcp']);
 const LOOPBACK = new Set(['127.0.0.1', '::1', '::ffff:127.0.0.1']);
+const LOOPBACK_HOST_RE = /^(localhost|127\.0\.0\.1|\[::1\])(:\d+)?$/i;
 
 /**
  * Count every response: `route` is one of our routes or `other` (unknown paths must not create series).
@@ -49,7 +51,7 @@ export function serveMetrics(metrics: Metrics, token: string | undefined) {
         res.set('WWW-Authenticate', 'Bearer realm="metrics"').status(401).json({ error: 'METRICS_TOKEN bearer token required' });
         return;
       }
-    } else if (!LOOPBACK.has(req.socket.remoteAddress ?? '')) {
+    } else if (!LOOPBACK.has(req.socket.remoteAddress ?? '') || !LOOPBACK_HOST_RE.test(req.headers.host ?? '')) {
       res.status(403).json({ error: '/metrics is served to loopback only; set METRICS_TOKEN to scrape from elsewhere' });
       return;
     }

@@ -207,3 +207,38 @@ describe('createApp hooks: denied and failed calls are audited; an unwritable au
     assert.match(await ok.text(), /vault_mcp_tool_calls_total\{tool="approve",outcome="error",tenant="globex"\} 1/);
   });
 });
+
+describe('probes and /metrics vs the Host header', () => {
+  let s: TestServer;
+  before(async () => {
+    s = await startTestServer();
+  });
+  after(async () => {
+    await s?.close();
+  });
+
+  const get = async (path: string, host: string) => {
+    const { request } = await import('node:http');
+    return new Promise<number>((resolve, reject) => {
+      const u = new URL(path, s.url);
+      request({ host: u.hostname, port: u.port, path, headers: { host } }, (res) => {
+        res.resume();
+        resolve(res.statusCode!);
+      })
+        .on('error', reject)
+        .end();
+    });
+  };
+
+  it('health probes answer any Host (platform checks use the machine IP); other routes still refuse it', async () => {
+    assert.equal(await get('/healthz', '10.0.0.7:3000'), 200);
+    assert.equal(await get('/readyz', 'healthcheck.railway.app'), 200);
+    assert.equal(await get('/.well-known/oauth-protected-resource', 'evil.example'), 403);
+  });
+
+  it('without METRICS_TOKEN, /metrics needs a loopback Host too (DNS rebinding from a local browser)', async () => {
+    assert.equal(await get('/metrics', `127.0.0.1:${new URL(s.url).port}`), 200);
+    assert.equal(await get('/metrics', 'localhost'), 200);
+    assert.equal(await get('/metrics', 'rebind.attacker.example'), 403);
+  });
+});
