@@ -158,7 +158,7 @@ export function createApp(deps: AppDeps): express.Express {
       (req as Request & { auth?: unknown }).auth = toAuthInfo(ctx);
       await transport.handleRequest(req, res, req.body);
     } catch (e) {
-      await observer.onRefused(known, e, calledTool(req.body));
+      await observer.onRefused(known, e, calledTool(req.body), req.log);
       fail(req, res, e);
     }
   });
