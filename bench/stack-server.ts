@@ -72,13 +72,13 @@ async function full(): Promise<Started> {
     DATABASE_URL: db.url,
     OIDC_ISSUER: issuer.issuer,
     SECRET_KEY: 'bench-secret-key-0123456789abcdef0123456789',
-    LOG_LEVEL: 'info',
+    LOG_LEVEL: process.env.BENCH_LOG_LEVEL ?? 'info',
     RATE_LIMIT_PER_MINUTE: '10000000',
     RATE_LIMIT_BURST: '10000000',
     ...(process.env.BENCH_AUDIT_LINGER_MS ? { AUDIT_LINGER_MS: process.env.BENCH_AUDIT_LINGER_MS } : {}),
   });
   let tenant: Tenant | undefined;
-  const running = await start(config, { log: pino({ level: 'info' }, pino.destination('/dev/null')), resolveTenant: async () => tenant });
+  const running = await start(config, { log: pino({ level: process.env.BENCH_LOG_LEVEL ?? 'info' }, pino.destination('/dev/null')), resolveTenant: async () => tenant });
   const pool = createPool({ url: db.url, max: 2, statementTimeoutMs: 10_000 });
   tenant = await createTenantFixture(pool, 'bench');
   const token = await issuer.mint({ sub: 'bench', aud: config.resource, email: 'bench@acme.com', email_verified: true, scope: 'vault:read' });
