@@ -110,7 +110,6 @@ export function createApp(deps: AppDeps): express.Express {
   const fail = (req: Request, res: Response, e: unknown) => sendError(res, e, { resourceMetadata, log: req.log });
   const observer = createCallObserver({ audit: deps.audit, metrics: deps.metrics, log });
 
-
   const metadata = (_req: Request, res: Response) => {
     res.set('Access-Control-Allow-Origin', '*');
     res.set('Cache-Control', 'public, max-age=300');

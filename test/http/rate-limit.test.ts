@@ -24,5 +24,4 @@ describe('token bucket rate limiter', () => {
     t += 29_000;
     assert.equal(rl.take('k'), 1);
   });
-
 });
