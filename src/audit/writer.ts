@@ -117,6 +117,7 @@ export function createAuditWriter(opts: {
         for (const i of batch) i.reject(err);
       },
     ).finally(() => {
+      opts.metrics?.auditPending.dec(batch.length);
       q.flushing = undefined;
       // Rows that arrived during this commit already waited one commit: flush them now.
       if (q.items.length) void flush(q);
@@ -158,6 +159,7 @@ export function createAuditWriter(opts: {
           queues.set(tenant.schema, q);
         }
         q.items.push({ row, resolve, reject });
+        opts.metrics?.auditPending.inc();
         schedule(q);
       });
     },

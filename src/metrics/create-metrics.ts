@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 
 /** Buckets in seconds for request / tool / Vault latencies. */
 const LATENCY_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
@@ -22,6 +22,8 @@ export interface Metrics {
   auditBatchSize: Histogram;
   auditFlushDuration: Histogram;
   auditFailures: Counter<'tenant'>;
+  /** Audit rows waiting for their commit (queued or in a committing batch). */
+  auditPending: Gauge;
   /** Fed by the Vault client: session cache hits/misses, logins, request latency. */
   vaultSessionCache: Counter<'tenant' | 'result'>;
   vaultLogins: Counter<'tenant' | 'outcome'>;
@@ -51,6 +53,7 @@ export function createMetrics(opts: { defaultMetrics?: boolean } = {}): Metrics 
     auditBatchSize: new Histogram({ name: 'vault_mcp_audit_batch_size', help: 'Audit rows committed per transaction (group commit)', buckets: [1, 2, 4, 8, 16, 32, 64, 128, 256, 512], registers }),
     auditFlushDuration: new Histogram({ name: 'vault_mcp_audit_flush_duration_seconds', help: 'Audit batch transaction time', buckets: LATENCY_BUCKETS, registers }),
     auditFailures: new Counter({ name: 'vault_mcp_audit_failures_total', help: 'Audit batches that failed to commit (their calls failed)', labelNames: ['tenant'], registers }),
+    auditPending: new Gauge({ name: 'vault_mcp_audit_pending_rows', help: 'Audit rows waiting for their commit (callers blocked on the audit log)', registers }),
     vaultSessionCache: new Counter({ name: 'vault_mcp_vault_session_cache_total', help: 'Vault session lookups by result (hit, miss)', labelNames: ['tenant', 'result'], registers }),
     vaultLogins: new Counter({ name: 'vault_mcp_vault_logins_total', help: 'Vault logins by outcome', labelNames: ['tenant', 'outcome'], registers }),
     vaultDuration: new Histogram({ name: 'vault_mcp_vault_request_duration_seconds', help: 'Vault API request duration by HTTP status', labelNames: ['tenant', 'status'], buckets: LATENCY_BUCKETS, registers }),

@@ -3,7 +3,7 @@ import { spawnSync } from 'node:child_process';
 import { after, before, describe, it } from 'node:test';
 import type { AuditEntry } from '../../src/audit/entry.js';
 import { verifyAuditChain } from '../../src/audit/verify.js';
-import { createAuditWriter } from '../../src/audit/writer.js';
+import { AUDIT_LOCK_NS, createAuditWriter } from '../../src/audit/writer.js';
 import { createPool, type Pool } from '../../src/db/pool.js';
 import { withTenant } from '../../src/db/with-tenant.js';
 import { createLogger } from '../../src/log/index.js';
@@ -60,6 +60,7 @@ describe('audit writer (group commit, hash chain)', () => {
     assert.deepEqual(new Set(stored.filter((x) => x.startsWith('gc-'))), new Set(ids));
     const batches = (await metrics.auditBatchSize.get()).values.find((v) => v.metricName === 'vault_mcp_audit_batch_size_count')!.value;
     assert.ok(batches < 200 / 4, `200 concurrent records should share transactions, got ${batches} batches`);
+    assert.equal((await metrics.auditPending.get()).values[0]!.value, 0, 'nothing left pending');
     const v = await verifyAuditChain(pool, acme);
     assert.equal(v.ok, true, JSON.stringify(v));
     await audit.close();
@@ -69,6 +70,25 @@ describe('audit writer (group commit, hash chain)', () => {
     const audit = createAuditWriter({ pool, log, lingerMs: 2 });
     await audit.record(globex, entry('durable-1'));
     assert.ok((await requestIds(pool, globex)).includes('durable-1'));
+    await audit.close();
+  });
+
+  it('callers wait while the chain is locked by another replica, and are counted as pending', async () => {
+    const metrics = createMetrics({ defaultMetrics: false });
+    const audit = createAuditWriter({ pool, log, metrics });
+    const other = await pool.connect(); // another replica mid-batch: holds the tenant's chain lock
+    await other.query('BEGIN');
+    await other.query('SELECT pg_advisory_xact_lock($1, hashtext($2))', [AUDIT_LOCK_NS, globex.schema]);
+    let resolved = 0;
+    const pending = Array.from({ length: 5 }, (_, i) => audit.record(globex, entry(`locked-${i}`)).then(() => void resolved++));
+    await new Promise((r) => setTimeout(r, 100));
+    assert.equal(resolved, 0, 'no record resolves before its batch commits');
+    assert.equal((await metrics.auditPending.get()).values[0]!.value, 5);
+    await other.query('COMMIT');
+    other.release();
+    await Promise.all(pending);
+    assert.equal((await metrics.auditPending.get()).values[0]!.value, 0);
+    assert.equal((await verifyAuditChain(pool, globex)).ok, true);
     await audit.close();
   });
 
