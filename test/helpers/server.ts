@@ -10,7 +10,7 @@ import type { JWTPayload } from 'jose';
 import { loadConfig, type Env } from '../../src/config/index.js';
 import { startDevIssuer, type DevIssuer, type MintOptions } from '../../src/dev/issuer.js';
 import { createLogger } from '../../src/log/index.js';
-import { start, type Running } from '../../src/main.js';
+import { start, type Running, type StartOptions } from '../../src/main.js';
 import { createTestDatabase, type TestDb } from './db.js';
 
 export interface TestServer {
@@ -53,7 +53,7 @@ export async function writeTenantsFile(content: unknown): Promise<{ file: string
   return { file, remove: () => rm(dir, { recursive: true, force: true }) };
 }
 
-export async function startTestServer(env: Env = {}, opts: { logTo?: NodeJS.WritableStream } = {}): Promise<TestServer> {
+export async function startTestServer(env: Env = {}, opts: Omit<StartOptions, 'log'> & { logTo?: NodeJS.WritableStream } = {}): Promise<TestServer> {
   const tenantsFile = env.TENANTS_FILE ? undefined : await writeTenantsFile(DEFAULT_TEST_TENANTS);
   const db = await createTestDatabase();
   const issuer = await startDevIssuer();
@@ -72,7 +72,8 @@ export async function startTestServer(env: Env = {}, opts: { logTo?: NodeJS.Writ
   });
   let running: Running;
   try {
-    running = await start(config, { log: createLogger({ level: config.logLevel, destination: opts.logTo }) });
+    const { logTo, ...startOpts } = opts;
+    running = await start(config, { ...startOpts, log: createLogger({ level: config.logLevel, destination: logTo }) });
   } catch (e) {
     // A refused boot (bad TENANTS_FILE …) must not leak the database or the issuer.
     await issuer.close();
