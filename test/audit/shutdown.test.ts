@@ -10,16 +10,16 @@ import { withTenant } from '../../src/db/with-tenant.js';
 import { verifyAuditChain } from '../../src/audit/verify.js';
 import type { Tenant } from '../../src/tenancy/tenant.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
-import { createTenantFixture } from '../helpers/tenant-fixture.js';
+import { existingTenant } from '../helpers/tenant-fixture.js';
 
 describe('shutdown under load loses no audit row', () => {
   let s: TestServer;
   let pool: Pool;
   let tenant: Tenant | undefined;
   before(async () => {
-    s = await startTestServer({ RATE_LIMIT_PER_MINUTE: '0', AUDIT_LINGER_MS: '2' }, { resolveTenant: async () => tenant });
+    s = await startTestServer({ RATE_LIMIT_PER_MINUTE: '0', AUDIT_LINGER_MS: '2' });
     pool = createPool({ url: s.db.url, max: 2, statementTimeoutMs: 5000 });
-    tenant = await createTenantFixture(pool, 'acme');
+    tenant = await existingTenant(pool, 'acme');
   });
   after(async () => {
     await pool?.end();

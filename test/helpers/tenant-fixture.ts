@@ -4,7 +4,7 @@
  */
 import { migrate } from '../../src/db/migrate.js';
 import type { Pool } from '../../src/db/pool.js';
-import { generateSchemaName } from '../../src/db/schema-name.js';
+import { generateSchemaName, parseSchemaName } from '../../src/db/schema-name.js';
 import type { Tenant } from '../../src/tenancy/tenant.js';
 
 export async function createTenantFixture(pool: Pool, id: string): Promise<Tenant> {
@@ -20,4 +20,15 @@ export async function createTenantFixture(pool: Pool, id: string): Promise<Tenan
     schema,
     vault: { url: 'http://127.0.0.1:1', apiVersion: 'v25.2', auth: { mode: 'service_account', username: 'bot@example.com' } },
   };
+}
+
+/** A tenant the server already provisioned (e.g. the default `acme` of startTestServer), as the resolver sees it. */
+export async function existingTenant(pool: Pool, id: string): Promise<Tenant> {
+  const { rows } = await pool.query<{ schema_name: string; name: string | null; vault: Tenant['vault'] }>(
+    'SELECT schema_name, display_name AS name, vault FROM control.tenants WHERE id = $1',
+    [id],
+  );
+  const row = rows[0];
+  if (!row) throw new Error(`tenant ${id} does not exist`);
+  return { id, name: row.name ?? undefined, schema: parseSchemaName(row.schema_name), vault: row.vault };
 }

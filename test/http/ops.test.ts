@@ -22,7 +22,7 @@ import type { Tenant } from '../../src/tenancy/tenant.js';
 import { createTestDatabase, type TestDb } from '../helpers/db.js';
 import { connectClient, toolJson } from '../helpers/mcp.js';
 import { freePort, startTestServer, type TestServer } from '../helpers/server.js';
-import { createTenantFixture } from '../helpers/tenant-fixture.js';
+import { createTenantFixture, existingTenant } from '../helpers/tenant-fixture.js';
 
 const log = createLogger({ level: 'silent' });
 
@@ -46,9 +46,9 @@ describe('full server: every tool call is audited before the response; /metrics;
   let pool: Pool;
   let tenant: Tenant | undefined;
   before(async () => {
-    s = await startTestServer({ RATE_LIMIT_PER_MINUTE: '60', RATE_LIMIT_BURST: '20' }, { resolveTenant: async () => tenant });
+    s = await startTestServer({ RATE_LIMIT_PER_MINUTE: '60', RATE_LIMIT_BURST: '20' });
     pool = createPool({ url: s.db.url, max: 2, statementTimeoutMs: 5000 });
-    tenant = await createTenantFixture(pool, 'acme');
+    tenant = await existingTenant(pool, 'acme');
   });
   after(async () => {
     await pool?.end();
