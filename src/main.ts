@@ -99,6 +99,7 @@ export async function start(config: Readonly<Config>, opts: StartOptions = {}): 
       maxRetries: config.vault.maxRetries,
       clientIdPrefix: config.vault.clientIdPrefix,
       log,
+      metrics,
     });
 
     const app = createApp({

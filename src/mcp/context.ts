@@ -12,6 +12,12 @@ export interface CallContext {
   user: UserContext;
   tenant: Tenant | undefined;
   requestId: string;
+  /**
+   * The Vault user this tool call acted as (username when known, else Vault's user id). Written by the
+   * Vault session manager while the tool runs, on the per-call copy `registerTools` hands the tool;
+   * read back for the audit row.
+   */
+  vaultUser?: string;
 }
 
 /**

@@ -54,6 +54,8 @@ export interface ToolCallEvent {
   /** The AppError code when the tool failed (`ERR_INTERNAL` for unexpected errors). */
   errorCode: string | undefined;
   latencyMs: number;
+  /** The Vault user the tool acted as, when it used a Vault session (see CallContext.vaultUser). */
+  vaultUser: string | undefined;
 }
 
 export interface ToolHooks {
@@ -81,8 +83,10 @@ export function registerTools(server: McpServer, tools: readonly ToolDef[], scop
         const started = performance.now();
         let result: CallToolResult;
         let errorCode: string | undefined;
+        let ctx: CallContext | undefined;
         try {
-          const ctx = fromAuthInfo(extra.authInfo);
+          // A copy per call: what the call reports (vaultUser) must not leak into another call of the request.
+          ctx = { ...fromAuthInfo(extra.authInfo), vaultUser: undefined };
           result = toResult(await tool.run(args as never, ctx));
         } catch (e) {
           hooks.onError?.(tool.name, e);
@@ -92,7 +96,7 @@ export function registerTools(server: McpServer, tools: readonly ToolDef[], scop
         if (hooks.onCall) {
           const latencyMs = performance.now() - started;
           try {
-            await hooks.onCall({ tool: tool.name, args, outcome: errorCode ? 'error' : 'ok', errorCode, latencyMs });
+            await hooks.onCall({ tool: tool.name, args, outcome: errorCode ? 'error' : 'ok', errorCode, latencyMs, vaultUser: ctx?.vaultUser });
           } catch (e) {
             return toErrorResult(e);
           }

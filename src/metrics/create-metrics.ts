@@ -24,10 +24,16 @@ export interface Metrics {
   auditFailures: Counter<'tenant'>;
   /** Audit rows waiting for their commit (queued or in a committing batch). */
   auditPending: Gauge;
-  /** Fed by the Vault client: session cache hits/misses, logins, request latency. */
+  /** Fed by the Vault session manager and client: session cache hits/misses, logins, re-logins, latency, errors. */
   vaultSessionCache: Counter<'tenant' | 'result'>;
-  vaultLogins: Counter<'tenant' | 'outcome'>;
+  /** `mode`: service_account (a password login of the service account, delegated tenants too), delegated, oauth. */
+  vaultLogins: Counter<'tenant' | 'mode' | 'outcome'>;
+  /** Sessions Vault rejected (INVALID_SESSION_ID) and replaced by a fresh login. */
+  vaultRelogins: Counter<'tenant'>;
+  /** Per attempt; `status` is the HTTP status, or `timeout` / `network`. */
   vaultDuration: Histogram<'tenant' | 'status'>;
+  /** Failed Vault calls by Vault error type (`INVALID_DATA`, …) or transport type (`HTTP_429`, `TIMEOUT`, …). */
+  vaultErrors: Counter<'tenant' | 'type'>;
 }
 
 /**
@@ -55,7 +61,9 @@ export function createMetrics(opts: { defaultMetrics?: boolean } = {}): Metrics 
     auditFailures: new Counter({ name: 'vault_mcp_audit_failures_total', help: 'Audit batches that failed to commit (their calls failed)', labelNames: ['tenant'], registers }),
     auditPending: new Gauge({ name: 'vault_mcp_audit_pending_rows', help: 'Audit rows waiting for their commit (callers blocked on the audit log)', registers }),
     vaultSessionCache: new Counter({ name: 'vault_mcp_vault_session_cache_total', help: 'Vault session lookups by result (hit, miss)', labelNames: ['tenant', 'result'], registers }),
-    vaultLogins: new Counter({ name: 'vault_mcp_vault_logins_total', help: 'Vault logins by outcome', labelNames: ['tenant', 'outcome'], registers }),
-    vaultDuration: new Histogram({ name: 'vault_mcp_vault_request_duration_seconds', help: 'Vault API request duration by HTTP status', labelNames: ['tenant', 'status'], buckets: LATENCY_BUCKETS, registers }),
+    vaultLogins: new Counter({ name: 'vault_mcp_vault_logins_total', help: 'Vault logins by mode and outcome', labelNames: ['tenant', 'mode', 'outcome'], registers }),
+    vaultRelogins: new Counter({ name: 'vault_mcp_vault_relogins_total', help: 'Vault sessions rejected with INVALID_SESSION_ID and replaced by a new login', labelNames: ['tenant'], registers }),
+    vaultDuration: new Histogram({ name: 'vault_mcp_vault_request_duration_seconds', help: 'Vault API request duration per attempt by HTTP status (or timeout, network)', labelNames: ['tenant', 'status'], buckets: LATENCY_BUCKETS, registers }),
+    vaultErrors: new Counter({ name: 'vault_mcp_vault_errors_total', help: 'Failed Vault calls by error type', labelNames: ['tenant', 'type'], registers }),
   };
 }

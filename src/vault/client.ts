@@ -31,6 +31,11 @@ export interface VaultClientOptions {
   sleep?: (ms: number) => Promise<void>;
   /** Clock (tests). */
   now?: () => number;
+  /** Told about every attempt (`status`: HTTP status, `timeout` or `network`) and every failed call (metrics). */
+  observe?: {
+    attempt(status: string, ms: number): void;
+    failed(type: string): void;
+  };
 }
 
 export interface AuthResult {
@@ -92,11 +97,18 @@ export function createVaultClient(opts: VaultClientOptions) {
   // Set when Vault reported the burst window used up: the next calls wait a little instead of piling on.
   let pauseUntil = 0;
 
-  async function call(
-    method: 'GET' | 'POST' | 'PUT' | 'DELETE',
-    url: string,
-    p: { session?: string; bearer?: string; form?: Record<string, string | number | undefined>; query?: Record<string, string | number | undefined> } = {},
-  ): Promise<Body> {
+  type CallParams = { session?: string; bearer?: string; form?: Record<string, string | number | undefined>; query?: Record<string, string | number | undefined> };
+
+  async function call(method: 'GET' | 'POST' | 'PUT' | 'DELETE', url: string, p: CallParams = {}): Promise<Body> {
+    try {
+      return await send(method, url, p);
+    } catch (e) {
+      if (e instanceof VaultError) opts.observe?.failed(e.vaultType);
+      throw e;
+    }
+  }
+
+  async function send(method: 'GET' | 'POST' | 'PUT' | 'DELETE', url: string, p: CallParams): Promise<Body> {
     const u = new URL(url);
     for (const [k, v] of Object.entries(p.query ?? {})) if (v !== undefined) u.searchParams.set(k, String(v));
     const headers: Record<string, string> = { Accept: 'application/json', 'X-VaultAPI-ClientID': opts.clientId };
@@ -113,10 +125,13 @@ export function createVaultClient(opts: VaultClientOptions) {
       const wait = pauseUntil - now();
       if (wait > 0) await sleep(wait);
       let res: Response;
+      const started = performance.now();
       try {
         res = await doFetch(u, { method, headers, body, signal: AbortSignal.timeout(timeoutMs), redirect: 'error' });
+        opts.observe?.attempt(String(res.status), performance.now() - started);
       } catch (e) {
         const timedOut = (e as Error).name === 'TimeoutError';
+        opts.observe?.attempt(timedOut ? 'timeout' : 'network', performance.now() - started);
         throw new VaultError('ERR_VAULT_UNAVAILABLE', timedOut ? 'TIMEOUT' : 'NETWORK',
           timedOut ? `no answer from Vault within ${timeoutMs} ms` : 'Vault could not be reached', { cause: e });
       }

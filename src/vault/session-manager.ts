@@ -18,11 +18,12 @@
 import { AppError } from '../errors/index.js';
 import type { Logger } from '../log/index.js';
 import type { CallContext } from '../mcp/context.js';
+import type { Metrics } from '../metrics/index.js';
 import type { Tenant } from '../tenancy/tenant.js';
 import { createVaultClient, vaultClientId, type AuthResult, type VaultClient } from './client.js';
 import { isVaultError, VaultError } from './errors.js';
 import { readSecretFile } from './secret-file.js';
-import type { NewSession, SessionStore, StoredSession } from './session-store.js';
+import type { NewSession, SessionStore, StoredSession, UserMapping } from './session-store.js';
 import { vqlString } from './vql.js';
 
 /** Vault's maximum session duration, whatever the activity. */
@@ -51,6 +52,8 @@ export interface SessionManagerOptions {
   /** Override the client factory (tests). */
   clientFor?: (tenant: Tenant) => VaultClient;
   log?: Logger;
+  /** Session cache, login, re-login, Vault latency and error series (per tenant). */
+  metrics?: Pick<Metrics, 'vaultSessionCache' | 'vaultLogins' | 'vaultRelogins' | 'vaultDuration' | 'vaultErrors'>;
 }
 
 /** What a tool gets: a client and a live session id acting as the right Vault user. */
@@ -64,6 +67,8 @@ export interface VaultSession {
 interface Cached extends StoredSession {
   tenant: Tenant;
   key: string;
+  /** The Vault user name, when known here (service account: from the config; delegated: the user mapping). */
+  vaultUsername?: string;
   /** Last tool call using it (keep-alive stops once a session is cold). */
   lastCallAt: number;
   lastPersistedAt: number;
@@ -80,6 +85,7 @@ export function createSessionManager(opts: SessionManagerOptions) {
   const margin = opts.marginMs ?? Math.min(60_000, Math.round(idle * 0.1));
   const keepWarm = opts.keepWarmMs ?? 30 * 60 * 1000;
   const cache = new Map<string, Cached>();
+  const m = opts.metrics;
   const inflight = new Map<string, Promise<Cached>>();
   const clients = new Map<string, VaultClient>();
   let closed = false;
@@ -96,6 +102,11 @@ export function createSessionManager(opts: SessionManagerOptions) {
           clientId: vaultClientId(opts.clientIdPrefix ?? 'vault-mcp', tenant.id),
           timeoutMs: opts.timeoutMs,
           maxRetries: opts.maxRetries,
+          observe: m && {
+            attempt: (status, ms) => m.vaultDuration.observe({ tenant: tenant.id, status }, ms / 1000),
+            // Vault's types are a fixed vocabulary; anything else (a proxy's junk) must not mint series.
+            failed: (type) => m.vaultErrors.inc({ tenant: tenant.id, type: /^[A-Z0-9_]{1,64}$/.test(type) ? type : 'OTHER' }),
+          },
         });
         clients.set(id, c);
       }
@@ -144,7 +155,15 @@ export function createSessionManager(opts: SessionManagerOptions) {
         let createdHere = false;
         const s = await opts.store.getOrCreate(tenant, key, (x) => usable(x), async () => {
           createdHere = true;
-          return login();
+          const mode = MODE_BY_PREFIX[key.split(':')[0]!] ?? 'service_account';
+          try {
+            const fresh = await login();
+            m?.vaultLogins.inc({ tenant: tenant.id, mode, outcome: 'ok' });
+            return fresh;
+          } catch (e) {
+            m?.vaultLogins.inc({ tenant: tenant.id, mode, outcome: 'error' });
+            throw e;
+          }
         });
         const now = Date.now();
         const entry: Cached = { ...s, tenant, key, lastCallAt: now, lastPersistedAt: s.lastUsedAt, createdHere };
@@ -167,7 +186,9 @@ export function createSessionManager(opts: SessionManagerOptions) {
   async function serviceSession(tenant: Tenant): Promise<Cached> {
     const auth = tenant.vault.auth;
     if (auth.mode === 'oauth') throw new TypeError('no service account in oauth mode');
-    return acquire(tenant, 'sa', async () => fromAuth(await clientFor(tenant).auth(auth.username, password(tenant))));
+    const s = await acquire(tenant, 'sa', async () => fromAuth(await clientFor(tenant).auth(auth.username, password(tenant))));
+    s.vaultUsername = auth.username;
+    return s;
   }
 
   /** Run `fn` with the service account session, re-logging in once if Vault says it is invalid. */
@@ -177,16 +198,17 @@ export function createSessionManager(opts: SessionManagerOptions) {
       return await fn(s);
     } catch (e) {
       if (!isVaultError(e, 'INVALID_SESSION_ID')) throw e;
+      m?.vaultRelogins.inc({ tenant: tenant.id });
       await invalidate(s);
       return fn(await serviceSession(tenant));
     }
   }
 
-  /** The user's Vault id, looked up by verified email once and remembered in user_mappings. */
-  async function vaultUserFor(tenant: Tenant, ctx: CallContext): Promise<string> {
+  /** The user's Vault id and name, looked up by verified email once and remembered in user_mappings. */
+  async function vaultUserFor(tenant: Tenant, ctx: CallContext): Promise<UserMapping> {
     const known = await opts.store.getMapping(tenant, ctx.user.subject);
     const email = ctx.user.email?.toLowerCase();
-    if (known && known.email === email) return known.vaultUserId;
+    if (known && known.email === email) return known;
     if (!email || !ctx.user.emailVerified) {
       throw new AppError('ERR_VAULT_ACCESS', 'Delegated Vault access needs a verified email address in your token');
     }
@@ -202,9 +224,9 @@ export function createSessionManager(opts: SessionManagerOptions) {
         ? `Several active Vault users have the email ${email}; ask your Vault admin to make it unique`
         : `No active Vault user has the email ${email}`);
     }
-    const m = { email, vaultUserId: String(active[0]!.id), vaultUsername: String(active[0]!.user_name__v) };
-    await opts.store.putMapping(tenant, ctx.user.subject, m);
-    return m.vaultUserId;
+    const mapping = { email, vaultUserId: String(active[0]!.id), vaultUsername: String(active[0]!.user_name__v) };
+    await opts.store.putMapping(tenant, ctx.user.subject, mapping);
+    return mapping;
   }
 
   async function userSession(tenant: Tenant, ctx: CallContext, key: string): Promise<Cached> {
@@ -223,8 +245,8 @@ export function createSessionManager(opts: SessionManagerOptions) {
     // never waits for a second pooled connection while holding one.
     const cached = cache.get(cacheKey(tenant, key));
     if (cached && usable(cached)) return cached;
-    const vaultUserId = await vaultUserFor(tenant, ctx);
-    return withServiceSession(tenant, async (sa) =>
+    const { vaultUserId, vaultUsername } = await vaultUserFor(tenant, ctx);
+    const s = await withServiceSession(tenant, async (sa) =>
       acquire(tenant, key, async () => {
         const grants = (await client.delegations(sa.sessionId)).filter((d) => String(d.delegator_userid) === vaultUserId);
         // The user may have granted access in several Vaults of the domain: take this tenant's.
@@ -238,6 +260,8 @@ export function createSessionManager(opts: SessionManagerOptions) {
         return fromAuth({ sessionId: delegated, userId: vaultUserId });
       }),
     );
+    s.vaultUsername = vaultUsername || undefined;
+    return s;
   }
 
   // Per-user resolution (mapping lookup, delegation) is single-flight too, not only the login.
@@ -300,7 +324,11 @@ export function createSessionManager(opts: SessionManagerOptions) {
     async withSession<T>(ctx: CallContext, fn: (s: VaultSession) => Promise<T>): Promise<T> {
       if (closed) throw new AppError('ERR_VAULT_UNAVAILABLE', 'The server is shutting down');
       const tenant = requireTenant(ctx);
+      const hit = cache.get(cacheKey(tenant, keyFor(tenant, ctx)));
+      m?.vaultSessionCache.inc({ tenant: tenant.id, result: hit && usable(hit) ? 'hit' : 'miss' });
       const run = async (s: Cached) => {
+        // For the audit row: who this call acts as in Vault (set before the call: a failed call acted too).
+        ctx.vaultUser = s.vaultUsername ?? s.vaultUserId;
         const r = await fn({ client: clientFor(tenant), sessionId: s.sessionId, vaultUserId: s.vaultUserId, mode: tenant.vault.auth.mode });
         used(s);
         return r;
@@ -311,6 +339,7 @@ export function createSessionManager(opts: SessionManagerOptions) {
       } catch (e) {
         if (!isVaultError(e, 'INVALID_SESSION_ID')) throw e;
         opts.log?.info({ tenant: tenant.id }, 'vault session rejected; logging in again');
+        m?.vaultRelogins.inc({ tenant: tenant.id });
         await invalidate(s);
         return run(await sessionFor(tenant, ctx));
       }
@@ -360,6 +389,9 @@ export function requireTenant(ctx: CallContext): Tenant {
   }
   return ctx.tenant;
 }
+
+/** The login a cache key stands for (metrics label). */
+const MODE_BY_PREFIX: Record<string, Tenant['vault']['auth']['mode']> = { sa: 'service_account', dg: 'delegated', oa: 'oauth' };
 
 /** Keys carry subjects; log only the mode prefix. */
 function redactKey(key: string): string {
