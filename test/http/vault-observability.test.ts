@@ -93,7 +93,7 @@ describe('Vault user in the audit, Vault metrics (full server, simulator)', () =
     const r = await postToolCall(s.url, await tokenFor('nobody', 'nobody@globex.com'), 'documents_query', { page_size: 0 });
     assert.equal(r.body.result?.isError, true); // refused by the input schema before the tool ran: not audited
     const t = await postToolCall(s.url, await tokenFor('ra', 'ra.lead@acme.com'), 'documents_query', {});
-    assert.match(t.body.result?.content?.[0]?.text ?? '', /^ERR_VAULT_ACCESS: /); // never granted delegate access
+    assert.match(JSON.stringify(t.body.result), /ERR_VAULT_ACCESS: /); // never granted delegate access
     // ERR_VAULT_ACCESS is a 403-class refusal: audited as denied.
     assert.deepEqual((await rowsOf('acme', 'ra')).map((x) => [x.outcome, x.error_code, x.vault_user]), [['denied', 'ERR_VAULT_ACCESS', null]]);
   });
