@@ -15,7 +15,7 @@ import { loadMigrations, migrate, migrationStatus } from './db/migrate.js';
 import { openDatabase } from './db/open-database.js';
 import { assertCanManageTenantRoles } from './db/tenant-roles.js';
 import { ConfigError } from './errors/index.js';
-import { createApp, type AppDeps } from './http/app.js';
+import { createApp } from './http/app.js';
 import { listen } from './http/listen.js';
 import { createRateLimiter } from './http/rate-limit.js';
 import { createLogger, type Logger } from './log/index.js';
@@ -36,8 +36,6 @@ export interface Running {
 
 export interface StartOptions {
   log?: Logger;
-  /** Overrides tenant resolution (tests and benchmarks that need a tenant without domain mapping). */
-  resolveTenant?: AppDeps['resolveTenant'];
   /** Looks up secrets that tenants reference by name (vault.auth.passwordEnv); default: none. */
   secrets?: (name: string) => string | undefined;
 }
@@ -108,7 +106,7 @@ export async function start(config: Readonly<Config>, opts: StartOptions = {}): 
       verifier: auth.verifier,
       tools: createVaultTools({ sessions }),
       authorizationServers: auth.authorizationServers,
-      resolveTenant: opts.resolveTenant ?? resolveTenant,
+      resolveTenant,
       audit,
       metrics,
       rateLimiter: config.rateLimit.perMinute ? createRateLimiter(config.rateLimit) : undefined,

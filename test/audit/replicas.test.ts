@@ -14,8 +14,8 @@ import { createLogger } from '../../src/log/index.js';
 import { start, type Running } from '../../src/main.js';
 import type { Tenant } from '../../src/tenancy/tenant.js';
 import { createTestDatabase, type TestDb } from '../helpers/db.js';
-import { freePort } from '../helpers/server.js';
-import { createTenantFixture } from '../helpers/tenant-fixture.js';
+import { DEFAULT_TEST_TENANTS, freePort, writeTenantsFile } from '../helpers/server.js';
+import { existingTenant } from '../helpers/tenant-fixture.js';
 
 describe('three replicas on one Postgres', () => {
   let db: TestDb;
@@ -24,9 +24,11 @@ describe('three replicas on one Postgres', () => {
   let tenant: Tenant | undefined;
   const replicas: Running[] = [];
   let token: string;
+  let tenantsFile: Awaited<ReturnType<typeof writeTenantsFile>>;
 
   before(async () => {
     db = await createTestDatabase();
+    tenantsFile = await writeTenantsFile(DEFAULT_TEST_TENANTS);
     issuer = await startDevIssuer();
     pool = createPool({ url: db.url, max: 2, statementTimeoutMs: 5000 });
     for (let i = 0; i < 3; i++) {
@@ -42,10 +44,11 @@ describe('three replicas on one Postgres', () => {
         RATE_LIMIT_PER_MINUTE: '0',
         DB_POOL_MAX: '3',
         LOG_LEVEL: 'silent',
+        TENANTS_FILE: tenantsFile.file, // every replica applies it at boot, as in production
       });
-      replicas.push(await start(config, { log: createLogger({ level: process.env.TEST_LOG_LEVEL ?? 'silent' }), resolveTenant: async () => tenant }));
+      replicas.push(await start(config, { log: createLogger({ level: process.env.TEST_LOG_LEVEL ?? 'silent' }) }));
     }
-    tenant = await createTenantFixture(pool, 'acme');
+    tenant = await existingTenant(pool, 'acme');
     token = await issuer.mint({ sub: 'multi', aud: 'http://127.0.0.1:1/mcp', email: 'qa@acme.com', email_verified: true, scope: 'vault:read' });
   });
   after(async () => {
@@ -53,6 +56,7 @@ describe('three replicas on one Postgres', () => {
     await issuer?.close();
     await pool?.end();
     await db?.drop();
+    await tenantsFile?.remove();
   });
 
   const call = async (url: string, id: string): Promise<'ok' | 'db_unavailable' | 'other'> => {

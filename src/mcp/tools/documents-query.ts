@@ -15,7 +15,7 @@ export const DOCUMENT_FIELDS = [
   'document_creation_date__v', 'version_modified_date__v',
 ] as const;
 
-const DEFAULT_FIELDS = ['id', 'name__v', 'document_number__v', 'type__v', 'status__v', 'major_version_number__v', 'minor_version_number__v', 'version_modified_date__v'];
+export const DEFAULT_FIELDS = ['id', 'name__v', 'document_number__v', 'type__v', 'status__v', 'major_version_number__v', 'minor_version_number__v', 'version_modified_date__v'];
 
 /** @example const tool = createDocumentsQuery({ sessions }); */
 export function createDocumentsQuery(deps: VaultToolDeps): ToolDef {
