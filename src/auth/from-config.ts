@@ -70,7 +70,13 @@ export function createAuthFromConfig(config: Readonly<Config>, deps: { pool: Poo
     providers.push('github-actions');
   }
   return {
-    verifier: createTokenVerifier({ jwt, opaque, maxTokenBytes: a.maxTokenBytes }),
+    verifier: createTokenVerifier({
+      jwt,
+      opaque,
+      maxTokenBytes: a.maxTokenBytes,
+      // Refusals are kept no longer than opaque ones, and never longer than successes.
+      jwtCache: { ttlMs: a.jwtCacheSeconds * 1000, negativeTtlMs: Math.min(a.opaqueNegativeCacheSeconds, a.jwtCacheSeconds) * 1000 },
+    }),
     authorizationServers,
     providers,
   };

@@ -1,8 +1,10 @@
 /**
- * Cache for opaque-token introspection (Google tokeninfo, GitHub /user): keyed by the SHA-256 of the
- * token (the token itself is never kept), positive results live until `ttlMs` or the token's expiry,
- * whichever comes first; refusals (AuthError) are cached briefly so a bad token cannot make us hammer
- * the provider. Upstream outages are not cached. Concurrent lookups of one token share one call.
+ * Cache for token verification results: opaque-token introspection (Google tokeninfo, GitHub /user)
+ * and verified JWTs (the dispatcher, `JWT_CACHE_SECONDS`). Keyed by the SHA-256 of the token (the
+ * token itself is never kept); positive results live until `ttlMs` or the token's expiry, whichever
+ * comes first; refusals (AuthError) are cached briefly so a bad token cannot make us hammer the
+ * provider (or the CPU). Upstream outages are not cached. Concurrent lookups of one token share one
+ * call. Bounded: the least recently used entries are evicted first.
  *
  * @module
  */
@@ -13,7 +15,7 @@ import type { UserContext } from './types.js';
 export interface OpaqueCacheOptions {
   ttlMs: number;
   negativeTtlMs: number;
-  /** Bound on entries; the oldest are evicted first. */
+  /** Bound on entries; the least recently used are evicted first. */
   maxEntries?: number;
 }
 
@@ -45,6 +47,9 @@ export function cachedIntrospection(
     const hit = entries.get(key);
     if (hit && hit.until > now) {
       if (hit.error) throw hit.error;
+      // Refresh recency (Map order is the LRU order).
+      entries.delete(key);
+      entries.set(key, hit);
       return hit.user!;
     }
     if (hit) entries.delete(key);

@@ -68,6 +68,7 @@ const EnvSchema = z.object({
   JWKS_COOLDOWN_SECONDS: int(30, 0, 3600),
   OPAQUE_TOKEN_CACHE_SECONDS: int(300, 0, 3600),
   OPAQUE_TOKEN_NEGATIVE_CACHE_SECONDS: int(30, 0, 3600),
+  JWT_CACHE_SECONDS: int(60, 0, 60),
 
   GOOGLE_CLIENT_IDS: csv,
   GOOGLE_JWKS_URI: url.default('https://www.googleapis.com/oauth2/v3/certs'),
@@ -153,6 +154,8 @@ export interface Config {
     /** TTL of cached opaque-token results (bounded by the token's expiry) and of cached refusals. */
     opaqueCacheSeconds: number;
     opaqueNegativeCacheSeconds: number;
+    /** TTL of cached VERIFIED JWT results (≤ 60 s, never past exp); 0 verifies every JWT in full. */
+    jwtCacheSeconds: number;
     google: { clientIds: string[]; jwksUri: string; tokeninfoUrl: string; hostedDomains: string[] } | undefined;
     auth0: { issuer: string; audience: string; claimsNamespace: string } | undefined;
     /** `app` set: tokens must belong to this GitHub OAuth app. */
@@ -281,6 +284,7 @@ export function loadConfig(env: Env): Readonly<Config> {
       jwksCooldownSeconds: e.JWKS_COOLDOWN_SECONDS,
       opaqueCacheSeconds: e.OPAQUE_TOKEN_CACHE_SECONDS,
       opaqueNegativeCacheSeconds: e.OPAQUE_TOKEN_NEGATIVE_CACHE_SECONDS,
+      jwtCacheSeconds: e.JWT_CACHE_SECONDS,
       google: e.GOOGLE_CLIENT_IDS.length
         ? {
             clientIds: e.GOOGLE_CLIENT_IDS,
