@@ -14,18 +14,8 @@ import { postToolCall } from '../helpers/mcp.js';
 import { metricValue, scrape } from '../helpers/metrics.js';
 import { startTestServer, writeTenantsFile, type TestServer } from '../helpers/server.js';
 import { existingTenant } from '../helpers/tenant-fixture.js';
+import { simTenants } from '../helpers/sim-tenants.js';
 import { SIM_SECRETS } from '../helpers/vault.js';
-
-/** Two tenants on one simulator: acme.com delegated, globex.com through the service account. */
-export function simTenants(simUrl: string) {
-  const auth = { username: SERVICE_ACCOUNT, passwordEnv: 'ACME_VAULT_PASSWORD' };
-  return {
-    tenants: [
-      { id: 'acme', domains: ['acme.com'], vault: { url: simUrl, apiVersion: 'v25.2', auth: { mode: 'delegated', ...auth } } },
-      { id: 'globex', domains: ['globex.com'], vault: { url: simUrl, apiVersion: 'v25.2', auth: { mode: 'service_account', ...auth } } },
-    ],
-  };
-}
 
 describe('Vault user in the audit, Vault metrics (full server, simulator)', () => {
   let sim: VaultSimulator;
