@@ -6,6 +6,7 @@
  * @module
  */
 import type { Response } from 'express';
+import { dbUnavailable } from '../db/unavailable.js';
 import { AppError, ERROR_CODES, isAppError } from '../errors/index.js';
 import type { Logger } from '../log/index.js';
 
@@ -35,8 +36,8 @@ export function bearerChallenge(p: { resourceMetadata: string; error?: string; d
  * sendError(res, e, { resourceMetadata, log: req.log });
  */
 export function sendError(res: Response, err: unknown, opts: { resourceMetadata: string; log: Logger }): void {
-  const e = isAppError(err) ? err : new AppError('ERR_INTERNAL', 'Internal server error');
-  if (!isAppError(err)) opts.log.error({ err }, 'unhandled error');
+  const e = isAppError(err) ? err : (dbUnavailable(err) ?? new AppError('ERR_INTERNAL', 'Internal server error'));
+  if (e.code === 'ERR_INTERNAL') opts.log.error({ err }, 'unhandled error');
   else if (e.status >= 500) opts.log.warn({ code: e.code, msg: e.message, cause: (e.cause as Error | undefined)?.message }, 'request failed');
   if (res.headersSent) return;
   const info = ERROR_CODES[e.code];

@@ -8,6 +8,7 @@
 import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import type { CallToolResult, ToolAnnotations } from '@modelcontextprotocol/sdk/types.js';
 import type { z } from 'zod';
+import { dbUnavailable } from '../db/unavailable.js';
 import { isAppError } from '../errors/index.js';
 import { fromAuthInfo, type CallContext } from './context.js';
 
@@ -88,7 +89,9 @@ export function registerTools(server: McpServer, tools: readonly ToolDef[], scop
           // A copy per call: what the call reports (vaultUser) must not leak into another call of the request.
           ctx = { ...fromAuthInfo(extra.authInfo), vaultUser: undefined };
           result = toResult(await tool.run(args as never, ctx));
-        } catch (e) {
+        } catch (thrown) {
+          // A lost database connection (session store, user mappings) is a clear, retryable 503-class error.
+          const e = dbUnavailable(thrown) ?? thrown;
           hooks.onError?.(tool.name, e);
           errorCode = isAppError(e) ? e.code : 'ERR_INTERNAL';
           result = toErrorResult(e);
