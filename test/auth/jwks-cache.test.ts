@@ -111,6 +111,21 @@ describe('JWKS cache', () => {
 });
 
 describe('JWKS outage over HTTP', () => {
+  it('keeps accepting tokens signed with cached keys while the JWKS endpoint is down', async () => {
+    // JWT_CACHE_SECONDS=0: every token is verified against the cached keys, not answered from the result cache.
+    const s = await startTestServer({ JWT_CACHE_SECONDS: '0' });
+    try {
+      assert.equal((await postWithToken(s.url, await s.token({ sub: 'warm' }))).status, 200);
+      s.issuer.setDown(true);
+      const fetches = s.issuer.jwksFetches();
+      for (const sub of ['a', 'b', 'c']) assert.equal((await postWithToken(s.url, await s.token({ sub }))).status, 200);
+      assert.equal(s.issuer.jwksFetches(), fetches);
+    } finally {
+      s.issuer.setDown(false);
+      await s.close();
+    }
+  });
+
   it('answers 503 ERR_UPSTREAM_UNAVAILABLE on a cold start, then recovers', async () => {
     const s = await startTestServer({ JWKS_COOLDOWN_SECONDS: '0' });
     try {
