@@ -25,4 +25,10 @@ describe('config: operations keys', () => {
   it('RATE_LIMIT_PER_MINUTE=0 disables the limiter', () => {
     assert.equal(loadConfig({ NODE_ENV: 'test', RATE_LIMIT_PER_MINUTE: '0' }).rateLimit.perMinute, 0);
   });
+
+  it('JWT_CACHE_SECONDS: 60 by default, 0 turns it off, more than 60 is refused by name', () => {
+    assert.equal(loadConfig({ NODE_ENV: 'test' }).auth.jwtCacheSeconds, 60);
+    assert.equal(loadConfig({ NODE_ENV: 'test', JWT_CACHE_SECONDS: '0' }).auth.jwtCacheSeconds, 0);
+    assert.throws(() => loadConfig({ NODE_ENV: 'test', JWT_CACHE_SECONDS: '61' }), (e: unknown) => e instanceof ConfigError && e.problems.some((p) => p.startsWith('JWT_CACHE_SECONDS')));
+  });
 });
