@@ -86,8 +86,10 @@ export function registerTools(server: McpServer, tools: readonly ToolDef[], scop
         let errorCode: string | undefined;
         let ctx: CallContext | undefined;
         try {
-          // A copy per call: what the call reports (vaultUser) must not leak into another call of the request.
-          ctx = { ...fromAuthInfo(extra.authInfo), vaultUser: undefined };
+          // A copy per call: what the call reports (vaultUser) must not leak into another call of the
+          // request. Copied with its descriptors: a spread would drop non-enumerable properties.
+          ctx = Object.defineProperties({}, Object.getOwnPropertyDescriptors(fromAuthInfo(extra.authInfo))) as CallContext;
+          ctx.vaultUser = undefined;
           result = toResult(await tool.run(args as never, ctx));
         } catch (thrown) {
           // A lost database connection (session store, user mappings) is a clear, retryable 503-class error.
