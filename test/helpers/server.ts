@@ -53,7 +53,14 @@ export async function writeTenantsFile(content: unknown): Promise<{ file: string
   return { file, remove: () => rm(dir, { recursive: true, force: true }) };
 }
 
-export async function startTestServer(env: Env = {}, opts: { logTo?: NodeJS.WritableStream } = {}): Promise<TestServer> {
+export interface TestServerOptions {
+  /** Where log lines go (tests that inspect logs); default nowhere unless TEST_LOG_LEVEL is set. */
+  logTo?: NodeJS.WritableStream;
+  /** The secrets lookup start() gets (what main() builds from process.env): passwordEnv / clientSecretEnv values. */
+  secrets?: Record<string, string>;
+}
+
+export async function startTestServer(env: Env = {}, opts: TestServerOptions = {}): Promise<TestServer> {
   const tenantsFile = env.TENANTS_FILE ? undefined : await writeTenantsFile(DEFAULT_TEST_TENANTS);
   const db = await createTestDatabase();
   const issuer = await startDevIssuer();
@@ -72,7 +79,11 @@ export async function startTestServer(env: Env = {}, opts: { logTo?: NodeJS.Writ
   });
   let running: Running;
   try {
-    running = await start(config, { log: createLogger({ level: config.logLevel, destination: opts.logTo }) });
+    const secrets = opts.secrets ?? {};
+    running = await start(config, {
+      log: createLogger({ level: config.logLevel, destination: opts.logTo }),
+      secrets: (name) => (Object.hasOwn(secrets, name) ? secrets[name] : undefined),
+    });
   } catch (e) {
     // A refused boot (bad TENANTS_FILE …) must not leak the database or the issuer.
     await issuer.close();
