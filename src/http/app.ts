@@ -18,11 +18,11 @@ import type { TokenVerifier, UserContext } from '../auth/types.js';
 import type { Config } from '../config/index.js';
 import { AppError, AuthError } from '../errors/index.js';
 import type { Logger } from '../log/index.js';
-import { toAuthInfo, type CallContext } from '../mcp/context.js';
+import { toAuthInfo, withSubjectToken } from '../mcp/context.js';
 import type { Tenant } from '../tenancy/tenant.js';
 import { createMcpServer } from '../mcp/server.js';
 import { mayCall, type ToolDef } from '../mcp/tool.js';
-import { authenticate } from './authenticate.js';
+import { authenticate, bearerToken } from './authenticate.js';
 import { mcpCors } from './cors.js';
 import { sendError } from './error-mapper.js';
 
@@ -128,7 +128,8 @@ export function createApp(deps: AppDeps): express.Express {
       res.locals.logBindings = { tenant: tenant.id, sub: user.subject };
       req.log = req.log.child(res.locals.logBindings);
       requireToolScopes(req.body, deps.tools, user.scopes);
-      const ctx: CallContext = { user, tenant, requestId: String(req.id) };
+      // The raw token stays only where oauth-mode Vault tenants need it for a token exchange (see context.ts).
+      const ctx = withSubjectToken({ user, tenant, requestId: String(req.id) }, bearerToken(req));
       const server = createMcpServer({
         tools: deps.tools,
         scopes: user.scopes,

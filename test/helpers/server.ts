@@ -58,12 +58,15 @@ export interface TestServerOptions {
   logTo?: NodeJS.WritableStream;
   /** The secrets lookup start() gets (what main() builds from process.env): passwordEnv / clientSecretEnv values. */
   secrets?: Record<string, string>;
+  /** Use this issuer (e.g. one with confidential clients for token exchange) instead of a fresh one; the caller closes it. */
+  issuer?: DevIssuer;
 }
 
 export async function startTestServer(env: Env = {}, opts: TestServerOptions = {}): Promise<TestServer> {
   const tenantsFile = env.TENANTS_FILE ? undefined : await writeTenantsFile(DEFAULT_TEST_TENANTS);
   const db = await createTestDatabase();
-  const issuer = await startDevIssuer();
+  const issuer = opts.issuer ?? (await startDevIssuer());
+  const closeIssuer = () => (opts.issuer ? Promise.resolve() : issuer.close());
   const port = await freePort();
   const url = `http://127.0.0.1:${port}`;
   const config = loadConfig({
@@ -86,7 +89,7 @@ export async function startTestServer(env: Env = {}, opts: TestServerOptions = {
     });
   } catch (e) {
     // A refused boot (bad TENANTS_FILE …) must not leak the database or the issuer.
-    await issuer.close();
+    await closeIssuer();
     await db.drop();
     await tenantsFile?.remove();
     throw e;
@@ -104,7 +107,7 @@ export async function startTestServer(env: Env = {}, opts: TestServerOptions = {
       try {
         await running.close();
       } finally {
-        await issuer.close();
+        await closeIssuer();
         await db.drop();
         await tenantsFile?.remove();
       }
