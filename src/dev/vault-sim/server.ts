@@ -182,7 +182,7 @@ export async function startVaultSimulator(opts: SimOptions = {}): Promise<VaultS
     const method = req.method ?? 'GET';
     // Read the body once, up front, so a recorded request carries it.
     const rawBody = method === 'POST' || method === 'PUT' ? await readBody(req) : '';
-    const readForm = async (_req: IncomingMessage) => new URLSearchParams(rawBody);
+    const readForm = () => new URLSearchParams(rawBody);
     if (opts.recordRequests) recorded.push({ method, path: url.pathname, authorization: req.headers.authorization, body: rawBody });
     const clientId = req.headers['x-vaultapi-clientid'];
     if (typeof clientId === 'string' && !counters.clientIds.includes(clientId)) counters.clientIds.push(clientId);
@@ -227,7 +227,6 @@ export async function startVaultSimulator(opts: SimOptions = {}): Promise<VaultS
     // OAuth 2.0 / OIDC session endpoint (on login.veevavault.com for real Vaults).
     const oauth = /^\/auth\/oauth\/session\/([^/]+)$/.exec(url.pathname);
     if (oauth && method === 'POST') {
-      await readForm(req);
       const bearer = /^Bearer (.+)$/.exec(req.headers.authorization ?? '')?.[1];
       if (bearer) counters.oauthTokensSeen.push(bearer);
       const name = bearer ? (oauthTokens.get(bearer) ?? (await oauthJwtUser(bearer))) : undefined;
@@ -243,7 +242,7 @@ export async function startVaultSimulator(opts: SimOptions = {}): Promise<VaultS
     const path = m[2]!;
 
     if (path === '/auth' && method === 'POST') {
-      const form = await readForm(req);
+      const form = readForm();
       const username = form.get('username') ?? '';
       const w = authWindows.get(username.toLowerCase());
       const wn = w && now - w.start < 60_000 ? w : { start: now, n: 0 };
@@ -292,7 +291,7 @@ export async function startVaultSimulator(opts: SimOptions = {}): Promise<VaultS
     }
     if (path === '/delegation/login' && method === 'POST') {
       if (session.delegated) return fail('INVALID_SESSION_ID', 'A delegated session cannot initiate a delegated session.');
-      const form = await readForm(req);
+      const form = readForm();
       if (!form.get('vault_id') || !form.get('delegator_userid')) return fail('PARAMETER_REQUIRED', 'Missing required parameter [vault_id, delegator_userid]');
       if (Number(form.get('vault_id')) !== seed.vaultId) return fail('INVALID_DATA', `Invalid vault_id [${form.get('vault_id')}]`);
       const delegator = seed.users.find((u) => String(u.id) === form.get('delegator_userid'));
@@ -304,7 +303,7 @@ export async function startVaultSimulator(opts: SimOptions = {}): Promise<VaultS
     }
 
     if (path === '/query' && method === 'POST') {
-      const form = await readForm(req);
+      const form = readForm();
       const q = form.get('q') ?? url.searchParams.get('q');
       if (!q) return fail('PARAMETER_REQUIRED', 'Missing required parameter [q]');
       let parsed;
@@ -357,7 +356,7 @@ export async function startVaultSimulator(opts: SimOptions = {}): Promise<VaultS
       }
       if (method === 'PUT') {
         if (!me.canEdit) return fail('INSUFFICIENT_ACCESS', `User [${me.id}] does not have permission to edit document [${doc.id}]`);
-        const form = await readForm(req);
+        const form = readForm();
         const editable = new Set(['title__v', 'description__v', 'product__v']);
         for (const [k] of form) if (!editable.has(k)) return fail('INVALID_DATA', `Field [${k}] is not editable`);
         for (const [k, v] of form) doc[k] = v;
