@@ -9,13 +9,15 @@ import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { createAuthFromConfig } from './auth/from-config.js';
+import { createAuditWriter } from './audit/index.js';
 import { loadConfig, type Config } from './config/index.js';
 import { loadMigrations, migrate, migrationStatus } from './db/migrate.js';
 import { openDatabase } from './db/open-database.js';
 import { assertCanManageTenantRoles } from './db/tenant-roles.js';
 import { ConfigError } from './errors/index.js';
-import { createApp } from './http/app.js';
+import { createApp, type AppDeps } from './http/app.js';
 import { listen } from './http/listen.js';
+import { createRateLimiter } from './http/rate-limit.js';
 import { createLogger, type Logger } from './log/index.js';
 import { createVaultTools } from './mcp/tools/index.js';
 import { createSessionCipher } from './vault/crypto.js';
@@ -23,12 +25,22 @@ import { createSessionManager } from './vault/session-manager.js';
 import { createPgSessionStore } from './vault/session-store-pg.js';
 import { createTokenExchange } from './vault/token-exchange.js';
 import { createTenantResolver, DEFAULT_PUBLIC_EMAIL_DOMAINS, loadTenantsFile } from './tenancy/index.js';
+import { createMetrics, type Metrics } from './metrics/index.js';
 
 export interface Running {
   url: string;
   config: Readonly<Config>;
-  /** Graceful stop: HTTP first (drain), then the pool, then an embedded database. */
+  metrics: Metrics;
+  /** Graceful stop: HTTP first (drain), then the audit queue, then the pool, then an embedded database. */
   close(): Promise<void>;
+}
+
+export interface StartOptions {
+  log?: Logger;
+  /** Overrides tenant resolution (tests and benchmarks that need a tenant without domain mapping). */
+  resolveTenant?: AppDeps['resolveTenant'];
+  /** Looks up secrets that tenants reference by name (vault.auth.passwordEnv); default: none. */
+  secrets?: (name: string) => string | undefined;
 }
 
 /**
@@ -37,16 +49,15 @@ export interface Running {
  * @example
  * const running = await start(loadConfig(process.env));
  */
-export async function start(
-  config: Readonly<Config>,
-  opts: { log?: Logger; secrets?: (name: string) => string | undefined } = {},
-): Promise<Running> {
+export async function start(config: Readonly<Config>, opts: StartOptions = {}): Promise<Running> {
   const log = opts.log ?? createLogger({ level: config.logLevel });
   const db = await openDatabase(config, {
     onEmbedded: (dir) => log.info({ dir }, 'no DATABASE_URL: starting embedded Postgres'),
     onError: (e) => log.warn({ err: e.message }, 'idle database client error'),
   });
   const { pool } = db;
+  const metrics = createMetrics();
+  const audit = createAuditWriter({ pool, log, metrics, maxBatch: config.audit.batchMax, lingerMs: config.audit.lingerMs });
   try {
     const migrations = await loadMigrations();
     // Fail closed: with per-tenant roles on, a user that cannot create them must stop the boot.
@@ -100,7 +111,10 @@ export async function start(
       verifier: auth.verifier,
       tools: createVaultTools({ sessions }),
       authorizationServers: auth.authorizationServers,
-      resolveTenant,
+      resolveTenant: opts.resolveTenant ?? resolveTenant,
+      audit,
+      metrics,
+      rateLimiter: config.rateLimit.perMinute ? createRateLimiter(config.rateLimit) : undefined,
       readiness: async () => {
         const s = await migrationStatus(pool, migrations);
         return { ready: s.ready, detail: { pendingControl: s.pendingControl, tenantsBehind: s.tenantsBehind } };
@@ -113,6 +127,7 @@ export async function start(
     return {
       url: http.url,
       config,
+      metrics,
       close: () =>
         (closing ??= (async () => {
           try {
@@ -120,6 +135,8 @@ export async function start(
           } finally {
             try {
               await sessions.close().catch((e: unknown) => log.warn({ err: (e as Error).message }, 'closing Vault sessions failed'));
+              // After the drain: in-flight calls have awaited their rows; flush whatever is queued.
+              await audit.close();
             } finally {
               await db.close();
             }
@@ -127,6 +144,7 @@ export async function start(
         })()),
     };
   } catch (e) {
+    await audit.close().catch(() => undefined);
     await db.close().catch(() => undefined);
     throw e;
   }

@@ -97,6 +97,12 @@ const EnvSchema = z.object({
   VAULT_SESSION_IDLE_SECONDS: int(600, 60, 172800),
   VAULT_KEEPALIVE: bool(true),
   VAULT_CLIENT_ID_PREFIX: z.string().regex(/^[A-Za-z0-9._-]{1,50}$/, 'letters, digits, . _ - (max 50)').default('vault-mcp'),
+  // Operations: audit group commit, metrics, rate limits (docs/operations.md).
+  AUDIT_BATCH_MAX: int(256, 1, 4000),
+  AUDIT_LINGER_MS: int(0, 0, 100),
+  METRICS_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
+  RATE_LIMIT_PER_MINUTE: int(1200, 0, 10_000_000),
+  RATE_LIMIT_BURST: int(200, 1, 10_000_000),
 });
 
 export type Env = Record<string, string | undefined>;
@@ -164,6 +170,21 @@ export interface Config {
     keepAlive: boolean;
     /** X-VaultAPI-ClientID is `<prefix>-<tenant id>`. */
     clientIdPrefix: string;
+  };
+  audit: {
+    /** Most rows per audit transaction. */
+    batchMax: number;
+    /** How long an idle audit queue waits before flushing (0 = next event-loop turn). */
+    lingerMs: number;
+  };
+  metrics: {
+    /** Bearer token for GET /metrics; unset → loopback clients only. */
+    token: string | undefined;
+  };
+  rateLimit: {
+    /** Sustained requests per minute per tenant (per subject when no tenant); 0 disables. */
+    perMinute: number;
+    burst: number;
   };
 }
 
@@ -298,6 +319,9 @@ export function loadConfig(env: Env): Readonly<Config> {
       keepAlive: e.VAULT_KEEPALIVE,
       clientIdPrefix: e.VAULT_CLIENT_ID_PREFIX,
     },
+    audit: { batchMax: e.AUDIT_BATCH_MAX, lingerMs: e.AUDIT_LINGER_MS },
+    metrics: { token: e.METRICS_TOKEN },
+    rateLimit: { perMinute: e.RATE_LIMIT_PER_MINUTE, burst: e.RATE_LIMIT_BURST },
   };
   return deepFreeze(config);
 }

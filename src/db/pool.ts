@@ -51,5 +51,10 @@ export function createPool(opts: {
   });
   pool.on('error', (e) => opts.onError?.(e));
   tenantRoles.set(pool, opts.tenantRoles ?? true);
+  // pg-pool listens for errors only on idle clients: a backend killed while a client is checked out
+  // between two queries (Postgres restart, failover, pg_terminate_backend) would emit an unhandled
+  // 'error' and crash the process. Swallow it here; the client's next query fails and the caller
+  // (withTenant) discards the connection.
+  pool.on('connect', (client) => client.on('error', () => undefined));
   return pool;
 }

@@ -14,17 +14,22 @@ import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/
 import express, { type Request, type Response } from 'express';
 import helmet from 'helmet';
 import { pinoHttp } from 'pino-http';
+import type { AuditWriter } from '../audit/index.js';
 import type { TokenVerifier, UserContext } from '../auth/types.js';
 import type { Config } from '../config/index.js';
 import { AppError, AuthError } from '../errors/index.js';
 import type { Logger } from '../log/index.js';
-import { toAuthInfo, withSubjectToken } from '../mcp/context.js';
+import type { Metrics } from '../metrics/index.js';
+import { toAuthInfo, withSubjectToken, type CallContext } from '../mcp/context.js';
 import type { Tenant } from '../tenancy/tenant.js';
 import { createMcpServer } from '../mcp/server.js';
 import { mayCall, type ToolDef } from '../mcp/tool.js';
 import { authenticate, bearerToken } from './authenticate.js';
 import { mcpCors } from './cors.js';
+import { createCallObserver } from './call-observer.js';
 import { sendError } from './error-mapper.js';
+import { countRequests, serveMetrics } from './metrics.js';
+import type { RateLimiter } from './rate-limit.js';
 
 export interface AppDeps {
   config: Readonly<Config>;
@@ -37,6 +42,12 @@ export interface AppDeps {
   resolveTenant: (user: UserContext) => Promise<Tenant | undefined>;
   /** Readiness probe: DB reachable and migrated. */
   readiness: () => Promise<{ ready: boolean; detail?: Record<string, unknown> }>;
+  /** Tool calls and refusals with a known tenant are recorded here (awaited before responding). */
+  audit?: AuditWriter;
+  /** Prometheus series; GET /metrics is served when given. */
+  metrics?: Metrics;
+  /** Per-tenant (else per-subject) limit on POST /mcp, applied after tenant resolution. */
+  rateLimiter?: RateLimiter;
 }
 
 const REQUEST_ID_RE = /^[\w.-]{1,64}$/;
@@ -53,6 +64,23 @@ export function createApp(deps: AppDeps): express.Express {
   app.disable('x-powered-by');
   app.set('trust proxy', parseTrustProxy(config.trustProxy));
 
+  if (deps.metrics) app.use(countRequests(deps.metrics));
+  // Probes first: platforms call them with the machine's IP or their own host name in Host
+  // (Railway: healthcheck.railway.app), and they reveal nothing worth a DNS-rebinding attack.
+  app.get('/healthz', (_req, res) => {
+    res.json({ status: 'ok' });
+  });
+  app.get('/readyz', async (_req, res) => {
+    try {
+      const r = await deps.readiness();
+      res.status(r.ready ? 200 : 503).json({ status: r.ready ? 'ready' : 'not_ready', ...r.detail });
+    } catch (e) {
+      log.warn({ err: (e as Error).message }, 'readiness check failed');
+      res.status(503).json({ status: 'not_ready', reason: 'database unreachable' });
+    }
+  });
+  // /metrics does its own checks (token, or loopback socket AND loopback Host): scrapers use the IP.
+  if (deps.metrics) app.get('/metrics', serveMetrics(deps.metrics, config.metrics.token));
   // DNS-rebinding protection: only our own host names are accepted in the Host header.
   app.use(hostHeaderValidation(allowedHosts(config)));
   app.use(helmet({ contentSecurityPolicy: { directives: { defaultSrc: ["'none'"], frameAncestors: ["'none'"] } } }));
@@ -65,7 +93,7 @@ export function createApp(deps: AppDeps): express.Express {
         res.setHeader('X-Request-Id', id);
         return id;
       },
-      autoLogging: { ignore: (req) => req.url === '/healthz' || req.url === '/readyz' },
+      autoLogging: { ignore: (req) => req.url === '/healthz' || req.url === '/readyz' || req.url === '/metrics' },
       // Evaluated when the request completes: the tenant and subject are known by then (set in /mcp).
       customProps: (_req, res) => ((res as unknown as Response).locals?.logBindings as object | undefined) ?? {},
       // Compact lines: no headers (they carry credentials), no query strings.
@@ -83,19 +111,7 @@ export function createApp(deps: AppDeps): express.Express {
   );
 
   const fail = (req: Request, res: Response, e: unknown) => sendError(res, e, { resourceMetadata, log: req.log });
-
-  app.get('/healthz', (_req, res) => {
-    res.json({ status: 'ok' });
-  });
-  app.get('/readyz', async (req, res) => {
-    try {
-      const r = await deps.readiness();
-      res.status(r.ready ? 200 : 503).json({ status: r.ready ? 'ready' : 'not_ready', ...r.detail });
-    } catch (e) {
-      req.log.warn({ err: (e as Error).message }, 'readiness check failed');
-      res.status(503).json({ status: 'not_ready', reason: 'database unreachable' });
-    }
-  });
+  const observer = createCallObserver({ audit: deps.audit, metrics: deps.metrics, log });
 
   const metadata = (_req: Request, res: Response) => {
     res.set('Access-Control-Allow-Origin', '*');
@@ -121,12 +137,15 @@ export function createApp(deps: AppDeps): express.Express {
   app.delete('/mcp', notAllowed);
 
   app.post('/mcp', express.json({ limit: '1mb' }), async (req, res) => {
+    const known: Partial<CallContext> = { requestId: String(req.id) };
     try {
-      const user = await authenticate(req, deps.verifier);
-      const tenant = await deps.resolveTenant(user);
+      const user = (known.user = await authenticate(req, deps.verifier));
+      const tenant = (known.tenant = await deps.resolveTenant(user));
       if (!tenant) throw new AppError('ERR_TENANT_UNKNOWN_DOMAIN', 'No tenant is configured for this user');
       res.locals.logBindings = { tenant: tenant.id, sub: user.subject };
       req.log = req.log.child(res.locals.logBindings);
+      const wait = deps.rateLimiter?.take(`t:${tenant.id}`);
+      if (wait) throw new AppError('ERR_RATE_LIMITED', `Too many requests for tenant '${tenant.id}'; retry in ${wait} s`, { retryAfter: wait });
       requireToolScopes(req.body, deps.tools, user.scopes);
       // The raw token stays only where oauth-mode Vault tenants need it for a token exchange (see context.ts).
       const ctx = withSubjectToken({ user, tenant, requestId: String(req.id) }, bearerToken(req));
@@ -134,6 +153,7 @@ export function createApp(deps: AppDeps): express.Express {
         tools: deps.tools,
         scopes: user.scopes,
         onToolError: (tool, e) => req.log.warn({ tool, code: (e as AppError).code ?? 'ERR_INTERNAL' }, 'tool failed'),
+        onToolCall: (call) => observer.onToolCall(ctx, call),
       });
       const transport = new StreamableHTTPServerTransport({ sessionIdGenerator: undefined, enableJsonResponse: true });
       res.on('close', () => {
@@ -145,6 +165,7 @@ export function createApp(deps: AppDeps): express.Express {
       (req as Request & { auth?: unknown }).auth = toAuthInfo(ctx);
       await transport.handleRequest(req, res, req.body);
     } catch (e) {
+      await observer.onRefused(known, e, calledTool(req.body), req.log);
       fail(req, res, e);
     }
   });
@@ -173,6 +194,14 @@ function requireToolScopes(body: unknown, tools: readonly ToolDef[], scopes: rea
       throw new AuthError('ERR_AUTH_INSUFFICIENT_SCOPE', `The tool '${tool.name}' needs the scope(s) ${tool.scopes.join(' ')}`, { scope: needed });
     }
   }
+}
+
+/** The tool a `tools/call` body names (first one in a batch), for auditing a refusal. */
+function calledTool(body: unknown): string | undefined {
+  const m = (Array.isArray(body) ? body : [body]).find((x) => (x as { method?: unknown } | null)?.method === 'tools/call') as
+    | { params?: { name?: unknown } }
+    | undefined;
+  return typeof m?.params?.name === 'string' ? m.params.name.slice(0, 128) : undefined;
 }
 
 function allowedHosts(config: Readonly<Config>): string[] {

@@ -37,8 +37,13 @@ export async function listen(handler: RequestListener, opts: { port: number; hos
       new Promise<void>((resolve) => {
         const timer = setTimeout(() => server.closeAllConnections(), graceMs);
         timer.unref();
+        // Keep-alive connections that finish their request after close() stay open until their
+        // idle timeout; sweep them so the drain ends when the last in-flight request does.
+        const sweep = setInterval(() => server.closeIdleConnections(), 50);
+        sweep.unref();
         server.close(() => {
           clearTimeout(timer);
+          clearInterval(sweep);
           resolve();
         });
         server.closeIdleConnections();

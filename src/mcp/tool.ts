@@ -45,31 +45,59 @@ export function toErrorResult(e: unknown): CallToolResult {
   return { isError: true, content: [{ type: 'text', text }] };
 }
 
+/** What the `onCall` hook learns about each tool call, after the tool ran. */
+export interface ToolCallEvent {
+  tool: string;
+  /** The validated input, for an audit summary (the hook must not store it verbatim). */
+  args: unknown;
+  outcome: 'ok' | 'error';
+  /** The AppError code when the tool failed (`ERR_INTERNAL` for unexpected errors). */
+  errorCode: string | undefined;
+  latencyMs: number;
+}
+
+export interface ToolHooks {
+  onError?: (tool: string, e: unknown) => void;
+  /**
+   * Awaited after every call and before its result is returned (audit: durable before the response).
+   * If it throws, the caller gets that error as a tool error instead of the result.
+   */
+  onCall?: (call: ToolCallEvent) => Promise<void> | void;
+}
+
 /**
  * Register the tools the caller may call.
  *
  * @example
- * registerTools(server, allTools, ctx.user.scopes, { onError });
+ * registerTools(server, allTools, ctx.user.scopes, { onError, onCall: (c) => audit(c) });
  */
-export function registerTools(
-  server: McpServer,
-  tools: readonly ToolDef[],
-  scopes: readonly string[],
-  hooks: { onError?: (tool: string, e: unknown) => void } = {},
-): void {
+export function registerTools(server: McpServer, tools: readonly ToolDef[], scopes: readonly string[], hooks: ToolHooks = {}): void {
   for (const tool of tools) {
     if (!mayCall(tool, scopes)) continue;
     server.registerTool(
       tool.name,
       { title: tool.title, description: tool.description, inputSchema: tool.input, annotations: tool.annotations ?? {} },
       async (args: unknown, extra) => {
+        const started = performance.now();
+        let result: CallToolResult;
+        let errorCode: string | undefined;
         try {
           const ctx = fromAuthInfo(extra.authInfo);
-          return toResult(await tool.run(args as never, ctx));
+          result = toResult(await tool.run(args as never, ctx));
         } catch (e) {
           hooks.onError?.(tool.name, e);
-          return toErrorResult(e);
+          errorCode = isAppError(e) ? e.code : 'ERR_INTERNAL';
+          result = toErrorResult(e);
         }
+        if (hooks.onCall) {
+          const latencyMs = performance.now() - started;
+          try {
+            await hooks.onCall({ tool: tool.name, args, outcome: errorCode ? 'error' : 'ok', errorCode, latencyMs });
+          } catch (e) {
+            return toErrorResult(e);
+          }
+        }
+        return result;
       },
     );
   }

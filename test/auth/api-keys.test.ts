@@ -12,28 +12,25 @@ import { createPool, type Pool } from '../../src/db/pool.js';
 import { AppError } from '../../src/errors/index.js';
 import { assert401, postWithToken } from '../helpers/http.js';
 import { callWhoami } from '../helpers/mcp.js';
-import { startTestServer, type TestServer } from '../helpers/server.js';
+import { DEFAULT_TEST_TENANTS, startTestServer, writeTenantsFile, type TestServer } from '../helpers/server.js';
 
 const run = promisify(execFile);
 
 describe('API keys', () => {
   let s: TestServer;
   let pool: Pool;
+  let tenantsFile: Awaited<ReturnType<typeof writeTenantsFile>>;
   before(async () => {
-    s = await startTestServer();
+    // Two provisioned tenants (schema, tables, role), as the server creates them from its tenants file.
+    const globex = { id: 'globex', domains: ['globex.com'], vault: { url: 'https://globex.veevavault.com', auth: { mode: 'service_account', username: 'bot@globex.com' } } };
+    tenantsFile = await writeTenantsFile({ tenants: [...DEFAULT_TEST_TENANTS.tenants, globex] });
+    s = await startTestServer({ TENANTS_FILE: tenantsFile.file });
     pool = createPool({ url: s.db.url, max: 2, statementTimeoutMs: 5000 });
-    // Rows only (the server may already have provisioned 'acme' from its tenants file).
-    for (const id of ['acme', 'globex']) {
-      await pool.query('INSERT INTO control.tenants (id, schema_name, vault) VALUES ($1, $2, $3) ON CONFLICT (id) DO NOTHING', [
-        id,
-        `t_${randomBytes(16).toString('hex')}`,
-        { url: `https://${id}.veevavault.com`, apiVersion: 'v25.2', auth: { mode: 'service_account', username: `bot@${id}.com` } },
-      ]);
-    }
   });
   after(async () => {
     await pool?.end();
     await s?.close();
+    await tenantsFile?.remove();
   });
 
   const whoami = (key: string) => callWhoami(s.url, key);

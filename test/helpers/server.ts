@@ -10,7 +10,7 @@ import type { JWTPayload } from 'jose';
 import { loadConfig, type Env } from '../../src/config/index.js';
 import { startDevIssuer, type DevIssuer, type MintOptions } from '../../src/dev/issuer.js';
 import { createLogger } from '../../src/log/index.js';
-import { start, type Running } from '../../src/main.js';
+import { start, type Running, type StartOptions } from '../../src/main.js';
 import { createTestDatabase, type TestDb } from './db.js';
 
 export interface TestServer {
@@ -53,10 +53,10 @@ export async function writeTenantsFile(content: unknown): Promise<{ file: string
   return { file, remove: () => rm(dir, { recursive: true, force: true }) };
 }
 
-export interface TestServerOptions {
+export interface TestServerOptions extends Omit<StartOptions, 'log' | 'secrets'> {
   /** Where log lines go (tests that inspect logs); default nowhere unless TEST_LOG_LEVEL is set. */
   logTo?: NodeJS.WritableStream;
-  /** The secrets lookup start() gets (what main() builds from process.env): passwordEnv / clientSecretEnv values. */
+  /** What start()'s secrets lookup answers (main() builds it from process.env): passwordEnv / clientSecretEnv values. */
   secrets?: Record<string, string>;
   /** Use this issuer (e.g. one with confidential clients for token exchange) instead of a fresh one; the caller closes it. */
   issuer?: DevIssuer;
@@ -82,9 +82,10 @@ export async function startTestServer(env: Env = {}, opts: TestServerOptions = {
   });
   let running: Running;
   try {
-    const secrets = opts.secrets ?? {};
+    const { logTo, secrets = {}, issuer: _issuer, ...startOpts } = opts;
     running = await start(config, {
-      log: createLogger({ level: config.logLevel, destination: opts.logTo }),
+      ...startOpts,
+      log: createLogger({ level: config.logLevel, destination: logTo }),
       secrets: (name) => (Object.hasOwn(secrets, name) ? secrets[name] : undefined),
     });
   } catch (e) {

@@ -55,7 +55,8 @@ describe('Vault tools through the real server (SDK client, real HTTP, real Postg
       ],
     });
     s = await startTestServer(
-      { TENANTS_FILE: file.file },
+      // The concurrency test sends 500 calls for one tenant at once: above the default per-tenant burst.
+      { TENANTS_FILE: file.file, RATE_LIMIT_BURST: '2000' },
       // INITECH_VAULT_PASSWORD is deliberately missing.
       { secrets: { ACME_VAULT_PASSWORD: SIM_PASSWORD, GLOBEX_VAULT_PASSWORD: SIM_PASSWORD, UMBRELLA_VAULT_PASSWORD: BURST_PASSWORD } },
     );
