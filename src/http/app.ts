@@ -129,9 +129,9 @@ export function createApp(deps: AppDeps): express.Express {
 
   app.use('/mcp', mcpCors);
 
-  const notAllowed = (_req: Request, res: Response) => {
+  const notAllowed = (req: Request, res: Response) => {
     res.set('Allow', 'POST');
-    res.status(405).json({ jsonrpc: '2.0', id: null, error: { code: -32000, message: 'Method not allowed: this server is stateless, use POST' } });
+    fail(req, res, new AppError('ERR_METHOD_NOT_ALLOWED', `${req.method} /mcp is not supported: this server is stateless (no SSE stream, no session to delete); use POST`));
   };
   app.get('/mcp', notAllowed);
   app.delete('/mcp', notAllowed);
