@@ -23,6 +23,7 @@ import { createVaultTools } from './mcp/tools/index.js';
 import { createSessionCipher } from './vault/crypto.js';
 import { createSessionManager } from './vault/session-manager.js';
 import { createPgSessionStore } from './vault/session-store-pg.js';
+import { createTokenExchange } from './vault/token-exchange.js';
 import { createTenantResolver, DEFAULT_PUBLIC_EMAIL_DOMAINS, loadTenantsFile } from './tenancy/index.js';
 import { createMetrics, type Metrics } from './metrics/index.js';
 
@@ -88,9 +89,12 @@ export async function start(config: Readonly<Config>, opts: StartOptions = {}): 
     if (!secretKey && db.embedded) secretKey = await localSecretKey(path.join(config.db.dataDir, 'secret.key'));
     if (!secretKey) log.warn('SECRET_KEY is not set: stored Vault sessions use a per-process key and are not shared across restarts');
     const cipher = createSessionCipher(secretKey ?? randomBytes(32).toString('base64'));
+    const secrets = opts.secrets ?? (() => undefined);
     const sessions = createSessionManager({
       store: createPgSessionStore({ pool, cipher, onDecryptError: (tenant) => log.warn({ tenant }, 'stored Vault session does not decrypt (SECRET_KEY changed?); logging in again') }),
-      secrets: opts.secrets ?? (() => undefined),
+      secrets,
+      // oauth mode: RFC 8693 exchange of the caller's token for a Vault-audience token.
+      oauthToken: createTokenExchange({ secrets, timeoutMs: config.vault.timeoutMs }),
       idleTimeoutMs: config.vault.sessionIdleMs,
       keepAlive: config.vault.keepAlive,
       timeoutMs: config.vault.timeoutMs,

@@ -7,13 +7,9 @@
  *
  * @module
  */
-import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { createApiKey, listApiKeys, revokeApiKey } from '../auth/api-keys.js';
-import { loadConfig } from '../config/index.js';
-import { startEmbeddedPostgres, type EmbeddedDb } from '../db/embedded.js';
-import { createPool } from '../db/pool.js';
-import { ConfigError, isAppError } from '../errors/index.js';
+import { runCli, UsageError } from './run-cli.js';
 
 const USAGE = `usage:
   npm run api-keys -- create --tenant <id> --name <name> --scopes vault:read[,vault:write…]
@@ -21,9 +17,8 @@ const USAGE = `usage:
   npm run api-keys -- list --tenant <id> [--json]
   npm run api-keys -- revoke <key-id>`;
 
-class UsageError extends Error {}
-
-async function run(argv: string[], out: (line: string) => void): Promise<number> {
+await runCli('api-keys', USAGE, async ({ pool, out }) => {
+  const argv = process.argv.slice(2);
   let parsed;
   try {
     parsed = parseArgs({
@@ -48,79 +43,37 @@ async function run(argv: string[], out: (line: string) => void): Promise<number>
     if (!v.tenant || !v.name || !v.scopes) throw new UsageError('create needs --tenant, --name and --scopes');
     const days = v['expires-days'];
     if (days !== undefined && !/^\d+$/.test(days)) throw new UsageError('--expires-days must be a whole number of days');
-    const config = loadConfig(process.env);
-    return withPool(config, async (pool) => {
-      const { key, info } = await createApiKey(pool, {
-        tenantId: v.tenant!,
-        name: v.name!,
-        scopes: v.scopes!.split(',').map((s) => s.trim()).filter(Boolean),
-        actAs: v['act-as'],
-        expiresDays: days === undefined ? undefined : Number(days),
-      });
-      out(`created API key ${info.id} for tenant ${info.tenantId} (scopes: ${info.scopes.join(' ')}${info.actAs ? `, acts as ${info.actAs}` : ''}${info.expiresAt ? `, expires ${info.expiresAt.toISOString()}` : ''})`);
-      out('');
-      out(key);
-      out('');
-      out('This key is shown once; store it in your secret manager. Send it as: Authorization: Bearer <key>');
-      return 0;
+    const { key, info } = await createApiKey(pool, {
+      tenantId: v.tenant,
+      name: v.name,
+      scopes: v.scopes.split(',').map((s) => s.trim()).filter(Boolean),
+      actAs: v['act-as'],
+      expiresDays: days === undefined ? undefined : Number(days),
     });
+    out(`created API key ${info.id} for tenant ${info.tenantId} (scopes: ${info.scopes.join(' ')}${info.actAs ? `, acts as ${info.actAs}` : ''}${info.expiresAt ? `, expires ${info.expiresAt.toISOString()}` : ''})`);
+    out('');
+    out(key);
+    out('');
+    out('This key is shown once; store it in your secret manager. Send it as: Authorization: Bearer <key>');
+    return 0;
   }
   if (command === 'list' && !arg) {
     if (!v.tenant) throw new UsageError('list needs --tenant');
-    const config = loadConfig(process.env);
-    return withPool(config, async (pool) => {
-      const keys = await listApiKeys(pool, v.tenant!);
-      if (v.json) out(JSON.stringify(keys, null, 2));
-      else if (!keys.length) out(`no API keys for tenant ${v.tenant}`);
-      else {
-        for (const k of keys) {
-          const state = k.revokedAt ? 'revoked' : k.expiresAt && k.expiresAt.getTime() <= Date.now() ? 'expired' : 'active';
-          out(`${k.id}  ${state.padEnd(7)}  ${k.name}  scopes=${k.scopes.join(',')}${k.actAs ? `  act-as=${k.actAs}` : ''}  last-used=${k.lastUsedAt?.toISOString() ?? 'never'}`);
-        }
+    const keys = await listApiKeys(pool, v.tenant);
+    if (v.json) out(JSON.stringify(keys, null, 2));
+    else if (!keys.length) out(`no API keys for tenant ${v.tenant}`);
+    else {
+      for (const k of keys) {
+        const state = k.revokedAt ? 'revoked' : k.expiresAt && k.expiresAt.getTime() <= Date.now() ? 'expired' : 'active';
+        out(`${k.id}  ${state.padEnd(7)}  ${k.name}  scopes=${k.scopes.join(',')}${k.actAs ? `  act-as=${k.actAs}` : ''}  last-used=${k.lastUsedAt?.toISOString() ?? 'never'}`);
       }
-      return 0;
-    });
+    }
+    return 0;
   }
   if (command === 'revoke' && arg) {
-    const config = loadConfig(process.env);
-    return withPool(config, async (pool) => {
-      const k = await revokeApiKey(pool, arg);
-      out(`revoked API key ${k.id} (${k.name}, tenant ${k.tenantId}) at ${k.revokedAt!.toISOString()}`);
-      return 0;
-    });
+    const k = await revokeApiKey(pool, arg);
+    out(`revoked API key ${k.id} (${k.name}, tenant ${k.tenantId}) at ${k.revokedAt!.toISOString()}`);
+    return 0;
   }
   throw new UsageError(command ? `unknown command or missing argument: ${command}` : 'missing command');
-}
-
-async function withPool(config: ReturnType<typeof loadConfig>, fn: (pool: ReturnType<typeof createPool>) => Promise<number>): Promise<number> {
-  let embedded: EmbeddedDb | undefined;
-  let url = config.db.url;
-  if (!url) {
-    embedded = await startEmbeddedPostgres({ dir: path.join(config.db.dataDir, 'pg'), port: config.db.embeddedPort });
-    url = embedded.url;
-  }
-  const pool = createPool({ url, max: 2, statementTimeoutMs: config.db.statementTimeoutMs, applicationName: 'vault-mcp api-keys' });
-  try {
-    return await fn(pool);
-  } finally {
-    await pool.end();
-    await embedded?.stop();
-  }
-}
-
-let code: number;
-try {
-  code = await run(process.argv.slice(2), (line) => process.stdout.write(`${line}\n`));
-} catch (e) {
-  if (e instanceof UsageError) {
-    process.stderr.write(`api-keys: ${e.message}\n\n${USAGE}\n`);
-    code = 64;
-  } else if (e instanceof ConfigError) {
-    process.stderr.write(`api-keys: ${e.message}\n`);
-    code = 78;
-  } else {
-    process.stderr.write(`api-keys: ${isAppError(e) ? `${e.code}: ` : ''}${(e as Error).message}\n`);
-    code = 1;
-  }
-}
-process.exit(code);
+});

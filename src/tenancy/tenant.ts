@@ -28,8 +28,13 @@ export const VaultAuthSchema = z.discriminatedUnion('mode', [
     mode: z.literal('oauth'),
     profileId: z.string().min(1),
     clientId: z.string().min(1).optional(),
-    tokenEndpoint: z.url().optional(),
-    clientSecretEnv: z.string().regex(/^[A-Z_][A-Z0-9_]*$/).optional(),
+    /** RFC 8693 token exchange endpoint of the identity provider that issued the users' tokens. */
+    tokenEndpoint: z.url({ protocol: /^https?$/ }).optional(),
+    clientSecretEnv: z.string().regex(/^[A-Z_][A-Z0-9_]*$/, 'must be an environment variable name').optional(),
+    /** `audience` of the exchanged token, as the Vault OAuth profile expects it (default: the Vault URL). */
+    audience: z.string().min(1).optional(),
+    /** `scope` requested for the exchanged token, if the identity provider needs one. */
+    scope: z.string().min(1).optional(),
   }),
 ]);
 export type VaultAuth = z.infer<typeof VaultAuthSchema>;

@@ -53,10 +53,20 @@ export async function writeTenantsFile(content: unknown): Promise<{ file: string
   return { file, remove: () => rm(dir, { recursive: true, force: true }) };
 }
 
-export async function startTestServer(env: Env = {}, opts: Omit<StartOptions, 'log'> & { logTo?: NodeJS.WritableStream } = {}): Promise<TestServer> {
+export interface TestServerOptions extends Omit<StartOptions, 'log' | 'secrets'> {
+  /** Where log lines go (tests that inspect logs); default nowhere unless TEST_LOG_LEVEL is set. */
+  logTo?: NodeJS.WritableStream;
+  /** What start()'s secrets lookup answers (main() builds it from process.env): passwordEnv / clientSecretEnv values. */
+  secrets?: Record<string, string>;
+  /** Use this issuer (e.g. one with confidential clients for token exchange) instead of a fresh one; the caller closes it. */
+  issuer?: DevIssuer;
+}
+
+export async function startTestServer(env: Env = {}, opts: TestServerOptions = {}): Promise<TestServer> {
   const tenantsFile = env.TENANTS_FILE ? undefined : await writeTenantsFile(DEFAULT_TEST_TENANTS);
   const db = await createTestDatabase();
-  const issuer = await startDevIssuer();
+  const issuer = opts.issuer ?? (await startDevIssuer());
+  const closeIssuer = () => (opts.issuer ? Promise.resolve() : issuer.close());
   const port = await freePort();
   const url = `http://127.0.0.1:${port}`;
   const config = loadConfig({
@@ -72,11 +82,15 @@ export async function startTestServer(env: Env = {}, opts: Omit<StartOptions, 'l
   });
   let running: Running;
   try {
-    const { logTo, ...startOpts } = opts;
-    running = await start(config, { ...startOpts, log: createLogger({ level: config.logLevel, destination: logTo }) });
+    const { logTo, secrets = {}, issuer: _issuer, ...startOpts } = opts;
+    running = await start(config, {
+      ...startOpts,
+      log: createLogger({ level: config.logLevel, destination: logTo }),
+      secrets: (name) => (Object.hasOwn(secrets, name) ? secrets[name] : undefined),
+    });
   } catch (e) {
     // A refused boot (bad TENANTS_FILE …) must not leak the database or the issuer.
-    await issuer.close();
+    await closeIssuer();
     await db.drop();
     await tenantsFile?.remove();
     throw e;
@@ -94,7 +108,7 @@ export async function startTestServer(env: Env = {}, opts: Omit<StartOptions, 'l
       try {
         await running.close();
       } finally {
-        await issuer.close();
+        await closeIssuer();
         await db.drop();
         await tenantsFile?.remove();
       }

@@ -13,6 +13,7 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { createRemoteJWKSet, jwtVerify } from 'jose';
 import { canSee, defaultSeed, type SimSeed, type SimUser } from './seed.js';
 import { matches, parseVql, VqlSyntaxError } from './vql.js';
 
@@ -31,19 +32,39 @@ export interface SimOptions {
   authBurstLimit?: number;
   /** Latency added to every response (ms). */
   latencyMs?: number;
+  /**
+   * An OAuth 2.0 / OIDC profile: the session endpoint also accepts JWT access tokens signed by this
+   * issuer (keys from `jwksUri`) whose `aud` is `audience` (default: the simulator's URL, i.e. tokens
+   * obtained for this Vault) and whose `userClaim` (default `email`) names an active Vault user.
+   */
+  oauth?: { issuer: string; jwksUri: string; audience?: string; userClaim?: string };
+  /** Keep every request (method, path, Authorization header, body) for tests: see `requests()`. */
+  recordRequests?: boolean;
+}
+
+/** A request as the simulator received it (only with `recordRequests`). */
+export interface SimRequest {
+  method: string;
+  path: string;
+  authorization: string | undefined;
+  body: string;
 }
 
 export type SimFault =
   | { kind: 'http429'; times: number; retryAfterSeconds?: number }
   | { kind: 'http503'; times: number }
   | { kind: 'api_limit_exceeded'; times: number }
-  | { kind: 'delay'; times: number; ms: number };
+  | { kind: 'delay'; times: number; ms: number }
+  /** Answer HTTP 200 FAILURE with this Vault error type and message (e.g. RACE_CONDITION). */
+  | { kind: 'failure'; times: number; type: string; message: string };
 
 export interface SimCounters {
   /** Successful password logins per username. */
   logins: Record<string, number>;
   failedLogins: number;
   oauthLogins: Record<string, number>;
+  /** Bearer tokens presented at the OAuth session endpoint, in order (accepted or not). */
+  oauthTokensSeen: string[];
   delegatedLogins: Record<string, number>;
   keepAlives: number;
   logouts: number;
@@ -76,6 +97,8 @@ export interface VaultSimulator {
   liveSessions(): number;
   /** An access token the simulated OAuth/OIDC profile accepts for `username`. */
   oauthToken(username: string): string;
+  /** Requests received so far (empty unless started with `recordRequests`). */
+  requests(): readonly SimRequest[];
   /** Reset counters (not data). */
   resetCounters(): void;
   close(): Promise<void>;
@@ -84,7 +107,7 @@ export interface VaultSimulator {
 const MAX_SESSION_MS = 48 * 3600 * 1000;
 
 function freshCounters(): SimCounters {
-  return { logins: {}, failedLogins: 0, oauthLogins: {}, delegatedLogins: {}, keepAlives: 0, logouts: 0, requests: 0, invalidSessions: 0, clientIds: [] };
+  return { logins: {}, failedLogins: 0, oauthLogins: {}, oauthTokensSeen: [], delegatedLogins: {}, keepAlives: 0, logouts: 0, requests: 0, invalidSessions: 0, clientIds: [] };
 }
 
 /**
@@ -108,6 +131,20 @@ export async function startVaultSimulator(opts: SimOptions = {}): Promise<VaultS
   const authWindows = new Map<string, { start: number; n: number }>();
   let burst = { start: Date.now(), n: 0 };
   let fault: SimFault | null = null;
+  const recorded: SimRequest[] = [];
+  const oauthKeys = opts.oauth ? createRemoteJWKSet(new URL(opts.oauth.jwksUri)) : undefined;
+
+  /** The Vault user a JWT from the configured OAuth profile's issuer names, if the token is valid for this Vault. */
+  async function oauthJwtUser(token: string): Promise<string | undefined> {
+    if (!opts.oauth || !oauthKeys) return undefined;
+    try {
+      const { payload } = await jwtVerify(token, oauthKeys, { issuer: opts.oauth.issuer, audience: opts.oauth.audience ?? sim.url });
+      const v = payload[opts.oauth.userClaim ?? 'email'];
+      return typeof v === 'string' ? v : undefined;
+    } catch {
+      return undefined;
+    }
+  }
 
   const userByName = (name: string) => seed.users.find((u) => u.user_name__v.toLowerCase() === name.toLowerCase());
 
@@ -133,16 +170,20 @@ export async function startVaultSimulator(opts: SimOptions = {}): Promise<VaultS
   }
   const failure = (type: string, message: string, extra: Record<string, unknown> = {}) => ({ responseStatus: 'FAILURE', errors: [{ type, message }], ...extra });
 
-  async function readForm(req: IncomingMessage): Promise<URLSearchParams> {
+  async function readBody(req: IncomingMessage): Promise<string> {
     let raw = '';
     for await (const c of req) raw += (c as Buffer).toString();
-    return new URLSearchParams(raw);
+    return raw;
   }
 
   async function handle(req: IncomingMessage, res: ServerResponse) {
     counters.requests++;
     const url = new URL(req.url ?? '/', 'http://sim');
     const method = req.method ?? 'GET';
+    // Read the body once, up front, so a recorded request carries it.
+    const rawBody = method === 'POST' || method === 'PUT' ? await readBody(req) : '';
+    const readForm = () => new URLSearchParams(rawBody);
+    if (opts.recordRequests) recorded.push({ method, path: url.pathname, authorization: req.headers.authorization, body: rawBody });
     const clientId = req.headers['x-vaultapi-clientid'];
     if (typeof clientId === 'string' && !counters.clientIds.includes(clientId)) counters.clientIds.push(clientId);
     if (opts.latencyMs) await sleep(opts.latencyMs);
@@ -178,6 +219,7 @@ export async function startVaultSimulator(opts: SimOptions = {}): Promise<VaultS
       }
       if (f.kind === 'api_limit_exceeded') return send(res, 200, failure('API_LIMIT_EXCEEDED', 'API limit exceeded; try again later.'), limitHeaders);
       if (f.kind === 'delay') await sleep(f.ms);
+      if (f.kind === 'failure') return send(res, 200, failure(f.type, f.message), limitHeaders);
     }
 
     const reply = (body: unknown, extra: Record<string, string> = {}) => send(res, 200, body, { ...limitHeaders, ...extra });
@@ -185,9 +227,9 @@ export async function startVaultSimulator(opts: SimOptions = {}): Promise<VaultS
     // OAuth 2.0 / OIDC session endpoint (on login.veevavault.com for real Vaults).
     const oauth = /^\/auth\/oauth\/session\/([^/]+)$/.exec(url.pathname);
     if (oauth && method === 'POST') {
-      await readForm(req);
       const bearer = /^Bearer (.+)$/.exec(req.headers.authorization ?? '')?.[1];
-      const name = bearer ? oauthTokens.get(bearer) : undefined;
+      if (bearer) counters.oauthTokensSeen.push(bearer);
+      const name = bearer ? (oauthTokens.get(bearer) ?? (await oauthJwtUser(bearer))) : undefined;
       const user = name ? userByName(name) : undefined;
       if (!user || !user.active) return reply(failure('INVALID_SESSION_ID', 'Invalid or expired OAuth access token.'));
       counters.oauthLogins[user.user_name__v] = (counters.oauthLogins[user.user_name__v] ?? 0) + 1;
@@ -200,7 +242,7 @@ export async function startVaultSimulator(opts: SimOptions = {}): Promise<VaultS
     const path = m[2]!;
 
     if (path === '/auth' && method === 'POST') {
-      const form = await readForm(req);
+      const form = readForm();
       const username = form.get('username') ?? '';
       const w = authWindows.get(username.toLowerCase());
       const wn = w && now - w.start < 60_000 ? w : { start: now, n: 0 };
@@ -249,7 +291,7 @@ export async function startVaultSimulator(opts: SimOptions = {}): Promise<VaultS
     }
     if (path === '/delegation/login' && method === 'POST') {
       if (session.delegated) return fail('INVALID_SESSION_ID', 'A delegated session cannot initiate a delegated session.');
-      const form = await readForm(req);
+      const form = readForm();
       if (!form.get('vault_id') || !form.get('delegator_userid')) return fail('PARAMETER_REQUIRED', 'Missing required parameter [vault_id, delegator_userid]');
       if (Number(form.get('vault_id')) !== seed.vaultId) return fail('INVALID_DATA', `Invalid vault_id [${form.get('vault_id')}]`);
       const delegator = seed.users.find((u) => String(u.id) === form.get('delegator_userid'));
@@ -261,7 +303,7 @@ export async function startVaultSimulator(opts: SimOptions = {}): Promise<VaultS
     }
 
     if (path === '/query' && method === 'POST') {
-      const form = await readForm(req);
+      const form = readForm();
       const q = form.get('q') ?? url.searchParams.get('q');
       if (!q) return fail('PARAMETER_REQUIRED', 'Missing required parameter [q]');
       let parsed;
@@ -314,7 +356,7 @@ export async function startVaultSimulator(opts: SimOptions = {}): Promise<VaultS
       }
       if (method === 'PUT') {
         if (!me.canEdit) return fail('INSUFFICIENT_ACCESS', `User [${me.id}] does not have permission to edit document [${doc.id}]`);
-        const form = await readForm(req);
+        const form = readForm();
         const editable = new Set(['title__v', 'description__v', 'product__v']);
         for (const [k] of form) if (!editable.has(k)) return fail('INVALID_DATA', `Field [${k}] is not editable`);
         for (const [k, v] of form) doc[k] = v;
@@ -407,6 +449,7 @@ export async function startVaultSimulator(opts: SimOptions = {}): Promise<VaultS
       oauthTokens.set(t, username);
       return t;
     },
+    requests: () => recorded,
     resetCounters: () => void (counters = freshCounters()),
     close: () =>
       new Promise<void>((resolve) => {
