@@ -24,7 +24,7 @@ describe('Vault faults through the full stack', () => {
     tenantsFile = await writeTenantsFile(simTenants(sim.url));
     s = await startTestServer(
       { TENANTS_FILE: tenantsFile.file, RATE_LIMIT_PER_MINUTE: '0', VAULT_TIMEOUT_MS: '1000', VAULT_MAX_RETRIES: '2' },
-      { secrets: (n) => SIM_SECRETS[n] },
+      { secrets: SIM_SECRETS },
     );
     token = await s.token({ sub: 'alice', email: 'alice@globex.com' });
     // Log in once, so the faults below hit tool calls, not the login.

@@ -26,7 +26,7 @@ describe('Vault user in the audit, Vault metrics (full server, simulator)', () =
   before(async () => {
     sim = await startVaultSimulator();
     tenantsFile = await writeTenantsFile(simTenants(sim.url));
-    s = await startTestServer({ TENANTS_FILE: tenantsFile.file, RATE_LIMIT_PER_MINUTE: '0' }, { secrets: (n) => SIM_SECRETS[n] });
+    s = await startTestServer({ TENANTS_FILE: tenantsFile.file, RATE_LIMIT_PER_MINUTE: '0' }, { secrets: SIM_SECRETS });
     pool = createPool({ url: s.db.url, max: 2, statementTimeoutMs: 5000 });
   });
   after(async () => {
