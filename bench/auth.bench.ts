@@ -36,7 +36,8 @@ function caller(url: string, token: string): () => Promise<void> {
 }
 
 export default async function bench(): Promise<void> {
-  const s = await startTestServer({ LOG_LEVEL: 'silent' });
+  // The rate limiter is off: this measures token verification, not the per-tenant limit.
+  const s = await startTestServer({ LOG_LEVEL: 'silent', RATE_LIMIT_PER_MINUTE: '0' });
   const pool = createPool({ url: s.db.url, max: 2, statementTimeoutMs: 5000 });
   const port = await freePort();
   const config = loadConfig({ NODE_ENV: 'test', PORT: String(port), LOG_LEVEL: 'silent' });
