@@ -16,6 +16,7 @@
  */
 import { tenantRolesEnabled, type Pool, type PoolClient } from './pool.js';
 import { ident, parseSchemaName, type SchemaName } from './schema-name.js';
+import { inTransaction } from './in-transaction.js';
 
 declare const txBrand: unique symbol;
 
@@ -46,30 +47,18 @@ const ESCAPE_RE =
 export async function withTenant<T>(pool: Pool, tenant: SchemaName | { schema: SchemaName }, fn: (tx: TenantTx) => Promise<T>): Promise<T> {
   // Re-checked at run time: a cast (`'public' as SchemaName`) must not reach SQL.
   const schema = parseSchemaName(typeof tenant === 'string' ? tenant : tenant.schema);
-  const client = await pool.connect();
-  let broken = false;
-  const state = { open: true };
-  try {
-    await client.query('BEGIN');
+  return inTransaction(pool, async (client) => {
     // ident() output is a double-quoted identifier, the form search_path expects.
     await client.query("SELECT set_config('search_path', $1, true)", [`${ident(schema)}, pg_temp`]);
     if (tenantRolesEnabled(pool)) await client.query(`SET LOCAL ROLE ${ident(schema)}`);
-    const result = await fn(makeTx(client, schema, state));
-    state.open = false;
-    await client.query('COMMIT');
-    return result;
-  } catch (e) {
-    state.open = false;
+    const state = { open: true };
     try {
-      await client.query('ROLLBACK');
-    } catch {
-      // A connection that cannot roll back is not returned to the pool.
-      broken = true;
+      return await fn(makeTx(client, schema, state));
+    } finally {
+      // Closed before COMMIT/ROLLBACK: a TenantTx that escapes its callback is dead.
+      state.open = false;
     }
-    throw e;
-  } finally {
-    client.release(broken);
-  }
+  });
 }
 
 function makeTx(client: PoolClient, schema: SchemaName, state: { open: boolean }): TenantTx {
