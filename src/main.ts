@@ -161,16 +161,8 @@ async function localSecretKey(file: string): Promise<string> {
 }
 
 async function main(): Promise<void> {
-  let config: Readonly<Config>;
-  try {
-    config = loadConfig(process.env);
-  } catch (e) {
-    if (e instanceof ConfigError) {
-      process.stderr.write(`vault-mcp: ${e.message}\n`);
-      process.exit(78); // EX_CONFIG
-    }
-    throw e;
-  }
+  // A ConfigError (bad env or TENANTS_FILE) is reported by the entry's catch below with exit 78.
+  const config = loadConfig(process.env);
   const log = createLogger({ level: config.logLevel });
   const running = await start(config, { log, secrets: (name) => process.env[name] });
   for (const sig of ['SIGTERM', 'SIGINT'] as const) {
@@ -191,7 +183,7 @@ if (process.argv[1] && import.meta.url === pathToFileURL(path.resolve(process.ar
   main().catch((e: unknown) => {
     if (e instanceof ConfigError) {
       process.stderr.write(`vault-mcp: ${e.message}\n`);
-      process.exit(78); // EX_CONFIG: e.g. a bad TENANTS_FILE
+      process.exit(78); // EX_CONFIG
     }
     process.stderr.write(`vault-mcp: failed to start: ${(e as Error).message}\n`);
     process.exit(1);

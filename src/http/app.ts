@@ -24,7 +24,7 @@ import { toAuthInfo, withSubjectToken, type CallContext } from '../mcp/context.j
 import type { Tenant } from '../tenancy/tenant.js';
 import { createMcpServer } from '../mcp/server.js';
 import { mayCall, type ToolDef } from '../mcp/tool.js';
-import { authenticate, bearerToken } from './authenticate.js';
+import { authenticate } from './authenticate.js';
 import { mcpCors } from './cors.js';
 import { createCallObserver } from './call-observer.js';
 import { sendError } from './error-mapper.js';
@@ -137,9 +137,11 @@ export function createApp(deps: AppDeps): express.Express {
   app.delete('/mcp', notAllowed);
 
   app.post('/mcp', express.json({ limit: '1mb' }), async (req, res) => {
-    const known: Partial<CallContext> = { requestId: String(req.id) };
+    const requestId = String(req.id);
+    const known: Partial<CallContext> = { requestId };
     try {
-      const user = (known.user = await authenticate(req, deps.verifier));
+      const { user, token } = await authenticate(req, deps.verifier);
+      known.user = user;
       const tenant = (known.tenant = await deps.resolveTenant(user));
       if (!tenant) throw new AppError('ERR_TENANT_UNKNOWN_DOMAIN', 'No tenant is configured for this user');
       res.locals.logBindings = { tenant: tenant.id, sub: user.subject };
@@ -148,7 +150,7 @@ export function createApp(deps: AppDeps): express.Express {
       if (wait) throw new AppError('ERR_RATE_LIMITED', `Too many requests for tenant '${tenant.id}'; retry in ${wait} s`, { retryAfter: wait });
       requireToolScopes(req.body, deps.tools, user.scopes);
       // The raw token stays only where oauth-mode Vault tenants need it for a token exchange (see context.ts).
-      const ctx = withSubjectToken({ user, tenant, requestId: String(req.id) }, bearerToken(req));
+      const ctx = withSubjectToken({ user, tenant, requestId }, token);
       const server = createMcpServer({
         tools: deps.tools,
         scopes: user.scopes,

@@ -34,16 +34,17 @@ export function bearerToken(req: Request): string {
 }
 
 /**
- * Verify the request's token. Resolves to the normalized user; throws an AppError otherwise.
+ * Verify the request's token. Resolves to the normalized user and the token it came from (kept for
+ * oauth-mode token exchange only); throws an AppError otherwise.
  *
  * @example
- * const user = await authenticate(req, verifier);
+ * const { user } = await authenticate(req, verifier);
  */
-export async function authenticate(req: Request, verifier: TokenVerifier): Promise<UserContext> {
+export async function authenticate(req: Request, verifier: TokenVerifier): Promise<{ user: UserContext; token: string }> {
   const token = bearerToken(req);
   const user = await verifier.verify(token);
   if (!Number.isFinite(user.expiresAt) || user.expiresAt * 1000 < Date.now()) {
     throw new AuthError('ERR_AUTH_INVALID_TOKEN', 'The token has expired (exp)');
   }
-  return user;
+  return { user, token };
 }

@@ -29,7 +29,7 @@ const SUBJECT_TOKEN = Symbol('vault-mcp.subjectToken');
  * audit copies of the context never carry it; only {@link subjectToken} reads it.
  *
  * @example
- * const ctx = withSubjectToken({ user, tenant, requestId }, bearerToken(req));
+ * const ctx = withSubjectToken({ user, tenant, requestId }, token);
  */
 export function withSubjectToken(ctx: CallContext, token: string): CallContext {
   if (ctx.tenant?.vault.auth.mode === 'oauth') Object.defineProperty(ctx, SUBJECT_TOKEN, { value: token, enumerable: false });
