@@ -7,21 +7,27 @@
 import { z } from 'zod';
 import type { SchemaName } from '../db/schema-name.js';
 
+/** Secrets are referenced by the name of the environment variable that holds them. */
+const EnvVarName = z.string().regex(/^[A-Z_][A-Z0-9_]*$/, 'must be an environment variable name');
+
+/** The Vault service account both password modes sign in as. */
+const passwordCredentials = {
+  username: z.string().min(1),
+  passwordEnv: EnvVarName.optional(),
+  passwordFile: z.string().min(1).optional(),
+};
+
 /** How vault-mcp signs in to the tenant's Vault. Secrets are referenced (env var / file), never inlined. */
 export const VaultAuthSchema = z.discriminatedUnion('mode', [
   z.object({
     /** One shared Vault session per tenant; the audit log still names each user. */
     mode: z.literal('service_account'),
-    username: z.string().min(1),
-    passwordEnv: z.string().regex(/^[A-Z_][A-Z0-9_]*$/, 'must be an environment variable name').optional(),
-    passwordFile: z.string().min(1).optional(),
+    ...passwordCredentials,
   }),
   z.object({
     /** Service account + POST /delegation/login as the user's Vault id, found by email. */
     mode: z.literal('delegated'),
-    username: z.string().min(1),
-    passwordEnv: z.string().regex(/^[A-Z_][A-Z0-9_]*$/, 'must be an environment variable name').optional(),
-    passwordFile: z.string().min(1).optional(),
+    ...passwordCredentials,
   }),
   z.object({
     /** Vault OAuth/OIDC profile: a token obtained for Vault (never the MCP access token itself). */
@@ -30,7 +36,7 @@ export const VaultAuthSchema = z.discriminatedUnion('mode', [
     clientId: z.string().min(1).optional(),
     /** RFC 8693 token exchange endpoint of the identity provider that issued the users' tokens. */
     tokenEndpoint: z.url({ protocol: /^https?$/ }).optional(),
-    clientSecretEnv: z.string().regex(/^[A-Z_][A-Z0-9_]*$/, 'must be an environment variable name').optional(),
+    clientSecretEnv: EnvVarName.optional(),
     /** `audience` of the exchanged token, as the Vault OAuth profile expects it (default: the Vault URL). */
     audience: z.string().min(1).optional(),
     /** `scope` requested for the exchanged token, if the identity provider needs one. */
