@@ -2,7 +2,7 @@
 # vault-mcp production image. Two stages: build with dev dependencies, run with production ones only.
 # Debian slim, not Alpine: glibc keeps native packages (and embedded-postgres, if ever used) working.
 
-FROM node:20-slim AS build
+FROM node:24-slim AS build
 WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund
@@ -10,7 +10,7 @@ COPY tsconfig.json tsconfig.build.json ./
 COPY src ./src
 RUN npm run build
 
-FROM node:20-slim AS runtime
+FROM node:24-slim AS runtime
 ENV NODE_ENV=production \
     HOST=0.0.0.0 \
     PORT=3000

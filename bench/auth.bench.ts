@@ -27,7 +27,11 @@ const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const BODY = JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name: 'whoami', arguments: {} } });
 
 function caller(url: string, token: string): () => Promise<void> {
-  const headers = { 'content-type': 'application/json', accept: 'application/json, text/event-stream', authorization: `Bearer ${token}` };
+  const headers = {
+    'content-type': 'application/json',
+    accept: 'application/json, text/event-stream',
+    authorization: `Bearer ${token}`,
+  };
   return async () => {
     const res = await fetch(`${url}/mcp`, { method: 'POST', headers, body: BODY });
     const text = await res.text();
@@ -45,7 +49,11 @@ export default async function bench(): Promise<void> {
     id: 'acme',
     name: 'Acme',
     schema: parseSchemaName('t_0123456789abcdef0123456789abcdef'),
-    vault: { url: 'https://acme.veevavault.com', apiVersion: 'v25.2', auth: { mode: 'service_account', username: 'bot@acme.com' } },
+    vault: {
+      url: 'https://acme.veevavault.com',
+      apiVersion: 'v25.2',
+      auth: { mode: 'service_account', username: 'bot@acme.com' },
+    },
   };
   const fixed: UserContext = {
     subject: 'bench',
@@ -78,7 +86,12 @@ export default async function bench(): Promise<void> {
     const { key } = await createApiKey(pool, { tenantId: 'acme', name: 'bench', scopes: ['vault:read'] });
     const rs = await s.token({ sub: 'bench' });
     const es = await s.token({ sub: 'bench' }, { alg: 'ES256' });
-    const v = createOidcVerifier({ issuer: s.issuer.issuer, audience: s.resource, algorithms: ['RS256', 'ES256'], clockSkewSeconds: 60 });
+    const v = createOidcVerifier({
+      issuer: s.issuer.issuer,
+      audience: s.resource,
+      algorithms: ['RS256', 'ES256'],
+      clockSkewSeconds: 60,
+    });
     await v.verify(rs);
 
     const variants: [string, () => Promise<void>][] = [
@@ -98,7 +111,9 @@ export default async function bench(): Promise<void> {
     // Per variant, the round with the median throughput.
     const rows = variants.map(([name]) => runs.get(name)!.sort((a, b) => a.rps - b.rps)[Math.floor(ROUNDS / 2)]!);
     printTable(rows, rows[0]);
-    console.log(`JWKS fetches during the run: ${s.issuer.jwksFetches() - fetchesBefore} (keys fetched once at first use, then cached)`);
+    console.log(
+      `JWKS fetches during the run: ${s.issuer.jwksFetches() - fetchesBefore} (keys fetched once at first use, then cached)`,
+    );
   } finally {
     await bare.close(100);
     await pool.end();

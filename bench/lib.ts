@@ -49,7 +49,15 @@ export async function measure(
 export function printTable(rows: Stats[], baseline?: Stats): void {
   const b = baseline ?? rows[0];
   console.log(
-    ['variant'.padEnd(34), 'req/s'.padStart(9), 'p50 ms'.padStart(8), 'p99 ms'.padStart(8), 'errors'.padStart(7), 'thr ratio'.padStart(10), 'p99 ratio'.padStart(10)].join(' '),
+    [
+      'variant'.padEnd(34),
+      'req/s'.padStart(9),
+      'p50 ms'.padStart(8),
+      'p99 ms'.padStart(8),
+      'errors'.padStart(7),
+      'thr ratio'.padStart(10),
+      'p99 ratio'.padStart(10),
+    ].join(' '),
   );
   for (const r of rows) {
     console.log(

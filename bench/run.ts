@@ -16,7 +16,11 @@ const files = readdirSync(dir)
 
 let embedded: EmbeddedDb | undefined;
 if (!process.env.DATABASE_URL) {
-  embedded = await startEmbeddedPostgres({ dir: '.data/bench-pg', port: Number(process.env.BENCH_PG_PORT ?? 5435), database: 'postgres' });
+  embedded = await startEmbeddedPostgres({
+    dir: '.data/bench-pg',
+    port: Number(process.env.BENCH_PG_PORT ?? 5435),
+    database: 'postgres',
+  });
   process.env.DATABASE_URL = embedded.url;
 }
 try {

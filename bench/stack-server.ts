@@ -74,12 +74,19 @@ async function bare(vault: boolean): Promise<Started> {
     const server = new McpServer({ name: 'bare', version: '1.0.0' });
     const text = (v: unknown) => ({ content: [{ type: 'text' as const, text: JSON.stringify(v) }] });
     server.registerTool('whoami', { description: 'identity' }, async () =>
-      text({ user: 'bench@acme.com', tenant: null, scopes: ['vault:read'], vaultUser: call ? await call.whoami() : null }),
+      text({
+        user: 'bench@acme.com',
+        tenant: null,
+        scopes: ['vault:read'],
+        vaultUser: call ? await call.whoami() : null,
+      }),
     );
     if (call) {
       const documents = call.documents;
-      server.registerTool('documents_query', { description: 'documents', inputSchema: { status: z.array(z.string()), page_size: z.number() } }, async () =>
-        text({ documents: await documents() }),
+      server.registerTool(
+        'documents_query',
+        { description: 'documents', inputSchema: { status: z.array(z.string()), page_size: z.number() } },
+        async () => text({ documents: await documents() }),
       );
     }
     const transport = new StreamableHTTPServerTransport({ sessionIdGenerator: undefined, enableJsonResponse: true });
@@ -113,7 +120,17 @@ async function full(): Promise<Started> {
   const issuer = await startDevIssuer();
   const port = await freePort();
   const tenants = await writeTenantsFile({
-    tenants: [{ id: 'acme', domains: ['acme.com'], vault: { url: simUrl(), apiVersion: 'v25.2', auth: { mode: 'service_account', username: SERVICE_ACCOUNT, passwordEnv: 'ACME_VAULT_PASSWORD' } } }],
+    tenants: [
+      {
+        id: 'acme',
+        domains: ['acme.com'],
+        vault: {
+          url: simUrl(),
+          apiVersion: 'v25.2',
+          auth: { mode: 'service_account', username: SERVICE_ACCOUNT, passwordEnv: 'ACME_VAULT_PASSWORD' },
+        },
+      },
+    ],
   });
   const config = loadConfig({
     NODE_ENV: 'production',
@@ -132,7 +149,13 @@ async function full(): Promise<Started> {
     log: pino({ level: process.env.BENCH_LOG_LEVEL ?? 'info' }, pino.destination('/dev/null')),
     secrets: (n) => SIM_SECRETS[n],
   });
-  const token = await issuer.mint({ sub: 'bench', aud: config.resource, email: 'bench@acme.com', email_verified: true, scope: 'vault:read' });
+  const token = await issuer.mint({
+    sub: 'bench',
+    aud: config.resource,
+    email: 'bench@acme.com',
+    email_verified: true,
+    scope: 'vault:read',
+  });
   return {
     url: running.url,
     token,
@@ -149,7 +172,12 @@ async function full(): Promise<Started> {
   };
 }
 
-const variants: Record<VariantName, () => Promise<Started>> = { sim, bare: () => bare(false), 'bare-vault': () => bare(true), full };
+const variants: Record<VariantName, () => Promise<Started>> = {
+  sim,
+  bare: () => bare(false),
+  'bare-vault': () => bare(true),
+  full,
+};
 
 if (process.send) {
   const started = await variants[process.argv[2] as VariantName]();
@@ -157,6 +185,7 @@ if (process.send) {
   process.on('message', (m) => {
     // CPU time used by this server process, so the bench can report CPU per request (robust to noise).
     if (m === 'cpu') process.send!({ cpu: process.cpuUsage() });
-    if (m === 'close') void started.close().then((note) => process.send!({ closed: true, note }, () => process.exit(0)));
+    if (m === 'close')
+      void started.close().then((note) => process.send!({ closed: true, note }, () => process.exit(0)));
   });
 }

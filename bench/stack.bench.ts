@@ -31,28 +31,50 @@ const VARIANTS: { name: string; server: ServerName; tool: string; args: Record<s
   { name: 'bare SDK + Vault call, whoami', server: 'bare-vault', tool: 'whoami', args: {} },
   { name: 'bare SDK + Vault call, documents', server: 'bare-vault', tool: 'documents_query', args: BENCH_DOCS_ARGS },
   { name: 'full stack, whoami (Vault)', server: 'full', tool: 'whoami', args: {}, vs: 'bare SDK + Vault call, whoami' },
-  { name: 'full stack, documents_query', server: 'full', tool: 'documents_query', args: BENCH_DOCS_ARGS, vs: 'bare SDK + Vault call, documents' },
+  {
+    name: 'full stack, documents_query',
+    server: 'full',
+    tool: 'documents_query',
+    args: BENCH_DOCS_ARGS,
+    vs: 'bare SDK + Vault call, documents',
+  },
 ];
 const CONCURRENCY = 32;
 const DURATION_MS = Number(process.env.BENCH_DURATION_MS ?? 4000);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 
-function caller(url: string, token: string | undefined, tool: string, args: Record<string, unknown>): () => Promise<void> {
-  const headers: Record<string, string> = { 'content-type': 'application/json', accept: 'application/json, text/event-stream' };
+function caller(
+  url: string,
+  token: string | undefined,
+  tool: string,
+  args: Record<string, unknown>,
+): () => Promise<void> {
+  const headers: Record<string, string> = {
+    'content-type': 'application/json',
+    accept: 'application/json, text/event-stream',
+  };
   if (token) headers.authorization = `Bearer ${token}`;
   const body = JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name: tool, arguments: args } });
   return async () => {
     const res = await fetch(`${url}/mcp`, { method: 'POST', headers, body });
     const text = await res.text();
     // A whoami whose Vault lookup failed still answers; the benchmark must not measure failures.
-    if (res.status !== 200 || !text.includes('"result"') || text.includes('"isError":true') || text.includes('\\"error\\"')) {
+    if (
+      res.status !== 200 ||
+      !text.includes('"result"') ||
+      text.includes('"isError":true') ||
+      text.includes('\\"error\\"')
+    ) {
       throw new Error(`HTTP ${res.status}: ${text.slice(0, 200)}`);
     }
   };
 }
 
 async function startServer(variant: VariantName, env: NodeJS.ProcessEnv = process.env) {
-  const child = fork(fileURLToPath(new URL('./stack-server.ts', import.meta.url)), [variant], { execArgv: ['--import', 'tsx'], env });
+  const child = fork(fileURLToPath(new URL('./stack-server.ts', import.meta.url)), [variant], {
+    execArgv: ['--import', 'tsx'],
+    env,
+  });
   const ready = await new Promise<{ url: string; token: string | undefined }>((resolve, reject) => {
     child.once('message', (m) => resolve(m as { url: string; token: string | undefined }));
     child.once('exit', (code) => reject(new Error(`bench server '${variant}' exited with ${code}`)));
@@ -93,9 +115,15 @@ export default async function run(): Promise<void> {
         const call = caller(s.url, s.token, v.tool, v.args);
         await measure('warm-up', call, { concurrency: CONCURRENCY, durationMs: r === 0 ? 1500 : 300, warmupMs: 0 });
         const [before, simBefore] = [await s.cpuMs(), await sim.cpuMs()];
-        const stats = await measure(`${v.name} #${r + 1}`, call, { concurrency: CONCURRENCY, durationMs: DURATION_MS, warmupMs: 0 });
+        const stats = await measure(`${v.name} #${r + 1}`, call, {
+          concurrency: CONCURRENCY,
+          durationMs: DURATION_MS,
+          warmupMs: 0,
+        });
         const per = (ms: number) => (ms / Math.max(1, stats.requests)).toFixed(3);
-        cpu.push(`${v.name}: server ${per((await s.cpuMs()) - before)} ms, simulator ${per((await sim.cpuMs()) - simBefore)} ms`);
+        cpu.push(
+          `${v.name}: server ${per((await s.cpuMs()) - before)} ms, simulator ${per((await sim.cpuMs()) - simBefore)} ms`,
+        );
         row.push(stats);
       }
       printTable(row);
@@ -117,7 +145,10 @@ export default async function run(): Promise<void> {
   console.log(`\nconcurrency ${CONCURRENCY}, median of ${ROUNDS} rounds of ${DURATION_MS} ms:`);
   VARIANTS.forEach((v, i) => {
     if (!v.vs) return;
-    const fair = ratio(i, VARIANTS.findIndex((b) => b.name === v.vs));
+    const fair = ratio(
+      i,
+      VARIANTS.findIndex((b) => b.name === v.vs),
+    );
     const vsStatic = ratio(i, 0);
     console.log(
       `${v.name} vs ${v.vs}: throughput ratio ${fair.thr.toFixed(2)} (target ≥ 0.85), p99 ratio ${fair.p99.toFixed(2)} (target ≤ 1.30)` +

@@ -25,7 +25,12 @@ import { listen } from '../src/http/listen.js';
 import { createLogger } from '../src/log/index.js';
 import { defineTool } from '../src/mcp/tool.js';
 import { whoami } from '../src/mcp/tools/whoami.js';
-import { createTenantResolver, DEFAULT_PUBLIC_EMAIL_DOMAINS, provisionTenants, type TenantInput } from '../src/tenancy/index.js';
+import {
+  createTenantResolver,
+  DEFAULT_PUBLIC_EMAIL_DOMAINS,
+  provisionTenants,
+  type TenantInput,
+} from '../src/tenancy/index.js';
 import { createTestDatabase } from '../test/helpers/db.js';
 import { measure, printTable, type Stats } from './lib.js';
 
@@ -33,17 +38,31 @@ const input = (i: number): TenantInput => ({
   id: `bench-${i}`,
   domains: [`bench-${i}.example`],
   includeSubdomains: false,
-  vault: { url: 'https://bench.veevavault.com', apiVersion: 'v25.2', auth: { mode: 'service_account', username: 'bot@bench.example' } },
+  vault: {
+    url: 'https://bench.veevavault.com',
+    apiVersion: 'v25.2',
+    auth: { mode: 'service_account', username: 'bot@bench.example' },
+  },
 });
 
 export default async function run(): Promise<void> {
   const byName = process.argv.slice(2).some((a) => 'tenants.bench.ts'.includes(a));
-  const counts = (process.env.BENCH_TENANTS ?? (byName ? '1,100,5000' : '1,100,1000')).split(',').map(Number).filter((n) => n > 0).sort((a, b) => a - b);
+  const counts = (process.env.BENCH_TENANTS ?? (byName ? '1,100,5000' : '1,100,1000'))
+    .split(',')
+    .map(Number)
+    .filter((n) => n > 0)
+    .sort((a, b) => a - b);
   const durationMs = Number(process.env.BENCH_DURATION_MS ?? 3000);
   const concurrency = Number(process.env.BENCH_CONCURRENCY ?? 8);
   const db = await createTestDatabase();
   const issuer = await startDevIssuer();
-  const config = loadConfig({ NODE_ENV: 'test', DATABASE_URL: db.url, OIDC_ISSUER: issuer.issuer, PORT: '0', LOG_LEVEL: 'silent' });
+  const config = loadConfig({
+    NODE_ENV: 'test',
+    DATABASE_URL: db.url,
+    OIDC_ISSUER: issuer.issuer,
+    PORT: '0',
+    LOG_LEVEL: 'silent',
+  });
   const pool = createPool({ url: db.url, max: 10, statementTimeoutMs: 60_000 });
   try {
     const m = await loadMigrations();
@@ -66,7 +85,10 @@ export default async function run(): Promise<void> {
     const app = createApp({
       config,
       log: createLogger({ level: 'silent' }),
-      verifier: createTokenVerifier({ jwt: [createOidcVerifier({ ...config.auth.oidc!, clockSkewSeconds: 60 })], maxTokenBytes: 16384 }),
+      verifier: createTokenVerifier({
+        jwt: [createOidcVerifier({ ...config.auth.oidc!, clockSkewSeconds: 60 })],
+        maxTokenBytes: 16384,
+      }),
       tools: [whoami, read],
       authorizationServers: [issuer.issuer],
       resolveTenant: createTenantResolver({ pool, ...deps, publicDomainsPolicy: 'refuse', cacheTtlMs: 30_000 }),
@@ -74,11 +96,20 @@ export default async function run(): Promise<void> {
     });
     const http = await listen(app, { port: 0, host: '127.0.0.1' });
     const tokens: string[] = [];
-    const body = JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name: 'bench_tenant_read', arguments: {} } });
+    const body = JSON.stringify({
+      jsonrpc: '2.0',
+      id: 1,
+      method: 'tools/call',
+      params: { name: 'bench_tenant_read', arguments: {} },
+    });
     const call = (token: string) => async () => {
       const res = await fetch(`${http.url}/mcp`, {
         method: 'POST',
-        headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json', accept: 'application/json, text/event-stream' },
+        headers: {
+          authorization: `Bearer ${token}`,
+          'content-type': 'application/json',
+          accept: 'application/json, text/event-stream',
+        },
         body,
       });
       const text = await res.text();
@@ -91,23 +122,52 @@ export default async function run(): Promise<void> {
         const t0 = performance.now();
         // Bulk provisioning: 50 tenants per transaction (each still gets schema, tables and role).
         for (let i = have; i < n; i += 50) {
-          await provisionTenants(pool, Array.from({ length: Math.min(50, n - i) }, (_, k) => input(i + k)), deps);
+          await provisionTenants(
+            pool,
+            Array.from({ length: Math.min(50, n - i) }, (_, k) => input(i + k)),
+            deps,
+          );
         }
-        if (n > have) console.log(`provisioned ${n - have} tenant(s) in ${((performance.now() - t0) / 1000).toFixed(1)} s (total ${n})`);
+        if (n > have)
+          console.log(
+            `provisioned ${n - have} tenant(s) in ${((performance.now() - t0) / 1000).toFixed(1)} s (total ${n})`,
+          );
         for (let i = have; i < n; i++) {
-          tokens.push(await issuer.mint({ sub: `u${i}`, aud: config.resource, email: `qa@bench-${i}.example`, email_verified: true, scope: 'vault:read' }, { alg: 'ES256' }));
+          tokens.push(
+            await issuer.mint(
+              {
+                sub: `u${i}`,
+                aud: config.resource,
+                email: `qa@bench-${i}.example`,
+                email_verified: true,
+                scope: 'vault:read',
+              },
+              { alg: 'ES256' },
+            ),
+          );
         }
         have = n;
         let next = 0;
         const rotate = async () => call(tokens[next++ % n]!)();
-        rows.push(await measure(`${n} tenant schema(s), all active`, rotate, { concurrency, durationMs, warmupMs: 1500 }));
+        rows.push(
+          await measure(`${n} tenant schema(s), all active`, rotate, { concurrency, durationMs, warmupMs: 1500 }),
+        );
       }
-      if (have > 1) rows.push(await measure(`${have} tenant schemas, 1 active`, call(tokens[0]!), { concurrency, durationMs, warmupMs: 1500 }));
+      if (have > 1)
+        rows.push(
+          await measure(`${have} tenant schemas, 1 active`, call(tokens[0]!), {
+            concurrency,
+            durationMs,
+            warmupMs: 1500,
+          }),
+        );
     } finally {
       await http.close();
     }
     printTable(rows);
-    console.log(`p50 ratio to 1 tenant: ${rows.map((r) => `${r.name}: ${(r.p50 / rows[0]!.p50).toFixed(2)}`).join('; ')}`);
+    console.log(
+      `p50 ratio to 1 tenant: ${rows.map((r) => `${r.name}: ${(r.p50 / rows[0]!.p50).toFixed(2)}`).join('; ')}`,
+    );
   } finally {
     await pool.end();
     await issuer.close();

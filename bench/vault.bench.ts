@@ -18,7 +18,15 @@ import { createVaultClient } from '../src/vault/client.js';
 import { createSessionCipher } from '../src/vault/crypto.js';
 import { createSessionManager } from '../src/vault/session-manager.js';
 import { createPgSessionStore } from '../src/vault/session-store-pg.js';
-import { createTenantDb, ctxFor, makeTenant, provisionTenant, SA_AUTH, SIM_SECRETS, TEST_SECRET_KEY } from '../test/helpers/vault.js';
+import {
+  createTenantDb,
+  ctxFor,
+  makeTenant,
+  provisionTenant,
+  SA_AUTH,
+  SIM_SECRETS,
+  TEST_SECRET_KEY,
+} from '../test/helpers/vault.js';
 import { measure, printTable } from './lib.js';
 
 export default async function run(): Promise<void> {
@@ -38,7 +46,9 @@ export default async function run(): Promise<void> {
     const docsQuery = tools.find((t) => t.name === 'documents_query')!;
     const vqlQuery = tools.find((t) => t.name === 'vql_query')!;
     const docsArgs = z.object(docsQuery.input).parse({ status: ['Effective'], page_size: 25 });
-    const vqlArgs = z.object(vqlQuery.input).parse({ q: "SELECT id, name__v FROM documents WHERE status__v = 'Effective'" });
+    const vqlArgs = z
+      .object(vqlQuery.input)
+      .parse({ q: "SELECT id, name__v FROM documents WHERE status__v = 'Effective'" });
 
     const client = createVaultClient({ url: sim.url, apiVersion: 'v25.2', clientId: 'bench' });
     const { sessionId } = await client.auth(SERVICE_ACCOUNT, SIM_SECRETS.ACME_VAULT_PASSWORD!);
@@ -46,13 +56,18 @@ export default async function run(): Promise<void> {
     sim.resetCounters();
 
     const opts = { concurrency: 16, durationMs: 2000, warmupMs: 500 };
-    const direct = async () => void (await client.query(sessionId, "SELECT id, name__v FROM documents WHERE status__v = 'Effective'"));
+    const direct = async () =>
+      void (await client.query(sessionId, "SELECT id, name__v FROM documents WHERE status__v = 'Effective'"));
     // Warm the simulator and the JIT first, so the baseline is not penalised for running first.
     await measure('warm-up', direct, { ...opts, durationMs: 1500 });
     const rows = [
       await measure('direct client.query', direct, opts),
       await measure('withSession only (no Vault call)', () => sessions.withSession(ctx, async () => undefined), opts),
-      await measure('documents_query tool (cache hit)', async () => void (await docsQuery.run(docsArgs as never, ctx)), opts),
+      await measure(
+        'documents_query tool (cache hit)',
+        async () => void (await docsQuery.run(docsArgs as never, ctx)),
+        opts,
+      ),
       await measure('vql_query tool (cache hit)', async () => void (await vqlQuery.run(vqlArgs as never, ctx)), opts),
     ];
     printTable(rows, rows[0]);

@@ -39,7 +39,14 @@ if (!url) {
 const code = await new Promise<number>((resolve) => {
   const child = spawn(
     process.execPath,
-    ['--import', 'tsx', '--test', `--test-concurrency=${process.env.TEST_CONCURRENCY ?? 4}`, '--test-reporter=spec', ...files],
+    [
+      '--import',
+      'tsx',
+      '--test',
+      `--test-concurrency=${process.env.TEST_CONCURRENCY ?? 4}`,
+      '--test-reporter=spec',
+      ...files,
+    ],
     { stdio: 'inherit', env: { ...process.env, DATABASE_URL: url, NODE_ENV: 'test' } },
   );
   child.on('exit', (c, sig) => resolve(c ?? (sig ? 1 : 0)));

@@ -55,7 +55,13 @@ export async function start(config: Readonly<Config>, opts: StartOptions = {}): 
   });
   const { pool } = db;
   const metrics = createMetrics();
-  const audit = createAuditWriter({ pool, log, metrics, maxBatch: config.audit.batchMax, lingerMs: config.audit.lingerMs });
+  const audit = createAuditWriter({
+    pool,
+    log,
+    metrics,
+    maxBatch: config.audit.batchMax,
+    lingerMs: config.audit.lingerMs,
+  });
   try {
     const migrations = await loadMigrations();
     // Fail closed: with per-tenant roles on, a user that cannot create them must stop the boot.
@@ -63,7 +69,8 @@ export async function start(config: Readonly<Config>, opts: StartOptions = {}): 
     if (config.db.migrateOnBoot) {
       const report = await migrate(pool, { migrations });
       const failed = report.tenants.filter((t) => t.error);
-      if (report.control.length || report.tenants.some((t) => t.applied.length)) log.info({ report }, 'migrations applied');
+      if (report.control.length || report.tenants.some((t) => t.applied.length))
+        log.info({ report }, 'migrations applied');
       if (failed.length) log.error({ failed }, 'some tenants failed to migrate; they are not ready');
     }
     const publicDomains = new Set(config.tenancy.publicDomains ?? DEFAULT_PUBLIC_EMAIL_DOMAINS);
@@ -80,18 +87,27 @@ export async function start(config: Readonly<Config>, opts: StartOptions = {}): 
       cacheTtlMs: config.tenancy.cacheTtlMs,
     });
 
-    const auth = createAuthFromConfig(config, { pool, onError: (e) => log.warn({ err: e.message }, 'api key bookkeeping failed') });
+    const auth = createAuthFromConfig(config, {
+      pool,
+      onError: (e) => log.warn({ err: e.message }, 'api key bookkeeping failed'),
+    });
     if (auth.providers.length === 1) log.warn('no identity provider is configured: only API keys are accepted on /mcp');
     else log.info({ providers: auth.providers }, 'identity providers enabled');
 
     // Vault sessions: one per (tenant, user), shared across replicas through the tenant schema.
     let secretKey = config.secretKey;
     if (!secretKey && db.embedded) secretKey = await localSecretKey(path.join(config.db.dataDir, 'secret.key'));
-    if (!secretKey) log.warn('SECRET_KEY is not set: stored Vault sessions use a per-process key and are not shared across restarts');
+    if (!secretKey)
+      log.warn('SECRET_KEY is not set: stored Vault sessions use a per-process key and are not shared across restarts');
     const cipher = createSessionCipher(secretKey ?? randomBytes(32).toString('base64'));
     const secrets = opts.secrets ?? (() => undefined);
     const sessions = createSessionManager({
-      store: createPgSessionStore({ pool, cipher, onDecryptError: (tenant) => log.warn({ tenant }, 'stored Vault session does not decrypt (SECRET_KEY changed?); logging in again') }),
+      store: createPgSessionStore({
+        pool,
+        cipher,
+        onDecryptError: (tenant) =>
+          log.warn({ tenant }, 'stored Vault session does not decrypt (SECRET_KEY changed?); logging in again'),
+      }),
       secrets,
       // oauth mode: RFC 8693 exchange of the caller's token for a Vault-audience token.
       oauthToken: createTokenExchange({ secrets, timeoutMs: config.vault.timeoutMs }),
@@ -133,7 +149,9 @@ export async function start(config: Readonly<Config>, opts: StartOptions = {}): 
             await http.close();
           } finally {
             try {
-              await sessions.close().catch((e: unknown) => log.warn({ err: (e as Error).message }, 'closing Vault sessions failed'));
+              await sessions
+                .close()
+                .catch((e: unknown) => log.warn({ err: (e as Error).message }, 'closing Vault sessions failed'));
               // After the drain: in-flight calls have awaited their rows; flush whatever is queued.
               await audit.close();
             } finally {

@@ -41,7 +41,11 @@ export async function runStdio(cfg: Readonly<StdioConfig>): Promise<{ close(): P
     id: 'local',
     name: 'local',
     schema: LOCAL_SCHEMA,
-    vault: { url: cfg.vaultUrl, apiVersion: cfg.apiVersion, auth: { mode: 'service_account', username: cfg.username, passwordEnv: 'VAULT_PASSWORD' } },
+    vault: {
+      url: cfg.vaultUrl,
+      apiVersion: cfg.apiVersion,
+      auth: { mode: 'service_account', username: cfg.username, passwordEnv: 'VAULT_PASSWORD' },
+    },
   };
   const sessions = createSessionManager({
     store: createMemorySessionStore(),

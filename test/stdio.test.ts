@@ -23,18 +23,41 @@ describe('stdio mode end to end (SDK stdio client, spawned process, simulator)',
     rmSync(dir, { recursive: true, force: true });
     await sim?.close();
   });
-  const baseEnv = () => ({ PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', VAULT_URL: sim.url, VAULT_USERNAME: QA_SPECIALIST, LOG_LEVEL: 'silent' });
+  const baseEnv = () => ({
+    PATH: process.env.PATH ?? '',
+    HOME: process.env.HOME ?? '',
+    VAULT_URL: sim.url,
+    VAULT_USERNAME: QA_SPECIALIST,
+    LOG_LEVEL: 'silent',
+  });
 
   it('serves the tools as the local Vault user (password file 0600) and logs out on exit', async () => {
     const file = path.join(dir, 'pw');
     writeFileSync(file, `${SIM_PASSWORD}\n`);
     chmodSync(file, 0o600);
     const client = new Client({ name: 'stdio-test', version: '0.0.0' });
-    await client.connect(new StdioClientTransport({ command: process.execPath, args: ARGS, env: { ...baseEnv(), VAULT_PASSWORD_FILE: file }, stderr: 'pipe' }));
+    await client.connect(
+      new StdioClientTransport({
+        command: process.execPath,
+        args: ARGS,
+        env: { ...baseEnv(), VAULT_PASSWORD_FILE: file },
+        stderr: 'pipe',
+      }),
+    );
     const names = (await client.listTools()).tools.map((t) => t.name).sort();
-    assert.deepEqual(names, ['documents_get', 'documents_query', 'objects_query', 'vql_query', 'whoami', 'workflows_get_tasks']);
+    assert.deepEqual(names, [
+      'documents_get',
+      'documents_query',
+      'objects_query',
+      'vql_query',
+      'whoami',
+      'workflows_get_tasks',
+    ]);
     const docs = toolJson(await client.callTool({ name: 'documents_query', arguments: { order_by: 'id' } }));
-    assert.deepEqual(docs.documents.map((d: { id: number }) => d.id), [101, 103, 106, 107]);
+    assert.deepEqual(
+      docs.documents.map((d: { id: number }) => d.id),
+      [101, 103, 106, 107],
+    );
     const me = toolJson(await client.callTool({ name: 'whoami', arguments: {} }));
     assert.equal(me.vaultUser.username, QA_SPECIALIST);
     assert.equal(me.provider, 'local');
@@ -47,14 +70,21 @@ describe('stdio mode end to end (SDK stdio client, spawned process, simulator)',
 
   it('enables the write tool only with VAULT_STDIO_SCOPES', async () => {
     const client = new Client({ name: 'stdio-test', version: '0.0.0' });
-    await client.connect(new StdioClientTransport({
-      command: process.execPath, args: ARGS, stderr: 'pipe',
-      env: { ...baseEnv(), VAULT_PASSWORD: SIM_PASSWORD, VAULT_STDIO_SCOPES: 'vault:read,vault:write' },
-    }));
+    await client.connect(
+      new StdioClientTransport({
+        command: process.execPath,
+        args: ARGS,
+        stderr: 'pipe',
+        env: { ...baseEnv(), VAULT_PASSWORD: SIM_PASSWORD, VAULT_STDIO_SCOPES: 'vault:read,vault:write' },
+      }),
+    );
     const names = (await client.listTools()).tools.map((t) => t.name);
     assert.ok(names.includes('documents_update'));
     assert.ok(!names.includes('vql_query'));
-    const r = (await client.callTool({ name: 'documents_update', arguments: { id: 101, fields: { title__v: 'x' } } })) as { isError?: boolean; content: { text: string }[] };
+    const r = (await client.callTool({
+      name: 'documents_update',
+      arguments: { id: 101, fields: { title__v: 'x' } },
+    })) as { isError?: boolean; content: { text: string }[] };
     assert.equal(r.isError, true);
     assert.match(r.content[0]!.text, /INSUFFICIENT_ACCESS/);
     await client.close();

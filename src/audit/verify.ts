@@ -28,7 +28,11 @@ type DbRow = Omit<AuditRow, 'at'> & { id: string; at: Date; prev_hash: Buffer | 
  * const r = await verifyAuditChain(pool, { id: 'acme', schema });
  * if (!r.ok) console.error(`row ${r.broken.id}: ${r.broken.reason}`);
  */
-export async function verifyAuditChain(pool: Pool, tenant: AuditTenant, opts: { pageSize?: number } = {}): Promise<VerifyResult> {
+export async function verifyAuditChain(
+  pool: Pool,
+  tenant: AuditTenant,
+  opts: { pageSize?: number } = {},
+): Promise<VerifyResult> {
   const pageSize = opts.pageSize ?? 1000;
   let prev: Buffer | null = null;
   let lastId = '0';
@@ -43,11 +47,20 @@ export async function verifyAuditChain(pool: Pool, tenant: AuditTenant, opts: { 
     );
     for (const r of page.rows) {
       rows++;
-      const fail = (reason: string): VerifyResult => ({ tenant: tenant.id, ok: false, rows, headHash: prev?.toString('hex') ?? null, broken: { id: r.id, reason } });
+      const fail = (reason: string): VerifyResult => ({
+        tenant: tenant.id,
+        ok: false,
+        rows,
+        headHash: prev?.toString('hex') ?? null,
+        broken: { id: r.id, reason },
+      });
       if (!r.hash) return fail('the row has no hash');
-      if (prev === null && r.prev_hash !== null) return fail('the first row links to an earlier row: rows before it were deleted');
+      if (prev === null && r.prev_hash !== null)
+        return fail('the first row links to an earlier row: rows before it were deleted');
       if (prev !== null && (r.prev_hash === null || !r.prev_hash.equals(prev))) {
-        return fail("prev_hash does not match the previous row's hash: a row was deleted, inserted or altered before this one");
+        return fail(
+          "prev_hash does not match the previous row's hash: a row was deleted, inserted or altered before this one",
+        );
       }
       const { id: _id, prev_hash: _p, hash: _h, at, ...fields } = r;
       const expected = chainHash(prev, { ...fields, at: at.toISOString() });
@@ -55,6 +68,7 @@ export async function verifyAuditChain(pool: Pool, tenant: AuditTenant, opts: { 
       prev = r.hash;
       lastId = r.id;
     }
-    if (page.rows.length < pageSize) return { tenant: tenant.id, ok: true, rows, headHash: prev?.toString('hex') ?? null };
+    if (page.rows.length < pageSize)
+      return { tenant: tenant.id, ok: true, rows, headHash: prev?.toString('hex') ?? null };
   }
 }

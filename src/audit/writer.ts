@@ -52,8 +52,38 @@ interface Queue {
   flushing: Promise<void> | undefined;
 }
 
-const COLUMNS = ['at', 'request_id', 'subject', 'actor', 'provider', 'tool', 'scopes', 'outcome', 'error_code', 'vault_user', 'latency_ms', 'details', 'prev_hash', 'hash'];
-const CASTS = ['::timestamptz', '', '', '', '', '', '::text[]', '', '', '', '::integer', '::jsonb', '::bytea', '::bytea'];
+const COLUMNS = [
+  'at',
+  'request_id',
+  'subject',
+  'actor',
+  'provider',
+  'tool',
+  'scopes',
+  'outcome',
+  'error_code',
+  'vault_user',
+  'latency_ms',
+  'details',
+  'prev_hash',
+  'hash',
+];
+const CASTS = [
+  '::timestamptz',
+  '',
+  '',
+  '',
+  '',
+  '',
+  '::text[]',
+  '',
+  '',
+  '',
+  '::integer',
+  '::jsonb',
+  '::bytea',
+  '::bytea',
+];
 
 /**
  * Create the writer.
@@ -88,7 +118,22 @@ export function createAuditWriter(opts: {
       for (const r of rows) {
         const hash = chainHash(prev, r);
         const base = params.length;
-        params.push(r.at, r.request_id, r.subject, r.actor, r.provider, r.tool, r.scopes, r.outcome, r.error_code, r.vault_user, r.latency_ms, JSON.stringify(r.details), prev, hash);
+        params.push(
+          r.at,
+          r.request_id,
+          r.subject,
+          r.actor,
+          r.provider,
+          r.tool,
+          r.scopes,
+          r.outcome,
+          r.error_code,
+          r.vault_user,
+          r.latency_ms,
+          JSON.stringify(r.details),
+          prev,
+          hash,
+        );
         tuples.push(`(${COLUMNS.map((_, i) => `$${base + i + 1}${CASTS[i]}`).join(', ')})`);
         prev = hash;
       }
@@ -104,24 +149,34 @@ export function createAuditWriter(opts: {
     q.flushing = writeBatch(
       q.tenant,
       batch.map((i) => i.row),
-    ).then(
-      () => {
-        opts.metrics?.auditBatchSize.observe(batch.length);
-        opts.metrics?.auditFlushDuration.observe((performance.now() - started) / 1000);
-        for (const i of batch) i.resolve();
-      },
-      (e: unknown) => {
-        opts.metrics?.auditFailures.inc({ tenant: q.tenant.id });
-        opts.log.error({ tenant: q.tenant.id, rows: batch.length, err: (e as Error).message }, 'audit batch failed to commit');
-        const err = new AppError('ERR_DB_UNAVAILABLE', 'The audit log could not be written, so the call was not completed; retry shortly', {}, { cause: e });
-        for (const i of batch) i.reject(err);
-      },
-    ).finally(() => {
-      opts.metrics?.auditPending.dec(batch.length);
-      q.flushing = undefined;
-      // Rows that arrived during this commit already waited one commit: flush them now.
-      if (q.items.length) void flush(q);
-    });
+    )
+      .then(
+        () => {
+          opts.metrics?.auditBatchSize.observe(batch.length);
+          opts.metrics?.auditFlushDuration.observe((performance.now() - started) / 1000);
+          for (const i of batch) i.resolve();
+        },
+        (e: unknown) => {
+          opts.metrics?.auditFailures.inc({ tenant: q.tenant.id });
+          opts.log.error(
+            { tenant: q.tenant.id, rows: batch.length, err: (e as Error).message },
+            'audit batch failed to commit',
+          );
+          const err = new AppError(
+            'ERR_DB_UNAVAILABLE',
+            'The audit log could not be written, so the call was not completed; retry shortly',
+            {},
+            { cause: e },
+          );
+          for (const i of batch) i.reject(err);
+        },
+      )
+      .finally(() => {
+        opts.metrics?.auditPending.dec(batch.length);
+        q.flushing = undefined;
+        // Rows that arrived during this commit already waited one commit: flush them now.
+        if (q.items.length) void flush(q);
+      });
     return q.flushing;
   }
 
@@ -144,7 +199,9 @@ export function createAuditWriter(opts: {
   return {
     record(tenant, entry) {
       if (closing) {
-        return Promise.reject(new AppError('ERR_DB_UNAVAILABLE', 'The server is shutting down; the call was not audited and not completed'));
+        return Promise.reject(
+          new AppError('ERR_DB_UNAVAILABLE', 'The server is shutting down; the call was not audited and not completed'),
+        );
       }
       let row: AuditRow;
       try {

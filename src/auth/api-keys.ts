@@ -23,7 +23,10 @@ export const ApiKeyInputSchema = z
     tenantId: z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/, 'lower-case letters, digits and dashes'),
     name: z.string().trim().min(1).max(200),
     scopes: z.array(ScopeSchema).min(1, 'at least one scope (e.g. vault:read)'),
-    actAs: z.email().transform((e) => e.toLowerCase()).optional(),
+    actAs: z
+      .email()
+      .transform((e) => e.toLowerCase())
+      .optional(),
     expiresDays: z.number().int().min(1).max(3650).optional(),
   })
   .strict();
@@ -60,11 +63,18 @@ export function hashSecret(secret: string): Buffer {
 export async function createApiKey(pool: Pool, input: ApiKeyInput): Promise<{ key: string; info: ApiKeyInfo }> {
   const parsed = ApiKeyInputSchema.safeParse(input);
   if (!parsed.success) {
-    throw new AppError('ERR_BAD_REQUEST', `Invalid API key: ${parsed.error.issues.map((i) => `${i.path.join('.') || 'input'}: ${i.message}`).join('; ')}`);
+    throw new AppError(
+      'ERR_BAD_REQUEST',
+      `Invalid API key: ${parsed.error.issues.map((i) => `${i.path.join('.') || 'input'}: ${i.message}`).join('; ')}`,
+    );
   }
   const p = parsed.data;
   const tenant = await pool.query('SELECT 1 FROM control.tenants WHERE id = $1', [p.tenantId]);
-  if (!tenant.rowCount) throw new AppError('ERR_TENANT_NOT_FOUND', `No tenant '${p.tenantId}' exists; create it first (npm run tenants -- add)`);
+  if (!tenant.rowCount)
+    throw new AppError(
+      'ERR_TENANT_NOT_FOUND',
+      `No tenant '${p.tenantId}' exists; create it first (npm run tenants -- add)`,
+    );
   const id = randomBytes(8).toString('hex');
   const secret = randomBytes(32).toString('base64url');
   const r = await pool.query(
@@ -83,7 +93,9 @@ export async function createApiKey(pool: Pool, input: ApiKeyInput): Promise<{ ke
  * for (const k of await listApiKeys(pool, 'acme')) console.log(k.id, k.name);
  */
 export async function listApiKeys(pool: Pool, tenantId: string): Promise<ApiKeyInfo[]> {
-  const r = await pool.query(`SELECT ${COLUMNS} FROM control.api_keys WHERE tenant_id = $1 ORDER BY created_at, id`, [tenantId]);
+  const r = await pool.query(`SELECT ${COLUMNS} FROM control.api_keys WHERE tenant_id = $1 ORDER BY created_at, id`, [
+    tenantId,
+  ]);
   return r.rows.map(toInfo);
 }
 

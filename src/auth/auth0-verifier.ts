@@ -42,7 +42,9 @@ export function createAuth0Verifier(opts: Auth0Options): JwtIssuerVerifier {
     jwksCooldownMs: opts.jwksCooldownMs,
     fetch: opts.fetch,
     scopes: (claims: JWTPayload) => {
-      const perms = Array.isArray(claims.permissions) ? claims.permissions.filter((p): p is string => typeof p === 'string') : [];
+      const perms = Array.isArray(claims.permissions)
+        ? claims.permissions.filter((p): p is string => typeof p === 'string')
+        : [];
       return [...new Set([...claimScopes(claims), ...perms])];
     },
     toUser: (claims: JWTPayload, base: UserContext): UserContext => {

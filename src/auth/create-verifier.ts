@@ -65,7 +65,11 @@ export function createTokenVerifier(opts: {
     }
     if (typeof iss !== 'string') throw new AuthError('ERR_AUTH_INVALID_TOKEN', 'The token has no issuer (iss) claim');
     const v = byIssuer.get(iss);
-    if (!v) throw new AuthError('ERR_AUTH_INVALID_TOKEN', `The token issuer '${iss.slice(0, 200)}' is not trusted by this server`);
+    if (!v)
+      throw new AuthError(
+        'ERR_AUTH_INVALID_TOKEN',
+        `The token issuer '${iss.slice(0, 200)}' is not trusted by this server`,
+      );
     return v.verify(token);
   }
 
@@ -77,14 +81,20 @@ export function createTokenVerifier(opts: {
       const known = OPAQUE_PREFIXES.find((p) => token.startsWith(p.prefix));
       if (known) {
         const v = byProvider.get(known.provider);
-        if (!v) throw new AuthError('ERR_AUTH_INVALID_TOKEN', `${known.what} are not accepted by this server (${known.enable})`);
+        if (!v)
+          throw new AuthError(
+            'ERR_AUTH_INVALID_TOKEN',
+            `${known.what} are not accepted by this server (${known.enable})`,
+          );
         return v.verify(token);
       }
       const parts = token.split('.');
       if (parts.length !== 3) {
         throw new AuthError(
           'ERR_AUTH_INVALID_TOKEN',
-          parts.length === 5 ? 'Encrypted tokens (JWE) are not accepted' : 'The token is not a JWT and has no recognised opaque-token prefix (vmcp_, gho_, ghu_, ghp_, github_pat_, ya29.)',
+          parts.length === 5
+            ? 'Encrypted tokens (JWE) are not accepted'
+            : 'The token is not a JWT and has no recognised opaque-token prefix (vmcp_, gho_, ghu_, ghp_, github_pat_, ya29.)',
         );
       }
       return verifyJwt(token);

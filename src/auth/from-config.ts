@@ -28,7 +28,10 @@ export interface AuthSetup {
  * const auth = createAuthFromConfig(config, { pool, onError: (e) => log.warn(e) });
  * createApp({ verifier: auth.verifier, authorizationServers: auth.authorizationServers, … });
  */
-export function createAuthFromConfig(config: Readonly<Config>, deps: { pool: Pool; onError?: (e: Error) => void; fetch?: typeof fetch }): AuthSetup {
+export function createAuthFromConfig(
+  config: Readonly<Config>,
+  deps: { pool: Pool; onError?: (e: Error) => void; fetch?: typeof fetch },
+): AuthSetup {
   const a = config.auth;
   const common = {
     clockSkewSeconds: a.clockSkewSeconds,
@@ -39,7 +42,9 @@ export function createAuthFromConfig(config: Readonly<Config>, deps: { pool: Poo
   const cache = { cacheTtlMs: a.opaqueCacheSeconds * 1000, negativeCacheTtlMs: a.opaqueNegativeCacheSeconds * 1000 };
   const jwt: IssuerVerifier[] = [];
   // API keys are always on: a key exists only if an admin created one.
-  const opaque: OpaqueVerifier[] = [createApiKeyVerifier({ pool: deps.pool, issuer: config.publicUrl, onError: deps.onError })];
+  const opaque: OpaqueVerifier[] = [
+    createApiKeyVerifier({ pool: deps.pool, issuer: config.publicUrl, onError: deps.onError }),
+  ];
   const authorizationServers: string[] = [];
   const providers = ['api-key'];
 
@@ -75,7 +80,10 @@ export function createAuthFromConfig(config: Readonly<Config>, deps: { pool: Poo
       opaque,
       maxTokenBytes: a.maxTokenBytes,
       // Refusals are kept no longer than opaque ones, and never longer than successes.
-      jwtCache: { ttlMs: a.jwtCacheSeconds * 1000, negativeTtlMs: Math.min(a.opaqueNegativeCacheSeconds, a.jwtCacheSeconds) * 1000 },
+      jwtCache: {
+        ttlMs: a.jwtCacheSeconds * 1000,
+        negativeTtlMs: Math.min(a.opaqueNegativeCacheSeconds, a.jwtCacheSeconds) * 1000,
+      },
     }),
     authorizationServers,
     providers,

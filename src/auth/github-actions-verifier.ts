@@ -50,7 +50,10 @@ export function createGithubActionsVerifier(opts: GithubActionsOptions): JwtIssu
     toUser: (claims: JWTPayload, base: UserContext): UserContext => {
       const repo = String(claims.repository);
       if (!allowed(repo)) {
-        throw new AuthError('ERR_AUTH_INVALID_TOKEN', `The GitHub Actions repository '${repo.slice(0, 200)}' is not allowed (GITHUB_ACTIONS_REPOSITORIES)`);
+        throw new AuthError(
+          'ERR_AUTH_INVALID_TOKEN',
+          `The GitHub Actions repository '${repo.slice(0, 200)}' is not allowed (GITHUB_ACTIONS_REPOSITORIES)`,
+        );
       }
       return {
         ...base,

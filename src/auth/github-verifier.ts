@@ -37,12 +37,22 @@ export function createGithubVerifier(opts: GithubOptions): OpaqueVerifier {
     let res: Response;
     try {
       res = await doFetch(`${base}${path}`, {
-        headers: { authorization: `Bearer ${token}`, accept: 'application/vnd.github+json', 'x-github-api-version': '2022-11-28', 'user-agent': 'vault-mcp' },
+        headers: {
+          authorization: `Bearer ${token}`,
+          accept: 'application/vnd.github+json',
+          'x-github-api-version': '2022-11-28',
+          'user-agent': 'vault-mcp',
+        },
         signal: AbortSignal.timeout(5000),
         redirect: 'error',
       });
     } catch (e) {
-      throw new AppError('ERR_UPSTREAM_UNAVAILABLE', 'The GitHub API could not be reached; try again shortly', {}, { cause: e });
+      throw new AppError(
+        'ERR_UPSTREAM_UNAVAILABLE',
+        'The GitHub API could not be reached; try again shortly',
+        {},
+        { cause: e },
+      );
     }
     if (res.status === 401) {
       await res.body?.cancel();
@@ -50,11 +60,17 @@ export function createGithubVerifier(opts: GithubOptions): OpaqueVerifier {
     }
     if ((res.status === 403 || res.status === 404) && path === '/user/emails') {
       await res.body?.cancel();
-      throw new AuthError('ERR_AUTH_INVALID_TOKEN', "The GitHub token cannot read the user's emails; grant the 'user:email' scope (or 'Email addresses: read' for fine-grained tokens)");
+      throw new AuthError(
+        'ERR_AUTH_INVALID_TOKEN',
+        "The GitHub token cannot read the user's emails; grant the 'user:email' scope (or 'Email addresses: read' for fine-grained tokens)",
+      );
     }
     if (!res.ok) {
       await res.body?.cancel();
-      throw new AppError('ERR_UPSTREAM_UNAVAILABLE', `The GitHub API answered HTTP ${res.status} for ${path}; try again shortly`);
+      throw new AppError(
+        'ERR_UPSTREAM_UNAVAILABLE',
+        `The GitHub API answered HTTP ${res.status} for ${path}; try again shortly`,
+      );
     }
     return res.json().catch(() => null);
   }
@@ -77,15 +93,31 @@ export function createGithubVerifier(opts: GithubOptions): OpaqueVerifier {
         redirect: 'error',
       });
     } catch (e) {
-      throw new AppError('ERR_UPSTREAM_UNAVAILABLE', 'The GitHub API could not be reached; try again shortly', {}, { cause: e });
+      throw new AppError(
+        'ERR_UPSTREAM_UNAVAILABLE',
+        'The GitHub API could not be reached; try again shortly',
+        {},
+        { cause: e },
+      );
     }
     await res.body?.cancel();
     // 404: not a token of this app (or revoked); 422: not a token at all.
     if (res.status === 404 || res.status === 422) {
-      throw new AuthError('ERR_AUTH_INVALID_TOKEN', "The GitHub token was not issued to this server's GitHub OAuth app (GITHUB_CLIENT_ID)");
+      throw new AuthError(
+        'ERR_AUTH_INVALID_TOKEN',
+        "The GitHub token was not issued to this server's GitHub OAuth app (GITHUB_CLIENT_ID)",
+      );
     }
-    if (res.status === 401) throw new AppError('ERR_UPSTREAM_UNAVAILABLE', 'GitHub refused our OAuth app credentials (GITHUB_CLIENT_ID / GITHUB_CLIENT_SECRET)');
-    if (!res.ok) throw new AppError('ERR_UPSTREAM_UNAVAILABLE', `The GitHub API answered HTTP ${res.status} for the app token check; try again shortly`);
+    if (res.status === 401)
+      throw new AppError(
+        'ERR_UPSTREAM_UNAVAILABLE',
+        'GitHub refused our OAuth app credentials (GITHUB_CLIENT_ID / GITHUB_CLIENT_SECRET)',
+      );
+    if (!res.ok)
+      throw new AppError(
+        'ERR_UPSTREAM_UNAVAILABLE',
+        `The GitHub API answered HTTP ${res.status} for the app token check; try again shortly`,
+      );
   }
 
   async function introspect(token: string): Promise<UserContext> {
@@ -94,13 +126,17 @@ export function createGithubVerifier(opts: GithubOptions): OpaqueVerifier {
     if (typeof user?.id !== 'number' || typeof user.login !== 'string') {
       throw new AppError('ERR_UPSTREAM_UNAVAILABLE', 'The GitHub API returned an unexpected /user document');
     }
-    const emails = (await get('/user/emails', token)) as { email?: unknown; primary?: unknown; verified?: unknown }[] | null;
+    const emails = (await get('/user/emails', token)) as
+      { email?: unknown; primary?: unknown; verified?: unknown }[] | null;
     const primary = Array.isArray(emails) ? emails.find((e) => e.primary === true) : undefined;
     if (!primary || typeof primary.email !== 'string') {
       throw new AuthError('ERR_AUTH_EMAIL_UNVERIFIED', `The GitHub account ${user.login} has no primary email`);
     }
     if (primary.verified !== true) {
-      throw new AuthError('ERR_AUTH_EMAIL_UNVERIFIED', `The primary email of the GitHub account ${user.login} is not verified`);
+      throw new AuthError(
+        'ERR_AUTH_EMAIL_UNVERIFIED',
+        `The primary email of the GitHub account ${user.login} is not verified`,
+      );
     }
     return {
       subject: `github:${user.id}`,
@@ -115,5 +151,8 @@ export function createGithubVerifier(opts: GithubOptions): OpaqueVerifier {
     };
   }
 
-  return { provider: 'github', verify: cachedIntrospection(introspect, { ttlMs: opts.cacheTtlMs, negativeTtlMs: opts.negativeCacheTtlMs }) };
+  return {
+    provider: 'github',
+    verify: cachedIntrospection(introspect, { ttlMs: opts.cacheTtlMs, negativeTtlMs: opts.negativeCacheTtlMs }),
+  };
 }

@@ -59,7 +59,10 @@ export function createGoogleVerifiers(opts: GoogleOptions): { idTokens: IssuerVe
         );
       }
       if (!opts.hostedDomains.includes(claims.hd.toLowerCase())) {
-        throw new AuthError('ERR_AUTH_INVALID_TOKEN', `The Google Workspace domain (hd) '${claims.hd}' is not allowed; allowed: ${opts.hostedDomains.join(', ')}`);
+        throw new AuthError(
+          'ERR_AUTH_INVALID_TOKEN',
+          `The Google Workspace domain (hd) '${claims.hd}' is not allowed; allowed: ${opts.hostedDomains.join(', ')}`,
+        );
       }
     }
     return { email: claims.email, hostedDomain: typeof claims.hd === 'string' ? claims.hd : undefined };
@@ -104,7 +107,12 @@ export function createGoogleVerifiers(opts: GoogleOptions): { idTokens: IssuerVe
         redirect: 'error',
       });
     } catch (e) {
-      throw new AppError('ERR_UPSTREAM_UNAVAILABLE', 'Google tokeninfo could not be reached; try again shortly', {}, { cause: e });
+      throw new AppError(
+        'ERR_UPSTREAM_UNAVAILABLE',
+        'Google tokeninfo could not be reached; try again shortly',
+        {},
+        { cause: e },
+      );
     }
     if (res.status === 400 || res.status === 401) {
       await res.body?.cancel();
@@ -119,11 +127,16 @@ export function createGoogleVerifiers(opts: GoogleOptions): { idTokens: IssuerVe
     const azp = typeof info.azp === 'string' ? info.azp : undefined;
     // The token must have been issued to one of OUR clients: the confused-deputy check.
     if (!(aud && opts.clientIds.includes(aud)) && !(azp && opts.clientIds.includes(azp))) {
-      throw new AuthError('ERR_AUTH_INVALID_TOKEN', `The Google access token was issued to another client (aud/azp '${aud ?? azp ?? ''}'); expected ${opts.clientIds.join(' or ')}`);
+      throw new AuthError(
+        'ERR_AUTH_INVALID_TOKEN',
+        `The Google access token was issued to another client (aud/azp '${aud ?? azp ?? ''}'); expected ${opts.clientIds.join(' or ')}`,
+      );
     }
     const exp = Number(info.exp);
-    if (!Number.isFinite(exp) || exp * 1000 <= Date.now()) throw new AuthError('ERR_AUTH_INVALID_TOKEN', 'The Google access token has expired (exp)');
-    if (typeof info.sub !== 'string' || !info.sub) throw new AuthError('ERR_AUTH_INVALID_TOKEN', 'Google tokeninfo returned no subject (sub)');
+    if (!Number.isFinite(exp) || exp * 1000 <= Date.now())
+      throw new AuthError('ERR_AUTH_INVALID_TOKEN', 'The Google access token has expired (exp)');
+    if (typeof info.sub !== 'string' || !info.sub)
+      throw new AuthError('ERR_AUTH_INVALID_TOKEN', 'Google tokeninfo returned no subject (sub)');
     const { email, hostedDomain } = checkAccount(info, 'access token');
     return {
       subject: `google:${info.sub}`,

@@ -68,13 +68,22 @@ export function createJwksCache(opts: JwksCacheOptions): JwksCache {
       try {
         resolvedUri = await (opts.uri as () => Promise<string>)();
       } catch (e) {
-        throw new AppError('ERR_UPSTREAM_UNAVAILABLE', (e as Error).message, { retryAfter: Math.max(1, Math.ceil(coldRetryMs / 1000)) }, { cause: e });
+        throw new AppError(
+          'ERR_UPSTREAM_UNAVAILABLE',
+          (e as Error).message,
+          { retryAfter: Math.max(1, Math.ceil(coldRetryMs / 1000)) },
+          { cause: e },
+        );
       }
     }
     const uri = resolvedUri;
     let res: Response;
     try {
-      res = await doFetch(uri, { signal: AbortSignal.timeout(timeoutMs), redirect: 'manual', headers: { accept: 'application/json, application/jwk-set+json' } });
+      res = await doFetch(uri, {
+        signal: AbortSignal.timeout(timeoutMs),
+        redirect: 'manual',
+        headers: { accept: 'application/json, application/jwk-set+json' },
+      });
     } catch (e) {
       throw unavailable((e as Error).name === 'TimeoutError' ? 'timeout' : 'network error', e);
     }

@@ -72,12 +72,20 @@ export function createOidcVerifier(opts: OidcVerifierOptions): JwtIssuerVerifier
       throw new AuthError('ERR_AUTH_INVALID_TOKEN', 'The token is not a well-formed JWT');
     }
     for (const h of KEY_INJECTION_HEADERS) {
-      if (h in header) throw new AuthError('ERR_AUTH_INVALID_TOKEN', `The token header carries '${h}', which is not accepted`);
+      if (h in header)
+        throw new AuthError('ERR_AUTH_INVALID_TOKEN', `The token header carries '${h}', which is not accepted`);
     }
     // We understand no JWS extensions; RFC 7515 §4.1.11 says such tokens must be rejected.
-    if ('crit' in header) throw new AuthError('ERR_AUTH_INVALID_TOKEN', "The token header carries 'crit' (critical extensions), which are not supported");
+    if ('crit' in header)
+      throw new AuthError(
+        'ERR_AUTH_INVALID_TOKEN',
+        "The token header carries 'crit' (critical extensions), which are not supported",
+      );
     if (!header.alg || !opts.algorithms.includes(header.alg)) {
-      throw new AuthError('ERR_AUTH_INVALID_TOKEN', `Token algorithm '${String(header.alg)}' is not allowed (allowed: ${opts.algorithms.join(', ')})`);
+      throw new AuthError(
+        'ERR_AUTH_INVALID_TOKEN',
+        `Token algorithm '${String(header.alg)}' is not allowed (allowed: ${opts.algorithms.join(', ')})`,
+      );
     }
     let payload: JWTPayload;
     try {
@@ -130,7 +138,10 @@ export function defaultUser(payload: JWTPayload, provider: Provider, scopes: str
 export function claimScopes(claims: JWTPayload): string[] {
   const out = new Set<string>();
   const add = (v: unknown) => {
-    if (typeof v === 'string') v.split(' ').filter(Boolean).forEach((s) => out.add(s));
+    if (typeof v === 'string')
+      v.split(' ')
+        .filter(Boolean)
+        .forEach((s) => out.add(s));
     else if (Array.isArray(v)) v.filter((s): s is string => typeof s === 'string').forEach((s) => out.add(s));
   };
   add(claims.scope);
@@ -146,11 +157,17 @@ async function discoverJwksUri(issuer: string, doFetch: typeof fetch): Promise<s
     if (!res.ok) throw new Error(`HTTP ${res.status}`);
     body = (await res.json()) as typeof body;
   } catch (e) {
-    throw new AppError('ERR_UPSTREAM_UNAVAILABLE', `OIDC discovery failed for issuer ${issuer}: ${(e as Error).message}`);
+    throw new AppError(
+      'ERR_UPSTREAM_UNAVAILABLE',
+      `OIDC discovery failed for issuer ${issuer}: ${(e as Error).message}`,
+    );
   }
   // OIDC Discovery §4.3: the document's issuer must equal the one we were configured with.
   if (body.issuer !== issuer) {
-    throw new AppError('ERR_UPSTREAM_UNAVAILABLE', `OIDC discovery for ${issuer} returned issuer ${String(body.issuer)}`);
+    throw new AppError(
+      'ERR_UPSTREAM_UNAVAILABLE',
+      `OIDC discovery for ${issuer} returned issuer ${String(body.issuer)}`,
+    );
   }
   if (!body.jwks_uri) throw new AppError('ERR_UPSTREAM_UNAVAILABLE', `OIDC discovery for ${issuer} has no jwks_uri`);
   return body.jwks_uri;
@@ -162,7 +179,12 @@ function describeJoseError(e: unknown, opts: OidcVerifierOptions, kid: string | 
   const fail = (msg: string) => new AuthError('ERR_AUTH_INVALID_TOKEN', msg, {}, { cause: e });
   if (e instanceof joseErrors.JWTExpired) return fail('The token has expired (exp)');
   if (e instanceof joseErrors.JWTClaimValidationFailed) {
-    if (e.reason === 'missing') return fail(e.claim === 'aud' ? 'The token has no audience (aud) claim' : `The token claim '${e.claim}' is invalid: missing`);
+    if (e.reason === 'missing')
+      return fail(
+        e.claim === 'aud'
+          ? 'The token has no audience (aud) claim'
+          : `The token claim '${e.claim}' is invalid: missing`,
+      );
     switch (e.claim) {
       case 'aud':
         return fail(`The token audience (aud) is not this resource; expected ${[opts.audience].flat().join(' or ')}`);
@@ -177,12 +199,23 @@ function describeJoseError(e: unknown, opts: OidcVerifierOptions, kid: string | 
     }
   }
   if (e instanceof joseErrors.JWKSNoMatchingKey) {
-    return fail(kid ? `No key in the issuer's JWKS matches the token's kid '${kid.slice(0, 64)}'` : "No key in the issuer's JWKS matches the token (no kid)");
+    return fail(
+      kid
+        ? `No key in the issuer's JWKS matches the token's kid '${kid.slice(0, 64)}'`
+        : "No key in the issuer's JWKS matches the token (no kid)",
+    );
   }
-  if (e instanceof joseErrors.JWKSMultipleMatchingKeys) return fail("Several keys in the issuer's JWKS match the token; it must carry a kid");
+  if (e instanceof joseErrors.JWKSMultipleMatchingKeys)
+    return fail("Several keys in the issuer's JWKS match the token; it must carry a kid");
   if (e instanceof joseErrors.JWSSignatureVerificationFailed) return fail('The token signature is invalid');
   if (e instanceof joseErrors.JOSEAlgNotAllowed) return fail('The token algorithm is not allowed');
   if (e instanceof joseErrors.JOSENotSupported) return fail(`The token uses an unsupported feature: ${e.message}`);
-  if (e instanceof joseErrors.JWSInvalid || e instanceof joseErrors.JWTInvalid) return fail(`The token is malformed: ${e.message}`);
-  return new AppError('ERR_UPSTREAM_UNAVAILABLE', `The identity provider's keys could not be used (${opts.issuer})`, {}, { cause: e });
+  if (e instanceof joseErrors.JWSInvalid || e instanceof joseErrors.JWTInvalid)
+    return fail(`The token is malformed: ${e.message}`);
+  return new AppError(
+    'ERR_UPSTREAM_UNAVAILABLE',
+    `The identity provider's keys could not be used (${opts.issuer})`,
+    {},
+    { cause: e },
+  );
 }

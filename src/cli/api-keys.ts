@@ -37,20 +37,29 @@ await runCli('api-keys', USAGE, async ({ pool, out }) => {
   } catch (e) {
     throw new UsageError((e as Error).message);
   }
-  const { values: v, positionals: [command, arg, ...extra] } = parsed;
+  const {
+    values: v,
+    positionals: [command, arg, ...extra],
+  } = parsed;
   if (extra.length) throw new UsageError(`unexpected argument(s): ${extra.join(' ')}`);
   if (command === 'create' && !arg) {
     if (!v.tenant || !v.name || !v.scopes) throw new UsageError('create needs --tenant, --name and --scopes');
     const days = v['expires-days'];
-    if (days !== undefined && !/^\d+$/.test(days)) throw new UsageError('--expires-days must be a whole number of days');
+    if (days !== undefined && !/^\d+$/.test(days))
+      throw new UsageError('--expires-days must be a whole number of days');
     const { key, info } = await createApiKey(pool, {
       tenantId: v.tenant,
       name: v.name,
-      scopes: v.scopes.split(',').map((s) => s.trim()).filter(Boolean),
+      scopes: v.scopes
+        .split(',')
+        .map((s) => s.trim())
+        .filter(Boolean),
       actAs: v['act-as'],
       expiresDays: days === undefined ? undefined : Number(days),
     });
-    out(`created API key ${info.id} for tenant ${info.tenantId} (scopes: ${info.scopes.join(' ')}${info.actAs ? `, acts as ${info.actAs}` : ''}${info.expiresAt ? `, expires ${info.expiresAt.toISOString()}` : ''})`);
+    out(
+      `created API key ${info.id} for tenant ${info.tenantId} (scopes: ${info.scopes.join(' ')}${info.actAs ? `, acts as ${info.actAs}` : ''}${info.expiresAt ? `, expires ${info.expiresAt.toISOString()}` : ''})`,
+    );
     out('');
     out(key);
     out('');
@@ -64,8 +73,14 @@ await runCli('api-keys', USAGE, async ({ pool, out }) => {
     else if (!keys.length) out(`no API keys for tenant ${v.tenant}`);
     else {
       for (const k of keys) {
-        const state = k.revokedAt ? 'revoked' : k.expiresAt && k.expiresAt.getTime() <= Date.now() ? 'expired' : 'active';
-        out(`${k.id}  ${state.padEnd(7)}  ${k.name}  scopes=${k.scopes.join(',')}${k.actAs ? `  act-as=${k.actAs}` : ''}  last-used=${k.lastUsedAt?.toISOString() ?? 'never'}`);
+        const state = k.revokedAt
+          ? 'revoked'
+          : k.expiresAt && k.expiresAt.getTime() <= Date.now()
+            ? 'expired'
+            : 'active';
+        out(
+          `${k.id}  ${state.padEnd(7)}  ${k.name}  scopes=${k.scopes.join(',')}${k.actAs ? `  act-as=${k.actAs}` : ''}  last-used=${k.lastUsedAt?.toISOString() ?? 'never'}`,
+        );
       }
     }
     return 0;

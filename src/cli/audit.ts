@@ -18,11 +18,16 @@ const USAGE = 'usage: npm run audit -- verify [--tenant <id>] [--json]';
 await runCli('audit', USAGE, async ({ pool, out }) => {
   let parsed;
   try {
-    parsed = parseArgs({ args: process.argv.slice(2), allowPositionals: true, options: { tenant: { type: 'string' }, json: { type: 'boolean' } } });
+    parsed = parseArgs({
+      args: process.argv.slice(2),
+      allowPositionals: true,
+      options: { tenant: { type: 'string' }, json: { type: 'boolean' } },
+    });
   } catch (e) {
     throw new UsageError((e as Error).message);
   }
-  if (parsed.positionals.length !== 1 || parsed.positionals[0] !== 'verify') throw new UsageError('expected the command: verify');
+  if (parsed.positionals.length !== 1 || parsed.positionals[0] !== 'verify')
+    throw new UsageError('expected the command: verify');
   const { rows } = await pool.query<{ id: string; schema_name: string }>(
     'SELECT id, schema_name FROM control.tenants WHERE $1::text IS NULL OR id = $1 ORDER BY id',
     [parsed.values.tenant ?? null],

@@ -8,7 +8,14 @@
 import { parseArgs } from 'node:util';
 import { loadMigrations, migrate } from '../db/migrate.js';
 import { assertCanManageTenantRoles } from '../db/tenant-roles.js';
-import { DEFAULT_PUBLIC_EMAIL_DOMAINS, listTenants, provisionTenants, readTenantsFile, removeTenant, TenantInputSchema } from '../tenancy/index.js';
+import {
+  DEFAULT_PUBLIC_EMAIL_DOMAINS,
+  listTenants,
+  provisionTenants,
+  readTenantsFile,
+  removeTenant,
+  TenantInputSchema,
+} from '../tenancy/index.js';
 import { runCli, UsageError } from './run-cli.js';
 
 const USAGE = `usage:
@@ -74,12 +81,17 @@ await runCli('tenants', USAGE, async ({ pool, config, out }) => {
       // A file is applied in one transaction: every tenant or none.
       const inputs = v.file ? await readTenantsFile(v.file) : [parseTenantFlags(id, v)];
       const done = await provisionTenants(pool, inputs, deps);
-      done.forEach((t, i) => out(`${t.created ? 'created' : 'updated'} tenant ${t.id} (schema ${t.schema}; domains ${inputs[i]!.domains.join(', ')})`));
+      done.forEach((t, i) =>
+        out(
+          `${t.created ? 'created' : 'updated'} tenant ${t.id} (schema ${t.schema}; domains ${inputs[i]!.domains.join(', ')})`,
+        ),
+      );
       return 0;
     }
     case 'list': {
       const tenants = await listTenants(pool, { includeRemoved: v.all }).catch((e: unknown) => {
-        if ((e as { code?: string }).code === '42P01') throw new Error('the database is not migrated yet: run `npm run migrate` first');
+        if ((e as { code?: string }).code === '42P01')
+          throw new Error('the database is not migrated yet: run `npm run migrate` first');
         throw e;
       });
       if (v.json) {
@@ -89,16 +101,23 @@ await runCli('tenants', USAGE, async ({ pool, config, out }) => {
       if (!tenants.length) out('no tenants');
       for (const t of tenants) {
         const domains = t.domains.map((d) => (d.includeSubdomains ? `${d.domain} (+subdomains)` : d.domain)).join(', ');
-        const flags = [t.personal ? 'personal' : '', t.removedAt ? `removed ${t.removedAt.toISOString()}` : ''].filter(Boolean).join(', ');
+        const flags = [t.personal ? 'personal' : '', t.removedAt ? `removed ${t.removedAt.toISOString()}` : '']
+          .filter(Boolean)
+          .join(', ');
         out(`${t.id}\t${t.schema}\t${domains || '-'}${flags ? `\t[${flags}]` : ''}`);
       }
       return 0;
     }
     case 'remove': {
       if (!id) throw new UsageError('remove needs a tenant id');
-      if (v['drop-schema'] && !v.yes) throw new UsageError('--drop-schema deletes every row of the tenant for good; add --yes to confirm');
+      if (v['drop-schema'] && !v.yes)
+        throw new UsageError('--drop-schema deletes every row of the tenant for good; add --yes to confirm');
       const r = await removeTenant(pool, id, { dropSchema: v['drop-schema'] });
-      out(r.dropped ? `deleted tenant ${id} and dropped schema ${r.schema}` : `removed tenant ${id}; schema ${r.schema} and its data are kept (add it again to restore)`);
+      out(
+        r.dropped
+          ? `deleted tenant ${id} and dropped schema ${r.schema}`
+          : `removed tenant ${id}; schema ${r.schema} and its data are kept (add it again to restore)`,
+      );
       return 0;
     }
     default:
@@ -131,6 +150,7 @@ function parseTenantFlags(id: string | undefined, v: Record<string, string | str
     vault: { url: s('vault-url'), ...(s('api-version') ? { apiVersion: s('api-version') } : {}), auth },
   };
   const r = TenantInputSchema.safeParse(candidate);
-  if (!r.success) throw new UsageError(r.error.issues.map((i) => `${i.path.map(String).join('.')}: ${i.message}`).join('\n'));
+  if (!r.success)
+    throw new UsageError(r.error.issues.map((i) => `${i.path.map(String).join('.')}: ${i.message}`).join('\n'));
   return r.data;
 }

@@ -10,7 +10,12 @@ import { ConfigError } from '../errors/index.js';
 const csv = z
   .string()
   .optional()
-  .transform((v) => (v ?? '').split(',').map((s) => s.trim()).filter(Boolean));
+  .transform((v) =>
+    (v ?? '')
+      .split(',')
+      .map((s) => s.trim())
+      .filter(Boolean),
+  );
 
 const bool = (dflt: boolean) =>
   z
@@ -18,18 +23,33 @@ const bool = (dflt: boolean) =>
     .optional()
     .transform((v) => (v === undefined || v === '' ? dflt : ['true', '1', 'yes'].includes(v)));
 
-const int = (dflt: number, min: number, max: number) =>
-  z.coerce.number().int().min(min).max(max).default(dflt);
+const int = (dflt: number, min: number, max: number) => z.coerce.number().int().min(min).max(max).default(dflt);
 
 const url = z.url({ protocol: /^https?$/ });
 
 /** JWS algorithms we accept at all; `none` and HMAC are never accepted for third-party tokens. */
-export const ASYMMETRIC_ALGS = ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA'] as const;
+export const ASYMMETRIC_ALGS = [
+  'RS256',
+  'RS384',
+  'RS512',
+  'PS256',
+  'PS384',
+  'PS512',
+  'ES256',
+  'ES384',
+  'ES512',
+  'EdDSA',
+] as const;
 const algList = (dflt: string) =>
   z
     .string()
     .default(dflt)
-    .transform((v) => v.split(',').map((s) => s.trim()).filter(Boolean))
+    .transform((v) =>
+      v
+        .split(',')
+        .map((s) => s.trim())
+        .filter(Boolean),
+    )
     .pipe(z.array(z.enum(ASYMMETRIC_ALGS)).min(1));
 
 const EnvSchema = z.object({
@@ -41,7 +61,10 @@ const EnvSchema = z.object({
   TRUST_PROXY: z.string().default('false'),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 
-  DATABASE_URL: z.string().regex(/^postgres(ql)?:\/\//, 'must be a postgres:// URL').optional(),
+  DATABASE_URL: z
+    .string()
+    .regex(/^postgres(ql)?:\/\//, 'must be a postgres:// URL')
+    .optional(),
   DATA_DIR: z.string().min(1).default('.data'),
   EMBEDDED_PG_PORT: int(5433, 1, 65535),
   DB_POOL_MAX: int(10, 1, 1000),
@@ -51,7 +74,10 @@ const EnvSchema = z.object({
   DB_TENANT_ROLES: bool(true),
   PUBLIC_EMAIL_DOMAINS_POLICY: z.enum(['refuse', 'personal']).default('refuse'),
   PUBLIC_EMAIL_DOMAINS: z.string().optional(),
-  PERSONAL_TENANT_TEMPLATE: z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/, 'must be a tenant id').optional(),
+  PERSONAL_TENANT_TEMPLATE: z
+    .string()
+    .regex(/^[a-z0-9][a-z0-9-]{0,62}$/, 'must be a tenant id')
+    .optional(),
   TENANT_CACHE_TTL_MS: int(30000, 0, 3600000),
   SECRET_KEY: z.string().min(32, 'must be at least 32 characters (e.g. `openssl rand -base64 32`)').optional(),
 
@@ -77,7 +103,10 @@ const EnvSchema = z.object({
 
   AUTH0_DOMAIN: z
     .string()
-    .regex(/^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)+$/i, 'must be a host name like acme.eu.auth0.com (no https://)')
+    .regex(
+      /^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)+$/i,
+      'must be a host name like acme.eu.auth0.com (no https://)',
+    )
     .optional(),
   AUTH0_AUDIENCE: z.string().min(1).optional(),
   AUTH0_ISSUER_URL: url.optional(),
@@ -85,19 +114,28 @@ const EnvSchema = z.object({
 
   GITHUB_ENABLED: bool(false),
   GITHUB_API_URL: url.default('https://api.github.com'),
-  GITHUB_CLIENT_ID: z.string().regex(/^[\w.-]+$/, 'must be a GitHub OAuth app client id').optional(),
+  GITHUB_CLIENT_ID: z
+    .string()
+    .regex(/^[\w.-]+$/, 'must be a GitHub OAuth app client id')
+    .optional(),
   GITHUB_CLIENT_SECRET: z.string().min(1).optional(),
   GITHUB_ACTIONS_AUDIENCE: z.string().min(1).optional(),
   GITHUB_ACTIONS_ISSUER: url.default('https://token.actions.githubusercontent.com'),
   GITHUB_ACTIONS_REPOSITORIES: csv,
-  GITHUB_ACTIONS_TENANT: z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/, 'must be a tenant id').optional(),
+  GITHUB_ACTIONS_TENANT: z
+    .string()
+    .regex(/^[a-z0-9][a-z0-9-]{0,62}$/, 'must be a tenant id')
+    .optional(),
   GITHUB_ACTIONS_SCOPES: csv,
   // Vault client and sessions (src/vault).
   VAULT_TIMEOUT_MS: int(30000, 1000, 300000),
   VAULT_MAX_RETRIES: int(3, 0, 10),
   VAULT_SESSION_IDLE_SECONDS: int(600, 60, 172800),
   VAULT_KEEPALIVE: bool(true),
-  VAULT_CLIENT_ID_PREFIX: z.string().regex(/^[A-Za-z0-9._-]{1,50}$/, 'letters, digits, . _ - (max 50)').default('vault-mcp'),
+  VAULT_CLIENT_ID_PREFIX: z
+    .string()
+    .regex(/^[A-Za-z0-9._-]{1,50}$/, 'letters, digits, . _ - (max 50)')
+    .default('vault-mcp'),
   // Operations: audit group commit, metrics, rate limits (docs/operations.md).
   AUDIT_BATCH_MAX: int(256, 1, 4000),
   AUDIT_LINGER_MS: int(0, 0, 100),
@@ -160,7 +198,8 @@ export interface Config {
     auth0: { issuer: string; audience: string; claimsNamespace: string } | undefined;
     /** `app` set: tokens must belong to this GitHub OAuth app. */
     github: { apiUrl: string; app: { clientId: string; clientSecret: string } | undefined } | undefined;
-    githubActions: { issuer: string; audience: string; repositories: string[]; tenantId: string; scopes: string[] } | undefined;
+    githubActions:
+      { issuer: string; audience: string; repositories: string[]; tenantId: string; scopes: string[] } | undefined;
   };
   vault: {
     /** Per-attempt timeout of every Vault call. */
@@ -216,25 +255,35 @@ export function loadConfig(env: Env): Readonly<Config> {
   }
   if (e.OIDC_JWKS_URI && !e.OIDC_ISSUER) problems.push('OIDC_JWKS_URI: set OIDC_ISSUER too');
   if (e.OIDC_AUDIENCE && !e.OIDC_ISSUER) problems.push('OIDC_AUDIENCE: set OIDC_ISSUER too');
-  if (e.GOOGLE_HOSTED_DOMAINS.length && !e.GOOGLE_CLIENT_IDS.length) problems.push('GOOGLE_HOSTED_DOMAINS: set GOOGLE_CLIENT_IDS too');
+  if (e.GOOGLE_HOSTED_DOMAINS.length && !e.GOOGLE_CLIENT_IDS.length)
+    problems.push('GOOGLE_HOSTED_DOMAINS: set GOOGLE_CLIENT_IDS too');
   if (e.AUTH0_AUDIENCE && !e.AUTH0_DOMAIN) problems.push('AUTH0_AUDIENCE: set AUTH0_DOMAIN too');
   if (e.AUTH0_ISSUER_URL && !e.AUTH0_DOMAIN) problems.push('AUTH0_ISSUER_URL: set AUTH0_DOMAIN too');
-  if (!e.GITHUB_CLIENT_ID !== !e.GITHUB_CLIENT_SECRET) problems.push('GITHUB_CLIENT_ID / GITHUB_CLIENT_SECRET: set both or neither');
+  if (!e.GITHUB_CLIENT_ID !== !e.GITHUB_CLIENT_SECRET)
+    problems.push('GITHUB_CLIENT_ID / GITHUB_CLIENT_SECRET: set both or neither');
   if (e.GITHUB_CLIENT_ID && !e.GITHUB_ENABLED) problems.push('GITHUB_CLIENT_ID: set GITHUB_ENABLED=true too');
   if (e.GITHUB_ACTIONS_AUDIENCE) {
     // Any workflow on GitHub can mint a token for any audience: without a repository allow-list the
     // audience would let every GitHub repository in.
-    if (!e.GITHUB_ACTIONS_REPOSITORIES.length) problems.push('GITHUB_ACTIONS_REPOSITORIES: required with GITHUB_ACTIONS_AUDIENCE (owner/repo or owner/*, comma-separated)');
+    if (!e.GITHUB_ACTIONS_REPOSITORIES.length)
+      problems.push(
+        'GITHUB_ACTIONS_REPOSITORIES: required with GITHUB_ACTIONS_AUDIENCE (owner/repo or owner/*, comma-separated)',
+      );
     const bad = e.GITHUB_ACTIONS_REPOSITORIES.filter((r) => !/^[\w.-]+\/([\w.-]+|\*)$/.test(r));
     if (bad.length) problems.push(`GITHUB_ACTIONS_REPOSITORIES: '${bad.join("', '")}' is not owner/repo or owner/*`);
-    if (!e.GITHUB_ACTIONS_TENANT) problems.push('GITHUB_ACTIONS_TENANT: required with GITHUB_ACTIONS_AUDIENCE (workflow tokens carry no email to map to a tenant)');
+    if (!e.GITHUB_ACTIONS_TENANT)
+      problems.push(
+        'GITHUB_ACTIONS_TENANT: required with GITHUB_ACTIONS_AUDIENCE (workflow tokens carry no email to map to a tenant)',
+      );
   } else {
     for (const k of ['GITHUB_ACTIONS_REPOSITORIES', 'GITHUB_ACTIONS_TENANT', 'GITHUB_ACTIONS_SCOPES'] as const) {
       if (e[k]?.length) problems.push(`${k}: set GITHUB_ACTIONS_AUDIENCE too`);
     }
   }
   if (e.PUBLIC_EMAIL_DOMAINS_POLICY === 'personal' && !e.PERSONAL_TENANT_TEMPLATE) {
-    problems.push('PERSONAL_TENANT_TEMPLATE: required when PUBLIC_EMAIL_DOMAINS_POLICY=personal (the tenant whose Vault settings personal tenants use)');
+    problems.push(
+      'PERSONAL_TENANT_TEMPLATE: required when PUBLIC_EMAIL_DOMAINS_POLICY=personal (the tenant whose Vault settings personal tenants use)',
+    );
   }
   if (problems.length) throw new ConfigError(problems);
   const defaultScopes = e.DEFAULT_SCOPES.length ? e.DEFAULT_SCOPES : ['vault:read'];
@@ -263,7 +312,9 @@ export function loadConfig(env: Env): Readonly<Config> {
       publicDomains:
         e.PUBLIC_EMAIL_DOMAINS === undefined
           ? undefined
-          : e.PUBLIC_EMAIL_DOMAINS.split(',').map((d) => d.trim().toLowerCase()).filter(Boolean),
+          : e.PUBLIC_EMAIL_DOMAINS.split(',')
+              .map((d) => d.trim().toLowerCase())
+              .filter(Boolean),
       personalTemplate: e.PERSONAL_TENANT_TEMPLATE,
       cacheTtlMs: e.TENANT_CACHE_TTL_MS,
     },
@@ -303,7 +354,10 @@ export function loadConfig(env: Env): Readonly<Config> {
       github: e.GITHUB_ENABLED
         ? {
             apiUrl: e.GITHUB_API_URL.replace(/\/+$/, ''),
-            app: e.GITHUB_CLIENT_ID && e.GITHUB_CLIENT_SECRET ? { clientId: e.GITHUB_CLIENT_ID, clientSecret: e.GITHUB_CLIENT_SECRET } : undefined,
+            app:
+              e.GITHUB_CLIENT_ID && e.GITHUB_CLIENT_SECRET
+                ? { clientId: e.GITHUB_CLIENT_ID, clientSecret: e.GITHUB_CLIENT_SECRET }
+                : undefined,
           }
         : undefined,
       githubActions: e.GITHUB_ACTIONS_AUDIENCE

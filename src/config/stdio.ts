@@ -13,7 +13,10 @@ const StdioEnvSchema = z.object({
   VAULT_USERNAME: z.string().min(1),
   VAULT_PASSWORD: z.string().min(1).optional(),
   VAULT_PASSWORD_FILE: z.string().min(1).optional(),
-  VAULT_API_VERSION: z.string().regex(/^v\d+\.\d+$/, 'like v25.2').default('v25.2'),
+  VAULT_API_VERSION: z
+    .string()
+    .regex(/^v\d+\.\d+$/, 'like v25.2')
+    .default('v25.2'),
   /** Scopes the local user holds; add vault:write to enable the write tool. */
   VAULT_STDIO_SCOPES: z.string().default('vault:read,vault:vql'),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('warn'),
@@ -59,7 +62,9 @@ export function loadStdioConfig(env: Env): Readonly<StdioConfig> {
     password: e.VAULT_PASSWORD,
     passwordFile: e.VAULT_PASSWORD_FILE,
     apiVersion: e.VAULT_API_VERSION,
-    scopes: e.VAULT_STDIO_SCOPES.split(',').map((s) => s.trim()).filter(Boolean),
+    scopes: e.VAULT_STDIO_SCOPES.split(',')
+      .map((s) => s.trim())
+      .filter(Boolean),
     logLevel: e.LOG_LEVEL,
     vault: shared,
   });

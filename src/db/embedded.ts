@@ -54,7 +54,10 @@ export async function startEmbeddedPostgres(opts: {
   try {
     await import(binaries);
   } catch (e) {
-    throw new Error(`DATABASE_URL is not set and the embedded Postgres (${binaries}) is not installed in this build; set DATABASE_URL`, { cause: e });
+    throw new Error(
+      `DATABASE_URL is not set and the embedded Postgres (${binaries}) is not installed in this build; set DATABASE_URL`,
+      { cause: e },
+    );
   }
   const Server = await loadEmbeddedPostgres();
   const server = new Server({

@@ -39,7 +39,12 @@ export interface MigrateReport {
 }
 
 /** Default migrations folder: `<package root>/migrations`, from src/ or dist/. */
-export const DEFAULT_MIGRATIONS_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', 'migrations');
+export const DEFAULT_MIGRATIONS_DIR = path.resolve(
+  path.dirname(fileURLToPath(import.meta.url)),
+  '..',
+  '..',
+  'migrations',
+);
 
 /**
  * Read and hash the migration files.
@@ -82,7 +87,9 @@ function pending(files: MigrationFile[], done: Map<string, string>, scope: strin
   for (const f of files) {
     const sha = done.get(f.name);
     if (sha && sha !== f.sha256) {
-      throw new Error(`migration ${scope}/${f.name} was changed after it was applied (sha256 mismatch); add a new migration instead`);
+      throw new Error(
+        `migration ${scope}/${f.name} was changed after it was applied (sha256 mismatch); add a new migration instead`,
+      );
     }
   }
   return files.filter((f) => !done.has(f.name));
@@ -108,7 +115,11 @@ export async function migrateTenantInTx(
   await client.query("SELECT set_config('search_path', $1, true)", [ident(schema)]);
   for (const f of todo) {
     await client.query(f.sql);
-    await client.query('INSERT INTO control.schema_migrations (scope, name, sha256) VALUES ($1, $2, $3)', [schema, f.name, f.sha256]);
+    await client.query('INSERT INTO control.schema_migrations (scope, name, sha256) VALUES ($1, $2, $3)', [
+      schema,
+      f.name,
+      f.sha256,
+    ]);
   }
   if (opts.roles ?? true) await ensureTenantRole(client, schema);
   await client.query("SELECT set_config('search_path', '', true)");
@@ -122,7 +133,10 @@ export async function migrateTenantInTx(
  * const report = await migrate(pool);
  * if (report.tenants.some((t) => t.error)) process.exitCode = 1;
  */
-export async function migrate(pool: Pool, opts: { migrations?: Migrations; concurrency?: number } = {}): Promise<MigrateReport> {
+export async function migrate(
+  pool: Pool,
+  opts: { migrations?: Migrations; concurrency?: number } = {},
+): Promise<MigrateReport> {
   const m = opts.migrations ?? (await loadMigrations());
   const lockClient = await pool.connect();
   const report: MigrateReport = { control: [], tenants: [] };
@@ -134,7 +148,11 @@ export async function migrate(pool: Pool, opts: { migrations?: Migrations; concu
       try {
         for (const f of pending(m.control, await applied(lockClient, 'control'), 'control')) {
           await lockClient.query(f.sql);
-          await lockClient.query('INSERT INTO control.schema_migrations (scope, name, sha256) VALUES ($1, $2, $3)', ['control', f.name, f.sha256]);
+          await lockClient.query('INSERT INTO control.schema_migrations (scope, name, sha256) VALUES ($1, $2, $3)', [
+            'control',
+            f.name,
+            f.sha256,
+          ]);
           report.control.push(f.name);
         }
         await lockClient.query('COMMIT');
@@ -167,7 +185,11 @@ export async function migrate(pool: Pool, opts: { migrations?: Migrations; concu
  * Tenants with a missing file, a changed file (sha256; migrating them reports the drift), a missing
  * schema, or (with roles on) a missing role.
  */
-async function listTenantsNeedingWork(client: PoolClient, files: MigrationFile[], roles: boolean): Promise<SchemaName[]> {
+async function listTenantsNeedingWork(
+  client: PoolClient,
+  files: MigrationFile[],
+  roles: boolean,
+): Promise<SchemaName[]> {
   const { rows } = await client.query<{ schema_name: string }>(
     `SELECT t.schema_name FROM control.tenants t
       WHERE (SELECT count(*) FROM control.schema_migrations s
@@ -208,7 +230,10 @@ async function runPool<T>(items: T[], n: number, fn: (item: T) => Promise<void>)
  * @example
  * const s = await migrationStatus(pool, m); if (!s.ready) res.status(503);
  */
-export async function migrationStatus(pool: Pool, m: Migrations): Promise<{ ready: boolean; pendingControl: number; tenantsBehind: number }> {
+export async function migrationStatus(
+  pool: Pool,
+  m: Migrations,
+): Promise<{ ready: boolean; pendingControl: number; tenantsBehind: number }> {
   const { rows } = await pool.query<{ c: string; behind: string; ctl: string }>(
     `SELECT
        (SELECT count(*) FROM control.schema_migrations WHERE scope = 'control') AS ctl,

@@ -40,7 +40,10 @@ export async function ensureTenantRole(client: PoolClient, schema: SchemaName): 
   await client.query(`GRANT USAGE ON SCHEMA ${role} TO ${role}`);
   await client.query(`GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA ${role} TO ${role}`);
   for (const table of APPEND_ONLY_TABLES) {
-    const { rowCount } = await client.query('SELECT 1 FROM pg_tables WHERE schemaname = $1 AND tablename = $2', [schema, table]);
+    const { rowCount } = await client.query('SELECT 1 FROM pg_tables WHERE schemaname = $1 AND tablename = $2', [
+      schema,
+      table,
+    ]);
     if (rowCount) await client.query(`REVOKE UPDATE, DELETE, TRUNCATE ON ${role}.${table} FROM ${role}`);
   }
   await client.query(`GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA ${role} TO ${role}`);

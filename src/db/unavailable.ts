@@ -9,7 +9,8 @@ import { AppError } from '../errors/index.js';
 
 /** Socket errors and SQLSTATE classes 08 (connection exception) and 57P (operator intervention). */
 const CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'EHOSTUNREACH', '57P01', '57P02', '57P03']);
-const MESSAGES = /Connection terminated|timeout exceeded when trying to connect|Client has encountered a connection error|Client was closed/;
+const MESSAGES =
+  /Connection terminated|timeout exceeded when trying to connect|Client has encountered a connection error|Client was closed/;
 
 /**
  * The database-unavailable error for `e`, or undefined when `e` is something else.

@@ -44,7 +44,11 @@ const ESCAPE_RE =
  * @example
  * const rows = await withTenant(pool, tenant, (tx) => tx.query('SELECT count(*) FROM audit_log'));
  */
-export async function withTenant<T>(pool: Pool, tenant: SchemaName | { schema: SchemaName }, fn: (tx: TenantTx) => Promise<T>): Promise<T> {
+export async function withTenant<T>(
+  pool: Pool,
+  tenant: SchemaName | { schema: SchemaName },
+  fn: (tx: TenantTx) => Promise<T>,
+): Promise<T> {
   // Re-checked at run time: a cast (`'public' as SchemaName`) must not reach SQL.
   const schema = parseSchemaName(typeof tenant === 'string' ? tenant : tenant.schema);
   return inTransaction(pool, async (client) => {
@@ -66,7 +70,8 @@ function makeTx(client: PoolClient, schema: SchemaName, state: { open: boolean }
     schema,
     async query(text, values) {
       if (!state.open) throw new Error(`tenant transaction for ${schema} is already finished`);
-      if (ESCAPE_RE.test(text)) throw new Error('statement refused: it would change the role or search_path of a tenant transaction');
+      if (ESCAPE_RE.test(text))
+        throw new Error('statement refused: it would change the role or search_path of a tenant transaction');
       const r = await client.query(text, values);
       return { rows: r.rows, rowCount: r.rowCount ?? 0 };
     },

@@ -31,7 +31,11 @@ await writeFile(
           id: 'acme',
           name: 'Acme Pharma (demo)',
           domains: ['acme.com'],
-          vault: { url: sim.url, apiVersion: 'v25.2', auth: { mode: 'delegated', username: SERVICE_ACCOUNT, passwordEnv: 'DEV_VAULT_PASSWORD' } },
+          vault: {
+            url: sim.url,
+            apiVersion: 'v25.2',
+            auth: { mode: 'delegated', username: SERVICE_ACCOUNT, passwordEnv: 'DEV_VAULT_PASSWORD' },
+          },
         },
       ],
     },
@@ -42,7 +46,13 @@ await writeFile(
 const secrets: Record<string, string | undefined> = { ...env, DEV_VAULT_PASSWORD: SIM_PASSWORD };
 let config;
 try {
-  config = loadConfig({ NODE_ENV: 'development', LOG_LEVEL: 'info', TENANTS_FILE: tenantsFile, ...env, OIDC_ISSUER: issuer.issuer });
+  config = loadConfig({
+    NODE_ENV: 'development',
+    LOG_LEVEL: 'info',
+    TENANTS_FILE: tenantsFile,
+    ...env,
+    OIDC_ISSUER: issuer.issuer,
+  });
 } catch (e) {
   if (e instanceof ConfigError) {
     process.stderr.write(`vault-mcp dev: ${e.message}\n`);
@@ -53,14 +63,21 @@ try {
 const log = createLogger({ level: config.logLevel });
 const running = await start(config, { log, secrets: (name) => secrets[name] });
 const mintFor = (email: string, scope: string) =>
-  issuer.mint({ sub: email.split('@')[0], aud: config.resource, email, email_verified: true, scope, azp: 'dev' }, { expiresIn: 12 * 3600 });
+  issuer.mint(
+    { sub: email.split('@')[0], aud: config.resource, email, email_verified: true, scope, azp: 'dev' },
+    { expiresIn: 12 * 3600 },
+  );
 const token = await mintFor(QA_MANAGER, 'vault:read vault:vql vault:write');
 const specialistToken = await mintFor(QA_SPECIALIST, 'vault:read');
 
 const mcpUrl = config.resource;
 const claude = {
   mcpServers: {
-    'vault-dev': { command: 'npx', args: ['-y', 'mcp-remote', mcpUrl, '--header', 'Authorization:${AUTH_HEADER}'], env: { AUTH_HEADER: `Bearer ${token}` } },
+    'vault-dev': {
+      command: 'npx',
+      args: ['-y', 'mcp-remote', mcpUrl, '--header', 'Authorization:${AUTH_HEADER}'],
+      env: { AUTH_HEADER: `Bearer ${token}` },
+    },
   },
 };
 process.stdout.write(`

@@ -54,7 +54,8 @@ export async function startGithubFake(opts: { apps?: Record<string, string> } = 
       // Basic auth with the app's client id and secret, body { access_token }.
       const basic = /^Basic (.+)$/.exec(req.headers.authorization ?? '');
       const [id, secret] = basic ? Buffer.from(basic[1]!, 'base64').toString().split(':') : [];
-      if (id !== appCheck[1] || apps[id!] === undefined || apps[id!] !== secret) return send(401, { message: 'Bad credentials' });
+      if (id !== appCheck[1] || apps[id!] === undefined || apps[id!] !== secret)
+        return send(401, { message: 'Bad credentials' });
       let raw = '';
       req.on('data', (c: Buffer) => (raw += c.toString()));
       req.on('end', () => {
@@ -68,10 +69,14 @@ export async function startGithubFake(opts: { apps?: Record<string, string> } = 
     const auth = /^(?:Bearer|token) (.+)$/.exec(req.headers.authorization ?? '');
     const user = auth ? users.get(auth[1]!) : undefined;
     if (!user) return send(401, { message: 'Bad credentials', documentation_url: 'https://docs.github.com/rest' });
-    if (req.method === 'GET' && path === '/user') return send(200, { id: user.id, login: user.login, type: 'User', email: null });
+    if (req.method === 'GET' && path === '/user')
+      return send(200, { id: user.id, login: user.login, type: 'User', email: null });
     if (req.method === 'GET' && path === '/user/emails') {
       if (user.noEmailScope) return send(404, { message: 'Not Found' });
-      return send(200, user.emails.map((e) => ({ ...e, visibility: e.primary ? 'private' : null })));
+      return send(
+        200,
+        user.emails.map((e) => ({ ...e, visibility: e.primary ? 'private' : null })),
+      );
     }
     send(404, { message: 'Not Found' });
   });

@@ -55,7 +55,8 @@ export async function startGoogleFake(): Promise<GoogleFake> {
       res.writeHead(status, { 'content-type': 'application/json', 'cache-control': 'no-store' });
       res.end(JSON.stringify(body));
     };
-    if (req.method !== 'POST' || (req.url ?? '').split('?')[0] !== '/tokeninfo') return send(404, { error: 'not_found' });
+    if (req.method !== 'POST' || (req.url ?? '').split('?')[0] !== '/tokeninfo')
+      return send(404, { error: 'not_found' });
     let raw = '';
     req.on('data', (c: Buffer) => (raw += c.toString()));
     req.on('end', () => {
@@ -63,7 +64,8 @@ export async function startGoogleFake(): Promise<GoogleFake> {
       if (down) return send(503, { error: 'backend_error' });
       const t = tokens.get(new URLSearchParams(raw).get('access_token') ?? '');
       // Google answers unknown and expired tokens alike: 400 invalid_token.
-      if (!t || t.exp * 1000 <= Date.now()) return send(400, { error: 'invalid_token', error_description: 'Invalid Value' });
+      if (!t || t.exp * 1000 <= Date.now())
+        return send(400, { error: 'invalid_token', error_description: 'Invalid Value' });
       send(200, {
         azp: t.azp ?? t.aud,
         aud: t.aud,

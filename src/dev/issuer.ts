@@ -9,7 +9,16 @@
 import { randomUUID } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { createLocalJWKSet, exportJWK, generateKeyPair, jwtVerify, SignJWT, type CryptoKey, type JWK, type JWTPayload } from 'jose';
+import {
+  createLocalJWKSet,
+  exportJWK,
+  generateKeyPair,
+  jwtVerify,
+  SignJWT,
+  type CryptoKey,
+  type JWK,
+  type JWTPayload,
+} from 'jose';
 
 const TOKEN_EXCHANGE = 'urn:ietf:params:oauth:grant-type:token-exchange';
 const ACCESS_TOKEN_TYPE = 'urn:ietf:params:oauth:token-type:access_token';
@@ -97,7 +106,10 @@ export async function startDevIssuer(
   const exchanges: DevExchange[] = [];
 
   /** RFC 8693: verify the client and the subject token (one of ours), mint the same user for `audience`. */
-  async function exchange(p: URLSearchParams, authorization: string | undefined): Promise<[number, Record<string, unknown>]> {
+  async function exchange(
+    p: URLSearchParams,
+    authorization: string | undefined,
+  ): Promise<[number, Record<string, unknown>]> {
     let clientId = p.get('client_id') ?? '';
     let secret = p.get('client_secret') ?? undefined;
     const basic = /^Basic (.+)$/i.exec(authorization ?? '')?.[1];
@@ -111,27 +123,41 @@ export async function startDevIssuer(
     }
     const subjectToken = p.get('subject_token');
     if (!subjectToken || p.get('subject_token_type') !== ACCESS_TOKEN_TYPE) {
-      return [400, { error: 'invalid_request', error_description: `subject_token and subject_token_type=${ACCESS_TOKEN_TYPE} are required` }];
+      return [
+        400,
+        {
+          error: 'invalid_request',
+          error_description: `subject_token and subject_token_type=${ACCESS_TOKEN_TYPE} are required`,
+        },
+      ];
     }
     const audience = p.get('audience') ?? opts.defaultAudience;
     if (!audience) return [400, { error: 'invalid_target', error_description: 'audience is required' }];
     let subject: JWTPayload;
     try {
-      ({ payload: subject } = await jwtVerify(subjectToken, createLocalJWKSet({ keys: keys.map((k) => k.publicJwk) }), { issuer }));
+      ({ payload: subject } = await jwtVerify(subjectToken, createLocalJWKSet({ keys: keys.map((k) => k.publicJwk) }), {
+        issuer,
+      }));
     } catch (e) {
       return [400, { error: 'invalid_grant', error_description: `subject_token is invalid: ${(e as Error).message}` }];
     }
-    const issuedToken = await mint({
-      sub: subject.sub,
-      email: subject.email,
-      email_verified: subject.email_verified,
-      aud: audience,
-      ...(p.get('scope') ? { scope: p.get('scope') } : {}),
-      azp: clientId || undefined,
-      act: { sub: clientId || 'anonymous-client' },
-    }, { expiresIn: 300 });
+    const issuedToken = await mint(
+      {
+        sub: subject.sub,
+        email: subject.email,
+        email_verified: subject.email_verified,
+        aud: audience,
+        ...(p.get('scope') ? { scope: p.get('scope') } : {}),
+        azp: clientId || undefined,
+        act: { sub: clientId || 'anonymous-client' },
+      },
+      { expiresIn: 300 },
+    );
     exchanges.push({ clientId, subjectToken, audience, issuedToken });
-    return [200, { access_token: issuedToken, issued_token_type: ACCESS_TOKEN_TYPE, token_type: 'Bearer', expires_in: 300 }];
+    return [
+      200,
+      { access_token: issuedToken, issued_token_type: ACCESS_TOKEN_TYPE, token_type: 'Bearer', expires_in: 300 },
+    ];
   }
 
   const mint: DevIssuer['mint'] = async (claims, o = {}) => {

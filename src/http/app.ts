@@ -106,7 +106,8 @@ export function createApp(deps: AppDeps): express.Express {
         }),
         res: (res: { statusCode: number }) => ({ statusCode: res.statusCode }),
       },
-      customLogLevel: (_req, res, err) => (err || res.statusCode >= 500 ? 'error' : res.statusCode >= 400 ? 'warn' : 'info'),
+      customLogLevel: (_req, res, err) =>
+        err || res.statusCode >= 500 ? 'error' : res.statusCode >= 400 ? 'warn' : 'info',
     }),
   );
 
@@ -131,7 +132,14 @@ export function createApp(deps: AppDeps): express.Express {
 
   const notAllowed = (req: Request, res: Response) => {
     res.set('Allow', 'POST');
-    fail(req, res, new AppError('ERR_METHOD_NOT_ALLOWED', `${req.method} /mcp is not supported: this server is stateless (no SSE stream, no session to delete); use POST`));
+    fail(
+      req,
+      res,
+      new AppError(
+        'ERR_METHOD_NOT_ALLOWED',
+        `${req.method} /mcp is not supported: this server is stateless (no SSE stream, no session to delete); use POST`,
+      ),
+    );
   };
   app.get('/mcp', notAllowed);
   app.delete('/mcp', notAllowed);
@@ -147,7 +155,10 @@ export function createApp(deps: AppDeps): express.Express {
       res.locals.logBindings = { tenant: tenant.id, sub: user.subject };
       req.log = req.log.child(res.locals.logBindings);
       const wait = deps.rateLimiter?.take(`t:${tenant.id}`);
-      if (wait) throw new AppError('ERR_RATE_LIMITED', `Too many requests for tenant '${tenant.id}'; retry in ${wait} s`, { retryAfter: wait });
+      if (wait)
+        throw new AppError('ERR_RATE_LIMITED', `Too many requests for tenant '${tenant.id}'; retry in ${wait} s`, {
+          retryAfter: wait,
+        });
       requireToolScopes(req.body, deps.tools, user.scopes);
       // The raw token stays only where oauth-mode Vault tenants need it for a token exchange (see context.ts).
       const ctx = withSubjectToken({ user, tenant, requestId }, token);
@@ -172,11 +183,15 @@ export function createApp(deps: AppDeps): express.Express {
     }
   });
 
-  app.use((req: Request, res: Response) => fail(req, res, new AppError('ERR_NOT_FOUND', `No route for ${req.method} ${req.path}`)));
+  app.use((req: Request, res: Response) =>
+    fail(req, res, new AppError('ERR_NOT_FOUND', `No route for ${req.method} ${req.path}`)),
+  );
   // Express 5 error handler (bad JSON bodies, oversize payloads): client faults stay 4xx.
   app.use((err: Error & { status?: number; type?: string }, req: Request, res: Response, _next: unknown) => {
-    if (err.type === 'entity.parse.failed') return fail(req, res, new AppError('ERR_BAD_REQUEST', 'The request body is not valid JSON'));
-    if (err.type === 'entity.too.large') return fail(req, res, new AppError('ERR_BAD_REQUEST', 'The request body is too large'));
+    if (err.type === 'entity.parse.failed')
+      return fail(req, res, new AppError('ERR_BAD_REQUEST', 'The request body is not valid JSON'));
+    if (err.type === 'entity.too.large')
+      return fail(req, res, new AppError('ERR_BAD_REQUEST', 'The request body is too large'));
     fail(req, res, err);
   });
   return app;
@@ -193,21 +208,31 @@ function requireToolScopes(body: unknown, tools: readonly ToolDef[], scopes: rea
     const tool = tools.find((t) => t.name === m.params!.name);
     if (tool && !mayCall(tool, scopes)) {
       const needed = [...new Set([...scopes, ...tool.scopes])].join(' ');
-      throw new AuthError('ERR_AUTH_INSUFFICIENT_SCOPE', `The tool '${tool.name}' needs the scope(s) ${tool.scopes.join(' ')}`, { scope: needed });
+      throw new AuthError(
+        'ERR_AUTH_INSUFFICIENT_SCOPE',
+        `The tool '${tool.name}' needs the scope(s) ${tool.scopes.join(' ')}`,
+        { scope: needed },
+      );
     }
   }
 }
 
 /** The tool a `tools/call` body names (first one in a batch), for auditing a refusal. */
 function calledTool(body: unknown): string | undefined {
-  const m = (Array.isArray(body) ? body : [body]).find((x) => (x as { method?: unknown } | null)?.method === 'tools/call') as
-    | { params?: { name?: unknown } }
-    | undefined;
+  const m = (Array.isArray(body) ? body : [body]).find(
+    (x) => (x as { method?: unknown } | null)?.method === 'tools/call',
+  ) as { params?: { name?: unknown } } | undefined;
   return typeof m?.params?.name === 'string' ? m.params.name.slice(0, 128) : undefined;
 }
 
 function allowedHosts(config: Readonly<Config>): string[] {
-  const hosts = new Set(['localhost', '127.0.0.1', '[::1]', new URL(config.publicUrl).hostname, ...config.allowedHosts]);
+  const hosts = new Set([
+    'localhost',
+    '127.0.0.1',
+    '[::1]',
+    new URL(config.publicUrl).hostname,
+    ...config.allowedHosts,
+  ]);
   if (!['0.0.0.0', '::', '127.0.0.1', 'localhost', '::1'].includes(config.host)) hosts.add(config.host);
   return [...hosts];
 }

@@ -24,7 +24,11 @@ const QUERY_TOKEN_KEYS = ['access_token', 'token', 'bearer', 'api_key', 'apikey'
 export function bearerToken(req: Request): string {
   const q = req.query as Record<string, unknown>;
   for (const k of QUERY_TOKEN_KEYS) {
-    if (k in q) throw new AppError('ERR_TOKEN_IN_QUERY', `Tokens in the query string ('${k}') are refused; send 'Authorization: Bearer <token>'`);
+    if (k in q)
+      throw new AppError(
+        'ERR_TOKEN_IN_QUERY',
+        `Tokens in the query string ('${k}') are refused; send 'Authorization: Bearer <token>'`,
+      );
   }
   const header = req.headers.authorization;
   if (!header) throw new AuthError('ERR_AUTH_MISSING', "Missing 'Authorization: Bearer <token>' header");
@@ -40,7 +44,10 @@ export function bearerToken(req: Request): string {
  * @example
  * const { user } = await authenticate(req, verifier);
  */
-export async function authenticate(req: Request, verifier: TokenVerifier): Promise<{ user: UserContext; token: string }> {
+export async function authenticate(
+  req: Request,
+  verifier: TokenVerifier,
+): Promise<{ user: UserContext; token: string }> {
   const token = bearerToken(req);
   const user = await verifier.verify(token);
   if (!Number.isFinite(user.expiresAt) || user.expiresAt * 1000 < Date.now()) {

@@ -31,7 +31,9 @@ export interface CallObserver {
   onRefused(ctx: Partial<CallContext>, e: unknown, tool: string | undefined, log?: Logger): Promise<void>;
 }
 
-function baseEntry(ctx: Partial<CallContext> & Pick<CallContext, 'user'>): Omit<AuditEntry, 'tool' | 'outcome' | 'errorCode' | 'latencyMs' | 'vaultUser'> {
+function baseEntry(
+  ctx: Partial<CallContext> & Pick<CallContext, 'user'>,
+): Omit<AuditEntry, 'tool' | 'outcome' | 'errorCode' | 'latencyMs' | 'vaultUser'> {
   return {
     requestId: ctx.requestId,
     subject: ctx.user.subject,
@@ -76,7 +78,14 @@ export function createCallObserver(deps: { audit?: AuditWriter; metrics?: Metric
       log.warn({ code, tool, tenant: ctx.tenant?.id, sub: ctx.user?.subject }, 'request refused');
       if (!deps.audit || !ctx.tenant || !ctx.user) return;
       try {
-        await deps.audit.record(ctx.tenant, { ...baseEntry({ ...ctx, user: ctx.user }), tool, outcome: 'denied', errorCode: code, vaultUser: undefined, latencyMs: undefined });
+        await deps.audit.record(ctx.tenant, {
+          ...baseEntry({ ...ctx, user: ctx.user }),
+          tool,
+          outcome: 'denied',
+          errorCode: code,
+          vaultUser: undefined,
+          latencyMs: undefined,
+        });
       } catch (err) {
         // The request is refused either way; the failure is already logged and counted by the writer.
         log.warn({ code, err: (err as Error).message }, 'could not audit a refused request');

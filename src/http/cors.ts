@@ -17,7 +17,10 @@ export function mcpCors(req: Request, res: Response, next: NextFunction): void {
   res.set('Access-Control-Expose-Headers', 'WWW-Authenticate, Mcp-Session-Id, Mcp-Protocol-Version, X-Request-Id');
   if (req.method !== 'OPTIONS') return next();
   res.set('Access-Control-Allow-Methods', 'POST, GET, DELETE');
-  res.set('Access-Control-Allow-Headers', 'Authorization, Content-Type, Accept, Mcp-Protocol-Version, Mcp-Session-Id, Last-Event-ID');
+  res.set(
+    'Access-Control-Allow-Headers',
+    'Authorization, Content-Type, Accept, Mcp-Protocol-Version, Mcp-Session-Id, Last-Event-ID',
+  );
   res.set('Access-Control-Max-Age', '600');
   res.status(204).end();
 }

@@ -21,7 +21,12 @@ function quoted(v: string): string {
  * @example
  * bearerChallenge({ resourceMetadata, error: 'invalid_token', description: 'The token has expired (exp)' })
  */
-export function bearerChallenge(p: { resourceMetadata: string; error?: string; description?: string; scope?: string }): string {
+export function bearerChallenge(p: {
+  resourceMetadata: string;
+  error?: string;
+  description?: string;
+  scope?: string;
+}): string {
   const parts = [`resource_metadata=${quoted(p.resourceMetadata)}`];
   if (p.error) parts.push(`error=${quoted(p.error)}`);
   if (p.description) parts.push(`error_description=${quoted(p.description)}`);
@@ -38,7 +43,8 @@ export function bearerChallenge(p: { resourceMetadata: string; error?: string; d
 export function sendError(res: Response, err: unknown, opts: { resourceMetadata: string; log: Logger }): void {
   const e = isAppError(err) ? err : (dbUnavailable(err) ?? new AppError('ERR_INTERNAL', 'Internal server error'));
   if (e.code === 'ERR_INTERNAL') opts.log.error({ err }, 'unhandled error');
-  else if (e.status >= 500) opts.log.warn({ code: e.code, msg: e.message, cause: (e.cause as Error | undefined)?.message }, 'request failed');
+  else if (e.status >= 500)
+    opts.log.warn({ code: e.code, msg: e.message, cause: (e.cause as Error | undefined)?.message }, 'request failed');
   if (res.headersSent) return;
   const info = ERROR_CODES[e.code];
   const oauth = 'oauth' in info ? info.oauth : undefined;

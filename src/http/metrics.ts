@@ -11,7 +11,14 @@ import { timingSafeEqual, createHash } from 'node:crypto';
 import type { NextFunction, Request, Response } from 'express';
 import type { Metrics } from '../metrics/index.js';
 
-const ROUTES = new Set(['/mcp', '/healthz', '/readyz', '/metrics', '/.well-known/oauth-protected-resource', '/.well-known/oauth-protected-resource/mcp']);
+const ROUTES = new Set([
+  '/mcp',
+  '/healthz',
+  '/readyz',
+  '/metrics',
+  '/.well-known/oauth-protected-resource',
+  '/.well-known/oauth-protected-resource/mcp',
+]);
 const LOOPBACK = new Set(['127.0.0.1', '::1', '::ffff:127.0.0.1']);
 const LOOPBACK_HOST_RE = /^(localhost|127\.0\.0\.1|\[::1\])(:\d+)?$/i;
 
@@ -48,11 +55,16 @@ export function serveMetrics(metrics: Metrics, token: string | undefined) {
     if (expected) {
       const m = /^Bearer +(\S+)\s*$/i.exec(req.headers.authorization ?? '');
       if (!m || !timingSafeEqual(sha(m[1]!), expected)) {
-        res.set('WWW-Authenticate', 'Bearer realm="metrics"').status(401).json({ error: 'METRICS_TOKEN bearer token required' });
+        res
+          .set('WWW-Authenticate', 'Bearer realm="metrics"')
+          .status(401)
+          .json({ error: 'METRICS_TOKEN bearer token required' });
         return;
       }
     } else if (!LOOPBACK.has(req.socket.remoteAddress ?? '') || !LOOPBACK_HOST_RE.test(req.headers.host ?? '')) {
-      res.status(403).json({ error: '/metrics is served to loopback only; set METRICS_TOKEN to scrape from elsewhere' });
+      res
+        .status(403)
+        .json({ error: '/metrics is served to loopback only; set METRICS_TOKEN to scrape from elsewhere' });
       return;
     }
     res.set('Content-Type', metrics.registry.contentType);

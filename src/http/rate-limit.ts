@@ -17,7 +17,12 @@ export interface RateLimiter {
  * const wait = limiter.take(`t:${tenant.id}`);
  * if (wait) throw new AppError('ERR_RATE_LIMITED', '…', { retryAfter: wait });
  */
-export function createRateLimiter(opts: { perMinute: number; burst: number; now?: () => number; maxKeys?: number }): RateLimiter {
+export function createRateLimiter(opts: {
+  perMinute: number;
+  burst: number;
+  now?: () => number;
+  maxKeys?: number;
+}): RateLimiter {
   const perMs = opts.perMinute / 60_000;
   const capacity = Math.max(1, opts.burst);
   const now = opts.now ?? (() => performance.now());

@@ -32,7 +32,8 @@ const SUBJECT_TOKEN = Symbol('vault-mcp.subjectToken');
  * const ctx = withSubjectToken({ user, tenant, requestId }, token);
  */
 export function withSubjectToken(ctx: CallContext, token: string): CallContext {
-  if (ctx.tenant?.vault.auth.mode === 'oauth') Object.defineProperty(ctx, SUBJECT_TOKEN, { value: token, enumerable: false });
+  if (ctx.tenant?.vault.auth.mode === 'oauth')
+    Object.defineProperty(ctx, SUBJECT_TOKEN, { value: token, enumerable: false });
   return ctx;
 }
 

@@ -36,7 +36,8 @@ export function mayCall(tool: Pick<ToolDef, 'scopes'>, scopes: readonly string[]
 /** Render a handler's result as MCP content: text JSON plus structured content for objects. */
 export function toResult(value: unknown): CallToolResult {
   const text = typeof value === 'string' ? value : JSON.stringify(value, null, 2);
-  const structured = value && typeof value === 'object' && !Array.isArray(value) ? (value as Record<string, unknown>) : undefined;
+  const structured =
+    value && typeof value === 'object' && !Array.isArray(value) ? (value as Record<string, unknown>) : undefined;
   return { content: [{ type: 'text', text }], ...(structured ? { structuredContent: structured } : {}) };
 }
 
@@ -74,12 +75,22 @@ export interface ToolHooks {
  * @example
  * registerTools(server, allTools, ctx.user.scopes, { onError, onCall: (c) => audit(c) });
  */
-export function registerTools(server: McpServer, tools: readonly ToolDef[], scopes: readonly string[], hooks: ToolHooks = {}): void {
+export function registerTools(
+  server: McpServer,
+  tools: readonly ToolDef[],
+  scopes: readonly string[],
+  hooks: ToolHooks = {},
+): void {
   for (const tool of tools) {
     if (!mayCall(tool, scopes)) continue;
     server.registerTool(
       tool.name,
-      { title: tool.title, description: tool.description, inputSchema: tool.input, annotations: tool.annotations ?? {} },
+      {
+        title: tool.title,
+        description: tool.description,
+        inputSchema: tool.input,
+        annotations: tool.annotations ?? {},
+      },
       async (args: unknown, extra) => {
         const started = performance.now();
         let result: CallToolResult;
@@ -88,7 +99,10 @@ export function registerTools(server: McpServer, tools: readonly ToolDef[], scop
         try {
           // A copy per call: what the call reports (vaultUser) must not leak into another call of the
           // request. Copied with its descriptors: a spread would drop non-enumerable properties.
-          ctx = Object.defineProperties({}, Object.getOwnPropertyDescriptors(fromAuthInfo(extra.authInfo))) as CallContext;
+          ctx = Object.defineProperties(
+            {},
+            Object.getOwnPropertyDescriptors(fromAuthInfo(extra.authInfo)),
+          ) as CallContext;
           ctx.vaultUser = undefined;
           result = toResult(await tool.run(args as never, ctx));
         } catch (thrown) {
@@ -101,7 +115,14 @@ export function registerTools(server: McpServer, tools: readonly ToolDef[], scop
         if (hooks.onCall) {
           const latencyMs = performance.now() - started;
           try {
-            await hooks.onCall({ tool: tool.name, args, outcome: errorCode ? 'error' : 'ok', errorCode, latencyMs, vaultUser: ctx?.vaultUser });
+            await hooks.onCall({
+              tool: tool.name,
+              args,
+              outcome: errorCode ? 'error' : 'ok',
+              errorCode,
+              latencyMs,
+              vaultUser: ctx?.vaultUser,
+            });
           } catch (e) {
             return toErrorResult(e);
           }

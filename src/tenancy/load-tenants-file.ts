@@ -22,7 +22,9 @@ export async function readTenantsFile(file: string): Promise<TenantInput[]> {
   try {
     raw = await readFile(file, 'utf8');
   } catch (e) {
-    throw new ConfigError([`TENANTS_FILE: cannot read ${file} (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`]);
+    throw new ConfigError([
+      `TENANTS_FILE: cannot read ${file} (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`,
+    ]);
   }
   let json: unknown;
   try {
@@ -32,7 +34,9 @@ export async function readTenantsFile(file: string): Promise<TenantInput[]> {
   }
   const parsed = TenantsFileSchema.safeParse(json);
   if (!parsed.success) {
-    throw new ConfigError(parsed.error.issues.map((i) => `TENANTS_FILE ${i.path.map(String).join('.') || '(root)'}: ${i.message}`));
+    throw new ConfigError(
+      parsed.error.issues.map((i) => `TENANTS_FILE ${i.path.map(String).join('.') || '(root)'}: ${i.message}`),
+    );
   }
   return parsed.data.tenants;
 }

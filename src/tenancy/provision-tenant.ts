@@ -55,7 +55,8 @@ export interface Provisioned {
 export function checkTenantInput(input: TenantInput, publicDomains: ReadonlySet<string>): string[] {
   const problems: string[] = [];
   for (const d of input.domains) {
-    if (isPublicDomain(d, publicDomains)) problems.push(`domain "${d}" is a public email domain, which cannot belong to tenant "${input.id}"`);
+    if (isPublicDomain(d, publicDomains))
+      problems.push(`domain "${d}" is a public email domain, which cannot belong to tenant "${input.id}"`);
   }
   if (new Set(input.domains).size !== input.domains.length) problems.push(`tenant "${input.id}" lists a domain twice`);
   return problems;
@@ -108,14 +109,18 @@ async function provisionTenantInTx(client: PoolClient, input: TenantInput, deps:
     [input.domains, input.id],
   );
   if (taken.rows.length) {
-    throw new ProvisionError('ERR_CONFLICT', taken.rows.map((r) => `domain "${r.domain}" already belongs to tenant "${r.tenant_id}"`));
+    throw new ProvisionError(
+      'ERR_CONFLICT',
+      taken.rows.map((r) => `domain "${r.domain}" already belongs to tenant "${r.tenant_id}"`),
+    );
   }
   const existing = await client.query<{ schema_name: string; personal_email: string | null }>(
     'SELECT schema_name, personal_email FROM control.tenants WHERE id = $1 FOR UPDATE',
     [input.id],
   );
   const row = existing.rows[0];
-  if (row?.personal_email) throw new ProvisionError('ERR_CONFLICT', [`tenant "${input.id}" is a personal tenant and cannot be edited`]);
+  if (row?.personal_email)
+    throw new ProvisionError('ERR_CONFLICT', [`tenant "${input.id}" is a personal tenant and cannot be edited`]);
   const schema = row ? parseSchemaName(row.schema_name) : generateSchemaName();
   await client.query(
     `INSERT INTO control.tenants (id, schema_name, display_name, vault) VALUES ($1, $2, $3, $4)
@@ -124,7 +129,10 @@ async function provisionTenantInTx(client: PoolClient, input: TenantInput, deps:
     [input.id, schema, input.name ?? null, JSON.stringify(input.vault)],
   );
   await createTenantSchemaInTx(client, schema, deps);
-  await client.query('DELETE FROM control.tenant_domains WHERE tenant_id = $1 AND domain <> ALL($2)', [input.id, input.domains]);
+  await client.query('DELETE FROM control.tenant_domains WHERE tenant_id = $1 AND domain <> ALL($2)', [
+    input.id,
+    input.domains,
+  ]);
   await client.query(
     `INSERT INTO control.tenant_domains (domain, tenant_id, include_subdomains)
      SELECT d, $2, $3 FROM unnest($1::text[]) AS d
@@ -150,10 +158,15 @@ export async function provisionPersonalTenant(pool: Pool, email: string, deps: P
       'SELECT schema_name, removed_at IS NOT NULL AS removed FROM control.tenants WHERE personal_email = $1',
       [normalized],
     );
-    if (rows[0]?.removed) throw new AppError('ERR_TENANT_UNAVAILABLE', 'Your personal tenant was removed by an administrator');
+    if (rows[0]?.removed)
+      throw new AppError('ERR_TENANT_UNAVAILABLE', 'Your personal tenant was removed by an administrator');
     if (rows[0]) return { id, schema: parseSchemaName(rows[0].schema_name), created: false };
     const schema = generateSchemaName();
-    await client.query('INSERT INTO control.tenants (id, schema_name, personal_email) VALUES ($1, $2, $3)', [id, schema, normalized]);
+    await client.query('INSERT INTO control.tenants (id, schema_name, personal_email) VALUES ($1, $2, $3)', [
+      id,
+      schema,
+      normalized,
+    ]);
     await createTenantSchemaInTx(client, schema, deps);
     return { id, schema, created: true };
   });

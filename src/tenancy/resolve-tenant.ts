@@ -75,7 +75,10 @@ export function createTenantResolver(deps: TenantResolverDeps): TenantResolver {
   }
 
   async function byId(id: string): Promise<TenantRow | undefined> {
-    const { rows } = await deps.pool.query<TenantRow>(`SELECT ${TENANT_COLUMNS} FROM control.tenants t WHERE t.id = $1 AND t.removed_at IS NULL`, [id]);
+    const { rows } = await deps.pool.query<TenantRow>(
+      `SELECT ${TENANT_COLUMNS} FROM control.tenants t WHERE t.id = $1 AND t.removed_at IS NULL`,
+      [id],
+    );
     return rows[0];
   }
 
@@ -90,19 +93,35 @@ export function createTenantResolver(deps: TenantResolverDeps): TenantResolver {
   }
 
   async function byPersonalEmail(email: string): Promise<TenantRow | undefined> {
-    const { rows } = await deps.pool.query<TenantRow>(`SELECT ${TENANT_COLUMNS} FROM control.tenants t WHERE t.personal_email = $1 AND t.removed_at IS NULL`, [email]);
+    const { rows } = await deps.pool.query<TenantRow>(
+      `SELECT ${TENANT_COLUMNS} FROM control.tenants t WHERE t.personal_email = $1 AND t.removed_at IS NULL`,
+      [email],
+    );
     if (rows[0]) return rows[0];
     if (!deps.migrations) throw new Error('personal tenants need the tenant migrations');
-    await provisionPersonalTenant(deps.pool, email, { migrations: deps.migrations, roles: deps.roles ?? true, publicDomains: deps.publicDomains });
-    const again = await deps.pool.query<TenantRow>(`SELECT ${TENANT_COLUMNS} FROM control.tenants t WHERE t.personal_email = $1 AND t.removed_at IS NULL`, [email]);
+    await provisionPersonalTenant(deps.pool, email, {
+      migrations: deps.migrations,
+      roles: deps.roles ?? true,
+      publicDomains: deps.publicDomains,
+    });
+    const again = await deps.pool.query<TenantRow>(
+      `SELECT ${TENANT_COLUMNS} FROM control.tenants t WHERE t.personal_email = $1 AND t.removed_at IS NULL`,
+      [email],
+    );
     return again.rows[0];
   }
 
   async function toTenant(row: TenantRow): Promise<Tenant> {
     let vault = row.vault;
     if (row.personal_email) {
-      const template = deps.personalTemplate ? await cached(`id:${deps.personalTemplate}`, () => byId(deps.personalTemplate!)) : undefined;
-      if (!template) throw new AppError('ERR_TENANT_MISCONFIGURED', `Personal tenants use the Vault settings of tenant "${deps.personalTemplate ?? ''}", which does not exist`);
+      const template = deps.personalTemplate
+        ? await cached(`id:${deps.personalTemplate}`, () => byId(deps.personalTemplate!))
+        : undefined;
+      if (!template)
+        throw new AppError(
+          'ERR_TENANT_MISCONFIGURED',
+          `Personal tenants use the Vault settings of tenant "${deps.personalTemplate ?? ''}", which does not exist`,
+        );
       vault = template.vault;
     }
     const parsed = TenantVaultSchema.safeParse(vault);
@@ -110,20 +129,35 @@ export function createTenantResolver(deps: TenantResolverDeps): TenantResolver {
       const what = parsed.error.issues.map((i) => `vault.${i.path.join('.')}: ${i.message}`).join('; ');
       throw new AppError('ERR_TENANT_MISCONFIGURED', `Tenant "${row.id}" has invalid Vault settings (${what})`);
     }
-    return { id: row.id, name: row.display_name ?? undefined, schema: parseSchemaName(row.schema_name), vault: parsed.data };
+    return {
+      id: row.id,
+      name: row.display_name ?? undefined,
+      schema: parseSchemaName(row.schema_name),
+      vault: parsed.data,
+    };
   }
 
   async function resolve(user: UserContext): Promise<Tenant> {
     if (user.tenantId !== undefined) {
       const row = await cached(`id:${user.tenantId}`, () => byId(user.tenantId!));
-      if (!row) throw new AppError('ERR_TENANT_UNAVAILABLE', `The tenant "${user.tenantId}" of this credential does not exist or was removed`);
+      if (!row)
+        throw new AppError(
+          'ERR_TENANT_UNAVAILABLE',
+          `The tenant "${user.tenantId}" of this credential does not exist or was removed`,
+        );
       return toTenant(row);
     }
     if (!user.email) {
-      throw new AppError('ERR_TENANT_EMAIL_INVALID', 'The token carries no email claim; users are mapped to tenants by their verified email domain');
+      throw new AppError(
+        'ERR_TENANT_EMAIL_INVALID',
+        'The token carries no email claim; users are mapped to tenants by their verified email domain',
+      );
     }
     if (!user.emailVerified) {
-      throw new AuthError('ERR_AUTH_EMAIL_UNVERIFIED', 'The email address in the token is not verified (email_verified is not true)');
+      throw new AuthError(
+        'ERR_AUTH_EMAIL_UNVERIFIED',
+        'The email address in the token is not verified (email_verified is not true)',
+      );
     }
     const domain = emailDomain(user.email);
     const row = await cached(`domain:${domain}`, () => byDomain(domain));
@@ -137,10 +171,15 @@ export function createTenantResolver(deps: TenantResolverDeps): TenantResolver {
       }
       const email = user.email.toLowerCase();
       const personal = await cached(`personal:${email}`, () => byPersonalEmail(email));
-      if (!personal) throw new AppError('ERR_TENANT_UNAVAILABLE', 'Your personal tenant was removed by an administrator');
+      if (!personal)
+        throw new AppError('ERR_TENANT_UNAVAILABLE', 'Your personal tenant was removed by an administrator');
       return toTenant(personal);
     }
-    throw new AppError('ERR_TENANT_UNKNOWN_DOMAIN', `No tenant is configured for the email domain "${domain}"; ask your administrator to add it`, { domain });
+    throw new AppError(
+      'ERR_TENANT_UNKNOWN_DOMAIN',
+      `No tenant is configured for the email domain "${domain}"; ask your administrator to add it`,
+      { domain },
+    );
   }
 
   return Object.assign(resolve, { invalidate: () => cache.clear() });

@@ -47,7 +47,10 @@ export type VaultAuth = z.infer<typeof VaultAuthSchema>;
 
 export const TenantVaultSchema = z.object({
   url: z.url({ protocol: /^https?$/ }),
-  apiVersion: z.string().regex(/^v\d+\.\d+$/, 'like v25.2').default('v25.2'),
+  apiVersion: z
+    .string()
+    .regex(/^v\d+\.\d+$/, 'like v25.2')
+    .default('v25.2'),
   auth: VaultAuthSchema,
 });
 export type TenantVault = z.infer<typeof TenantVaultSchema>;
@@ -58,7 +61,9 @@ export const TenantIdSchema = z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/, 'low
 export const DomainSchema = z
   .string()
   .transform((d) => d.trim().toLowerCase().replace(/\.$/, ''))
-  .pipe(z.string().regex(/^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$/, 'not a valid DNS domain'));
+  .pipe(
+    z.string().regex(/^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$/, 'not a valid DNS domain'),
+  );
 
 /** One entry of TENANTS_FILE. */
 export const TenantInputSchema = z

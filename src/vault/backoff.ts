@@ -48,7 +48,13 @@ export function retryAfterMs(h: Headers, now = Date.now()): number | undefined {
  * @example
  * await sleep(backoffDelay({ attempt, hintMs: retryAfterMs(res.headers), baseMs: 250, maxMs: 10_000 }));
  */
-export function backoffDelay(p: { attempt: number; hintMs?: number; baseMs: number; maxMs: number; random?: () => number }): number {
+export function backoffDelay(p: {
+  attempt: number;
+  hintMs?: number;
+  baseMs: number;
+  maxMs: number;
+  random?: () => number;
+}): number {
   if (p.hintMs !== undefined) return Math.min(p.maxMs, p.hintMs);
   const ceiling = Math.min(p.maxMs, p.baseMs * 2 ** p.attempt);
   return Math.round((p.random ?? Math.random)() * ceiling);

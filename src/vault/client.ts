@@ -97,7 +97,12 @@ export function createVaultClient(opts: VaultClientOptions) {
   // Set when Vault reported the burst window used up: the next calls wait a little instead of piling on.
   let pauseUntil = 0;
 
-  type CallParams = { session?: string; bearer?: string; form?: Record<string, string | number | undefined>; query?: Record<string, string | number | undefined> };
+  type CallParams = {
+    session?: string;
+    bearer?: string;
+    form?: Record<string, string | number | undefined>;
+    query?: Record<string, string | number | undefined>;
+  };
 
   async function call(method: 'GET' | 'POST' | 'PUT' | 'DELETE', url: string, p: CallParams = {}): Promise<Body> {
     try {
@@ -132,12 +137,17 @@ export function createVaultClient(opts: VaultClientOptions) {
       } catch (e) {
         const timedOut = (e as Error).name === 'TimeoutError';
         opts.observe?.attempt(timedOut ? 'timeout' : 'network', performance.now() - started);
-        throw new VaultError('ERR_VAULT_UNAVAILABLE', timedOut ? 'TIMEOUT' : 'NETWORK',
-          timedOut ? `no answer from Vault within ${timeoutMs} ms` : 'Vault could not be reached', { cause: e });
+        throw new VaultError(
+          'ERR_VAULT_UNAVAILABLE',
+          timedOut ? 'TIMEOUT' : 'NETWORK',
+          timedOut ? `no answer from Vault within ${timeoutMs} ms` : 'Vault could not be reached',
+          { cause: e },
+        );
       }
       limits = { ...limits, ...stripUndefined(readLimits(res.headers)) };
       // Burst window used up: Vault delays further calls anyway; pause as long as it said (or a base step).
-      if (limits.burstRemaining === 0) pauseUntil = now() + Math.min(2_000, limits.responseDelayMs ?? opts.backoffBaseMs ?? 250);
+      if (limits.burstRemaining === 0)
+        pauseUntil = now() + Math.min(2_000, limits.responseDelayMs ?? opts.backoffBaseMs ?? 250);
 
       const retryable = res.status === 429 || res.status === 503;
       let parsed: Body | undefined;
@@ -146,21 +156,37 @@ export function createVaultClient(opts: VaultClientOptions) {
         try {
           parsed = JSON.parse(text) as Body;
         } catch {
-          throw new VaultError('ERR_VAULT_UNAVAILABLE', `HTTP_${res.status}`, `Vault answered HTTP ${res.status} without a JSON body`);
+          throw new VaultError(
+            'ERR_VAULT_UNAVAILABLE',
+            `HTTP_${res.status}`,
+            `Vault answered HTTP ${res.status} without a JSON body`,
+          );
         }
       } else {
         await res.body?.cancel().catch(() => undefined);
       }
-      const limited = retryable || parsed?.errors && (parsed.errors as { type?: string }[])[0]?.type === 'API_LIMIT_EXCEEDED';
+      const limited =
+        retryable || (parsed?.errors && (parsed.errors as { type?: string }[])[0]?.type === 'API_LIMIT_EXCEEDED');
       if (limited) {
         const hint = retryAfterMs(res.headers) ?? limits.responseDelayMs;
         if (attempt < maxRetries) {
-          await sleep(backoffDelay({ attempt, hintMs: hint, baseMs: opts.backoffBaseMs ?? 250, maxMs: opts.backoffMaxMs ?? 10_000 }));
+          await sleep(
+            backoffDelay({
+              attempt,
+              hintMs: hint,
+              baseMs: opts.backoffBaseMs ?? 250,
+              maxMs: opts.backoffMaxMs ?? 10_000,
+            }),
+          );
           continue;
         }
         if (retryable) {
-          throw new VaultError(res.status === 429 ? 'ERR_VAULT_RATE_LIMITED' : 'ERR_VAULT_UNAVAILABLE', `HTTP_${res.status}`,
-            `Vault answered HTTP ${res.status} ${maxRetries + 1} times`, { retryAfter: hint !== undefined ? Math.ceil(hint / 1000) : undefined });
+          throw new VaultError(
+            res.status === 429 ? 'ERR_VAULT_RATE_LIMITED' : 'ERR_VAULT_UNAVAILABLE',
+            `HTTP_${res.status}`,
+            `Vault answered HTTP ${res.status} ${maxRetries + 1} times`,
+            { retryAfter: hint !== undefined ? Math.ceil(hint / 1000) : undefined },
+          );
         }
       }
       if (!parsed || typeof parsed !== 'object' || typeof parsed.responseStatus !== 'string') {
@@ -189,15 +215,28 @@ export function createVaultClient(opts: VaultClientOptions) {
       // Vault may "default" a login to another Vault of the domain; never use such a session here.
       const ours = r.vaultIds.find((v) => safeHost(v.url) === host);
       if (ours && ours.id !== r.vaultId) {
-        throw new VaultError('ERR_VAULT_AUTH', 'WRONG_VAULT', `the login opened a session on Vault ${r.vaultId}, not on ${host} (${ours.id}); check that the user is active there`);
+        throw new VaultError(
+          'ERR_VAULT_AUTH',
+          'WRONG_VAULT',
+          `the login opened a session on Vault ${r.vaultId}, not on ${host} (${ours.id}); check that the user is active there`,
+        );
       }
       return r;
     },
 
     /** POST {login}/auth/oauth/session/{profile_id} with a Vault-audience access token (Bearer). */
-    async oauthSession(profileId: string, accessToken: string, p: { clientId?: string; vaultDNS?: string } = {}): Promise<AuthResult> {
+    async oauthSession(
+      profileId: string,
+      accessToken: string,
+      p: { clientId?: string; vaultDNS?: string } = {},
+    ): Promise<AuthResult> {
       const url = `${oauthBase}/auth/oauth/session/${encodeURIComponent(profileId)}`;
-      return asAuth(await call('POST', url, { bearer: accessToken, form: { client_id: p.clientId, vaultDNS: p.vaultDNS ?? new URL(base).host } }));
+      return asAuth(
+        await call('POST', url, {
+          bearer: accessToken,
+          form: { client_id: p.clientId, vaultDNS: p.vaultDNS ?? new URL(base).host },
+        }),
+      );
     },
 
     /** GET /api/{v}/delegation/vaults: Vaults where the caller has delegate access. */
@@ -208,7 +247,10 @@ export function createVaultClient(opts: VaultClientOptions) {
 
     /** POST /api/{v}/delegation/login: a session acting as `delegatorUserId`. */
     async delegationLogin(session: string, vaultId: number, delegatorUserId: string | number): Promise<string> {
-      const b = await call('POST', `${api}/delegation/login`, { session, form: { vault_id: vaultId, delegator_userid: delegatorUserId } });
+      const b = await call('POST', `${api}/delegation/login`, {
+        session,
+        form: { vault_id: vaultId, delegator_userid: delegatorUserId },
+      });
       return String(b.delegated_sessionid);
     },
 
@@ -229,7 +271,9 @@ export function createVaultClient(opts: VaultClientOptions) {
 
     /** POST a `next_page`/`previous_page` URL from a query response (a path under /api/{v}/query/). */
     async queryPage<Row = Record<string, unknown>>(session: string, pageUrl: string): Promise<QueryPage<Row>> {
-      return (await call('POST', resolvePageUrl(base, opts.apiVersion, pageUrl), { session })) as unknown as QueryPage<Row>;
+      return (await call('POST', resolvePageUrl(base, opts.apiVersion, pageUrl), {
+        session,
+      })) as unknown as QueryPage<Row>;
     },
 
     /** GET /api/{v}/objects/documents/{id}. */
@@ -245,18 +289,32 @@ export function createVaultClient(opts: VaultClientOptions) {
     },
 
     /** GET /api/{v}/vobjects/{object}[/{id}]. */
-    async getObjectRecords(session: string, object: string, p: { fields?: string[]; limit?: number; offset?: number } = {}): Promise<ListPage> {
+    async getObjectRecords(
+      session: string,
+      object: string,
+      p: { fields?: string[]; limit?: number; offset?: number } = {},
+    ): Promise<ListPage> {
       const b = await call('GET', `${api}/vobjects/${encodeURIComponent(object)}`, {
         session,
         query: { fields: p.fields?.join(','), limit: p.limit, offset: p.offset },
       });
-      return { responseDetails: (b.responseDetails as Record<string, unknown>) ?? {}, data: (b.data as Record<string, unknown>[]) ?? [] };
+      return {
+        responseDetails: (b.responseDetails as Record<string, unknown>) ?? {},
+        data: (b.data as Record<string, unknown>[]) ?? [],
+      };
     },
 
     /** GET /api/{v}/objects/objectworkflows/tasks. */
     async workflowTasks(
       session: string,
-      p: { assignee?: string; object?: string; recordId?: string; status?: string[]; offset?: number; pageSize?: number },
+      p: {
+        assignee?: string;
+        object?: string;
+        recordId?: string;
+        status?: string[];
+        offset?: number;
+        pageSize?: number;
+      },
     ): Promise<ListPage> {
       const b = await call('GET', `${api}/objects/objectworkflows/tasks`, {
         session,
@@ -269,7 +327,10 @@ export function createVaultClient(opts: VaultClientOptions) {
           page_size: p.pageSize,
         },
       });
-      return { responseDetails: (b.responseDetails as Record<string, unknown>) ?? {}, data: (b.data as Record<string, unknown>[]) ?? [] };
+      return {
+        responseDetails: (b.responseDetails as Record<string, unknown>) ?? {},
+        data: (b.data as Record<string, unknown>[]) ?? [],
+      };
     },
   };
 }
@@ -285,7 +346,11 @@ function defaultOAuthLoginUrl(base: string): string {
 function resolvePageUrl(base: string, version: string, pageUrl: string): string {
   const u = new URL(pageUrl, base);
   if (u.origin !== new URL(base).origin || !u.pathname.startsWith(`/api/${version}/query/`)) {
-    throw new VaultError('ERR_VAULT_INVALID_REQUEST', 'INVALID_PAGE_URL', 'the page URL is not a query page of this Vault');
+    throw new VaultError(
+      'ERR_VAULT_INVALID_REQUEST',
+      'INVALID_PAGE_URL',
+      'the page URL is not a query page of this Vault',
+    );
   }
   return u.toString();
 }

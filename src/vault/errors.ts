@@ -54,11 +54,21 @@ export class VaultError extends AppError {
   readonly vaultType: VaultErrorType;
   readonly vaultMessage: string;
 
-  constructor(code: ErrorCode, vaultType: VaultErrorType, vaultMessage: string, options?: ErrorOptions & { retryAfter?: number }) {
-    super(code, `Vault ${vaultType}: ${vaultMessage}`, {
-      vaultType,
-      ...(options?.retryAfter !== undefined ? { retryAfter: options.retryAfter } : {}),
-    }, options);
+  constructor(
+    code: ErrorCode,
+    vaultType: VaultErrorType,
+    vaultMessage: string,
+    options?: ErrorOptions & { retryAfter?: number },
+  ) {
+    super(
+      code,
+      `Vault ${vaultType}: ${vaultMessage}`,
+      {
+        vaultType,
+        ...(options?.retryAfter !== undefined ? { retryAfter: options.retryAfter } : {}),
+      },
+      options,
+    );
     this.name = 'VaultError';
     this.vaultType = vaultType;
     this.vaultMessage = vaultMessage;
@@ -66,9 +76,19 @@ export class VaultError extends AppError {
 
   /** Build from a FAILURE/EXCEPTION body. Messages are truncated: they are shown to users. */
   static fromFailure(body: { responseStatus?: unknown; errors?: unknown }): VaultError {
-    const first = Array.isArray(body.errors) ? (body.errors[0] as { type?: unknown; message?: unknown } | undefined) : undefined;
-    const type = typeof first?.type === 'string' ? first.type : body.responseStatus === 'EXCEPTION' ? 'UNEXPECTED_ERROR' : 'UNKNOWN';
-    const message = typeof first?.message === 'string' ? first.message.slice(0, 500) : `Vault answered ${String(body.responseStatus)}`;
+    const first = Array.isArray(body.errors)
+      ? (body.errors[0] as { type?: unknown; message?: unknown } | undefined)
+      : undefined;
+    const type =
+      typeof first?.type === 'string'
+        ? first.type
+        : body.responseStatus === 'EXCEPTION'
+          ? 'UNEXPECTED_ERROR'
+          : 'UNKNOWN';
+    const message =
+      typeof first?.message === 'string'
+        ? first.message.slice(0, 500)
+        : `Vault answered ${String(body.responseStatus)}`;
     return new VaultError(CODE_BY_TYPE[type] ?? 'ERR_VAULT', type, message);
   }
 }

@@ -18,7 +18,9 @@ export function readSecretFile(path: string, what: string): string {
     throw new TypeError(`${what}: cannot read ${path}`);
   }
   if (process.platform !== 'win32' && (mode & 0o077) !== 0) {
-    throw new TypeError(`${what}: ${path} is readable by group/others (mode ${(mode & 0o777).toString(8)}); run chmod 600 ${path}`);
+    throw new TypeError(
+      `${what}: ${path} is readable by group/others (mode ${(mode & 0o777).toString(8)}); run chmod 600 ${path}`,
+    );
   }
   const value = readFileSync(path, 'utf8').replace(/\r?\n$/, '');
   if (!value) throw new TypeError(`${what}: ${path} is empty`);

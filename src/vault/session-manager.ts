@@ -105,7 +105,8 @@ export function createSessionManager(opts: SessionManagerOptions) {
           observe: m && {
             attempt: (status, ms) => m.vaultDuration.observe({ tenant: tenant.id, status }, ms / 1000),
             // Vault's types are a fixed vocabulary; anything else (a proxy's junk) must not mint series.
-            failed: (type) => m.vaultErrors.inc({ tenant: tenant.id, type: /^[A-Z0-9_]{1,64}$/.test(type) ? type : 'OTHER' }),
+            failed: (type) =>
+              m.vaultErrors.inc({ tenant: tenant.id, type: /^[A-Z0-9_]{1,64}$/.test(type) ? type : 'OTHER' }),
           },
         });
         clients.set(id, c);
@@ -113,11 +114,14 @@ export function createSessionManager(opts: SessionManagerOptions) {
       return c;
     });
 
-  const usable = (s: StoredSession, now = Date.now()) => now < s.expiresAt - margin && now - s.lastUsedAt < idle - margin;
+  const usable = (s: StoredSession, now = Date.now()) =>
+    now < s.expiresAt - margin && now - s.lastUsedAt < idle - margin;
   const cacheKey = (t: Tenant, key: string) => `${t.id}\u0000${key}`;
 
   function keyFor(tenant: Tenant, ctx: CallContext): string {
-    return tenant.vault.auth.mode === 'service_account' ? 'sa' : `${tenant.vault.auth.mode === 'delegated' ? 'dg' : 'oa'}:${ctx.user.subject}`;
+    return tenant.vault.auth.mode === 'service_account'
+      ? 'sa'
+      : `${tenant.vault.auth.mode === 'delegated' ? 'dg' : 'oa'}:${ctx.user.subject}`;
   }
 
   function password(tenant: Tenant): string {
@@ -125,7 +129,11 @@ export function createSessionManager(opts: SessionManagerOptions) {
     if (auth.mode === 'oauth') throw new TypeError('no password in oauth mode');
     if (auth.passwordEnv) {
       const v = opts.secrets(auth.passwordEnv);
-      if (!v) throw new AppError('ERR_VAULT_AUTH', `Tenant ${tenant.id}: the environment variable ${auth.passwordEnv} (vault.auth.passwordEnv) is not set`);
+      if (!v)
+        throw new AppError(
+          'ERR_VAULT_AUTH',
+          `Tenant ${tenant.id}: the environment variable ${auth.passwordEnv} (vault.auth.passwordEnv) is not set`,
+        );
       return v;
     }
     if (auth.passwordFile) {
@@ -153,22 +161,28 @@ export function createSessionManager(opts: SessionManagerOptions) {
     if (!p) {
       p = (async () => {
         let createdHere = false;
-        const s = await opts.store.getOrCreate(tenant, key, (x) => usable(x), async () => {
-          createdHere = true;
-          const mode = MODE_BY_PREFIX[key.split(':')[0]!] ?? 'service_account';
-          try {
-            const fresh = await login();
-            m?.vaultLogins.inc({ tenant: tenant.id, mode, outcome: 'ok' });
-            return fresh;
-          } catch (e) {
-            m?.vaultLogins.inc({ tenant: tenant.id, mode, outcome: 'error' });
-            throw e;
-          }
-        });
+        const s = await opts.store.getOrCreate(
+          tenant,
+          key,
+          (x) => usable(x),
+          async () => {
+            createdHere = true;
+            const mode = MODE_BY_PREFIX[key.split(':')[0]!] ?? 'service_account';
+            try {
+              const fresh = await login();
+              m?.vaultLogins.inc({ tenant: tenant.id, mode, outcome: 'ok' });
+              return fresh;
+            } catch (e) {
+              m?.vaultLogins.inc({ tenant: tenant.id, mode, outcome: 'error' });
+              throw e;
+            }
+          },
+        );
         const now = Date.now();
         const entry: Cached = { ...s, tenant, key, lastCallAt: now, lastPersistedAt: s.lastUsedAt, createdHere };
         cache.set(ck, entry);
-        if (createdHere) opts.log?.info({ tenant: tenant.id, key: redactKey(key), vaultUser: s.vaultUserId }, 'vault login');
+        if (createdHere)
+          opts.log?.info({ tenant: tenant.id, key: redactKey(key), vaultUser: s.vaultUserId }, 'vault login');
         return entry;
       })().finally(() => inflight.delete(ck));
       inflight.set(ck, p);
@@ -186,7 +200,9 @@ export function createSessionManager(opts: SessionManagerOptions) {
   async function serviceSession(tenant: Tenant): Promise<Cached> {
     const auth = tenant.vault.auth;
     if (auth.mode === 'oauth') throw new TypeError('no service account in oauth mode');
-    const s = await acquire(tenant, 'sa', async () => fromAuth(await clientFor(tenant).auth(auth.username, password(tenant))));
+    const s = await acquire(tenant, 'sa', async () =>
+      fromAuth(await clientFor(tenant).auth(auth.username, password(tenant))),
+    );
     s.vaultUsername = auth.username;
     return s;
   }
@@ -212,17 +228,24 @@ export function createSessionManager(opts: SessionManagerOptions) {
     if (!email || !ctx.user.emailVerified) {
       throw new AppError('ERR_VAULT_ACCESS', 'Delegated Vault access needs a verified email address in your token');
     }
-    const rows = await withServiceSession(tenant, async (s) =>
-      (await clientFor(tenant).query<{ id: unknown; user_name__v: unknown; status__v?: unknown }>(
-        s.sessionId,
-        `SELECT id, user_name__v, status__v FROM users WHERE user_email__v = ${vqlString(email)}`,
-      )).data,
+    const rows = await withServiceSession(
+      tenant,
+      async (s) =>
+        (
+          await clientFor(tenant).query<{ id: unknown; user_name__v: unknown; status__v?: unknown }>(
+            s.sessionId,
+            `SELECT id, user_name__v, status__v FROM users WHERE user_email__v = ${vqlString(email)}`,
+          )
+        ).data,
     );
     const active = rows.filter((r) => r.status__v === undefined || r.status__v === 'active__v');
     if (active.length !== 1) {
-      throw new AppError('ERR_VAULT_ACCESS', active.length
-        ? `Several active Vault users have the email ${email}; ask your Vault admin to make it unique`
-        : `No active Vault user has the email ${email}`);
+      throw new AppError(
+        'ERR_VAULT_ACCESS',
+        active.length
+          ? `Several active Vault users have the email ${email}; ask your Vault admin to make it unique`
+          : `No active Vault user has the email ${email}`,
+      );
     }
     const mapping = { email, vaultUserId: String(active[0]!.id), vaultUsername: String(active[0]!.user_name__v) };
     await opts.store.putMapping(tenant, ctx.user.subject, mapping);
@@ -234,7 +257,10 @@ export function createSessionManager(opts: SessionManagerOptions) {
     const client = clientFor(tenant);
     if (auth.mode === 'oauth') {
       if (!opts.oauthToken) {
-        throw new AppError('ERR_VAULT_AUTH', `Tenant ${tenant.id} uses vault.auth.mode "oauth" but no Vault token source is configured on this server`);
+        throw new AppError(
+          'ERR_VAULT_AUTH',
+          `Tenant ${tenant.id} uses vault.auth.mode "oauth" but no Vault token source is configured on this server`,
+        );
       }
       const source = opts.oauthToken;
       return acquire(tenant, key, async () =>
@@ -248,13 +274,18 @@ export function createSessionManager(opts: SessionManagerOptions) {
     const { vaultUserId, vaultUsername } = await vaultUserFor(tenant, ctx);
     const s = await withServiceSession(tenant, async (sa) =>
       acquire(tenant, key, async () => {
-        const grants = (await client.delegations(sa.sessionId)).filter((d) => String(d.delegator_userid) === vaultUserId);
+        const grants = (await client.delegations(sa.sessionId)).filter(
+          (d) => String(d.delegator_userid) === vaultUserId,
+        );
         // The user may have granted access in several Vaults of the domain: take this tenant's.
         const host = new URL(tenant.vault.url).host;
         const grant = grants.find((d) => d.dns === host) ?? (grants.length === 1 ? grants[0] : undefined);
         if (!grant) {
-          throw new VaultError('ERR_VAULT_ACCESS', 'INSUFFICIENT_ACCESS',
-            `Vault user ${vaultUserId} has not granted delegate access to the service account ${auth.username}`);
+          throw new VaultError(
+            'ERR_VAULT_ACCESS',
+            'INSUFFICIENT_ACCESS',
+            `Vault user ${vaultUserId} has not granted delegate access to the service account ${auth.username}`,
+          );
         }
         const delegated = await client.delegationLogin(sa.sessionId, grant.id, vaultUserId);
         return fromAuth({ sessionId: delegated, userId: vaultUserId });
@@ -287,7 +318,9 @@ export function createSessionManager(opts: SessionManagerOptions) {
     // Persist activity now and then, so other replicas do not treat a busy session as idle.
     if (now - s.lastPersistedAt > idle / 4) {
       s.lastPersistedAt = now;
-      opts.store.touch(s.tenant, s.key, now).catch((e: unknown) => opts.log?.warn({ err: (e as Error).message }, 'vault session touch failed'));
+      opts.store
+        .touch(s.tenant, s.key, now)
+        .catch((e: unknown) => opts.log?.warn({ err: (e as Error).message }, 'vault session touch failed'));
     }
   }
 
@@ -313,7 +346,10 @@ export function createSessionManager(opts: SessionManagerOptions) {
 
   const interval = opts.keepAliveIntervalMs ?? Math.round(idle / 3);
   let sweeping: Promise<void> | undefined;
-  const timer = interval > 0 ? setInterval(() => void (sweeping ??= keepAliveSweep().finally(() => (sweeping = undefined))), interval) : undefined;
+  const timer =
+    interval > 0
+      ? setInterval(() => void (sweeping ??= keepAliveSweep().finally(() => (sweeping = undefined))), interval)
+      : undefined;
   timer?.unref();
 
   return {
@@ -329,7 +365,12 @@ export function createSessionManager(opts: SessionManagerOptions) {
       const run = async (s: Cached) => {
         // For the audit row: who this call acts as in Vault (set before the call: a failed call acted too).
         ctx.vaultUser = s.vaultUsername ?? s.vaultUserId;
-        const r = await fn({ client: clientFor(tenant), sessionId: s.sessionId, vaultUserId: s.vaultUserId, mode: tenant.vault.auth.mode });
+        const r = await fn({
+          client: clientFor(tenant),
+          sessionId: s.sessionId,
+          vaultUserId: s.vaultUserId,
+          mode: tenant.vault.auth.mode,
+        });
         used(s);
         return r;
       };
@@ -347,10 +388,16 @@ export function createSessionManager(opts: SessionManagerOptions) {
 
     /** End a user's Vault session (access revoked, user removed): DELETE /session and drop it everywhere. */
     async revoke(tenant: Tenant, subject: string): Promise<boolean> {
-      const key = tenant.vault.auth.mode === 'service_account' ? 'sa' : `${tenant.vault.auth.mode === 'delegated' ? 'dg' : 'oa'}:${subject}`;
+      const key =
+        tenant.vault.auth.mode === 'service_account'
+          ? 'sa'
+          : `${tenant.vault.auth.mode === 'delegated' ? 'dg' : 'oa'}:${subject}`;
       cache.delete(cacheKey(tenant, key));
       const removed = await opts.store.remove(tenant, key);
-      if (removed) await clientFor(tenant).endSession(removed.sessionId).catch(() => undefined);
+      if (removed)
+        await clientFor(tenant)
+          .endSession(removed.sessionId)
+          .catch(() => undefined);
       return Boolean(removed);
     },
 
@@ -371,7 +418,9 @@ export function createSessionManager(opts: SessionManagerOptions) {
         // Delegated sessions first: they were opened through the service account session.
         mine.sort((a, b) => (a.key === 'sa' ? 1 : 0) - (b.key === 'sa' ? 1 : 0));
         for (const s of mine) {
-          await clientFor(s.tenant).endSession(s.sessionId).catch(() => undefined);
+          await clientFor(s.tenant)
+            .endSession(s.sessionId)
+            .catch(() => undefined);
           await opts.store.remove(s.tenant, s.key, s.ref).catch(() => undefined);
         }
       }
@@ -385,13 +434,20 @@ export type SessionManager = ReturnType<typeof createSessionManager>;
 /** The tenant of the call, or a clear error when the user maps to none. */
 export function requireTenant(ctx: CallContext): Tenant {
   if (!ctx.tenant) {
-    throw new AppError('ERR_TENANT_NOT_FOUND', 'No Vault tenant is configured for your account (your email domain maps to no tenant)');
+    throw new AppError(
+      'ERR_TENANT_NOT_FOUND',
+      'No Vault tenant is configured for your account (your email domain maps to no tenant)',
+    );
   }
   return ctx.tenant;
 }
 
 /** The login a cache key stands for (metrics label). */
-const MODE_BY_PREFIX: Record<string, Tenant['vault']['auth']['mode']> = { sa: 'service_account', dg: 'delegated', oa: 'oauth' };
+const MODE_BY_PREFIX: Record<string, Tenant['vault']['auth']['mode']> = {
+  sa: 'service_account',
+  dg: 'delegated',
+  oa: 'oauth',
+};
 
 /** Keys carry subjects; log only the mode prefix. */
 function redactKey(key: string): string {

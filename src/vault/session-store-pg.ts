@@ -28,12 +28,19 @@ interface Row extends Record<string, unknown> {
  * @example
  * const store = createPgSessionStore({ pool, cipher: createSessionCipher(config.secretKey) });
  */
-export function createPgSessionStore(deps: { pool: Pool; cipher: SessionCipher; onDecryptError?: (tenant: string) => void }): SessionStore {
+export function createPgSessionStore(deps: {
+  pool: Pool;
+  cipher: SessionCipher;
+  onDecryptError?: (tenant: string) => void;
+}): SessionStore {
   const { pool, cipher } = deps;
   const aad = (tenant: Tenant, key: string) => `${tenant.schema}|${key}`;
 
   const read = async (tx: TenantTx, tenant: Tenant, key: string): Promise<StoredSession | undefined> => {
-    const { rows } = await tx.query<Row>('SELECT vault_user, ciphertext, expires_at, last_used_at, created_at FROM vault_sessions WHERE key = $1', [key]);
+    const { rows } = await tx.query<Row>(
+      'SELECT vault_user, ciphertext, expires_at, last_used_at, created_at FROM vault_sessions WHERE key = $1',
+      [key],
+    );
     const r = rows[0];
     if (!r) return undefined;
     try {
@@ -69,18 +76,30 @@ export function createPgSessionStore(deps: { pool: Pool; cipher: SessionCipher; 
              expires_at = EXCLUDED.expires_at, last_used_at = EXCLUDED.last_used_at, created_at = EXCLUDED.created_at`,
           [key, s.vaultUserId, blob, new Date(s.expiresAt), now],
         );
-        return { ...s, createdAt: now.getTime(), lastUsedAt: now.getTime(), ref: blob.toString('base64'), created: true };
+        return {
+          ...s,
+          createdAt: now.getTime(),
+          lastUsedAt: now.getTime(),
+          ref: blob.toString('base64'),
+          created: true,
+        };
       });
     },
     async touch(tenant, key, at) {
       await withTenant(pool, tenant.schema, (tx) =>
-        tx.query('UPDATE vault_sessions SET last_used_at = greatest(last_used_at, $2) WHERE key = $1', [key, new Date(at)]),
+        tx.query('UPDATE vault_sessions SET last_used_at = greatest(last_used_at, $2) WHERE key = $1', [
+          key,
+          new Date(at),
+        ]),
       );
     },
     async remove(tenant, key, ref) {
       return withTenant(pool, tenant.schema, async (tx) => {
         const cur = await read(tx, tenant, key);
-        const sql = ref === undefined ? 'DELETE FROM vault_sessions WHERE key = $1' : 'DELETE FROM vault_sessions WHERE key = $1 AND ciphertext = $2';
+        const sql =
+          ref === undefined
+            ? 'DELETE FROM vault_sessions WHERE key = $1'
+            : 'DELETE FROM vault_sessions WHERE key = $1 AND ciphertext = $2';
         const { rowCount } = await tx.query(sql, ref === undefined ? [key] : [key, Buffer.from(ref, 'base64')]);
         return rowCount ? cur : undefined;
       });
@@ -93,7 +112,9 @@ export function createPgSessionStore(deps: { pool: Pool; cipher: SessionCipher; 
         ),
       );
       const r = rows[0];
-      return r?.vault_user_id ? { email: r.email, vaultUserId: r.vault_user_id, vaultUsername: r.vault_username ?? '' } : undefined;
+      return r?.vault_user_id
+        ? { email: r.email, vaultUserId: r.vault_user_id, vaultUsername: r.vault_username ?? '' }
+        : undefined;
     },
     async putMapping(tenant, subject, m) {
       await withTenant(pool, tenant.schema, (tx) =>

@@ -74,15 +74,17 @@ export function createMemorySessionStore(): SessionStore {
     async getOrCreate(tenant, key, usable, login) {
       const id = k(tenant, key);
       const prev = locks.get(id) ?? Promise.resolve();
-      const run = prev.catch(() => undefined).then(async () => {
-        const cur = rows.get(id);
-        if (cur && usable(cur)) return { ...cur, created: false };
-        const s = await login();
-        const now = Date.now();
-        const stored: StoredSession = { ...s, createdAt: now, lastUsedAt: now, ref: String(++version) };
-        rows.set(id, stored);
-        return { ...stored, created: true };
-      });
+      const run = prev
+        .catch(() => undefined)
+        .then(async () => {
+          const cur = rows.get(id);
+          if (cur && usable(cur)) return { ...cur, created: false };
+          const s = await login();
+          const now = Date.now();
+          const stored: StoredSession = { ...s, createdAt: now, lastUsedAt: now, ref: String(++version) };
+          rows.set(id, stored);
+          return { ...stored, created: true };
+        });
       locks.set(id, run);
       try {
         return await run;

@@ -43,15 +43,20 @@ export function createTokenExchange(opts: TokenExchangeOptions): (ctx: CallConte
     if (auth.mode !== 'oauth') throw new TypeError('token exchange is for oauth mode only');
     const where = `Tenant ${tenant.id}`;
     const fail = (message: string) => new AppError('ERR_VAULT_AUTH', `${where}: ${message}`);
-    if (!auth.tokenEndpoint) throw fail("vault.auth.tokenEndpoint is not set (oauth mode exchanges the user's token there for a Vault token)");
+    if (!auth.tokenEndpoint)
+      throw fail("vault.auth.tokenEndpoint is not set (oauth mode exchanges the user's token there for a Vault token)");
     const endpoint = new URL(auth.tokenEndpoint);
     // The MCP access token must never reach Vault: refuse a token endpoint that is Vault itself.
     const vault = new URL(tenant.vault.url);
     if (endpoint.origin === vault.origin || endpoint.hostname.endsWith('.veevavault.com')) {
-      throw fail('vault.auth.tokenEndpoint points at Vault; it must be the identity provider that issued the users\' tokens');
+      throw fail(
+        "vault.auth.tokenEndpoint points at Vault; it must be the identity provider that issued the users' tokens",
+      );
     }
     if (!EXCHANGEABLE.has(ctx.user.provider)) {
-      throw fail(`Vault sign-in uses OAuth here, which needs a token from your organisation's identity provider (OIDC or Auth0), not a ${ctx.user.provider} credential`);
+      throw fail(
+        `Vault sign-in uses OAuth here, which needs a token from your organisation's identity provider (OIDC or Auth0), not a ${ctx.user.provider} credential`,
+      );
     }
     const subject = subjectToken(ctx);
     if (!subject) throw fail("the caller's token is not available for the token exchange");
@@ -64,13 +69,19 @@ export function createTokenExchange(opts: TokenExchangeOptions): (ctx: CallConte
       audience: auth.audience ?? tenant.vault.url,
     });
     if (auth.scope) form.set('scope', auth.scope);
-    const headers: Record<string, string> = { 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json' };
+    const headers: Record<string, string> = {
+      'content-type': 'application/x-www-form-urlencoded',
+      accept: 'application/json',
+    };
     if (auth.clientSecretEnv) {
       const secret = opts.secrets(auth.clientSecretEnv);
-      if (!secret) throw fail(`the environment variable ${auth.clientSecretEnv} (vault.auth.clientSecretEnv) is not set`);
+      if (!secret)
+        throw fail(`the environment variable ${auth.clientSecretEnv} (vault.auth.clientSecretEnv) is not set`);
       if (!auth.clientId) throw fail('vault.auth.clientId is required with vault.auth.clientSecretEnv');
       // RFC 6749 §2.3.1: form-encode both parts before Basic encoding.
-      const basic = Buffer.from(`${encodeURIComponent(auth.clientId)}:${encodeURIComponent(secret)}`).toString('base64');
+      const basic = Buffer.from(`${encodeURIComponent(auth.clientId)}:${encodeURIComponent(secret)}`).toString(
+        'base64',
+      );
       headers.authorization = `Basic ${basic}`;
     } else if (auth.clientId) {
       form.set('client_id', auth.clientId);
@@ -79,22 +90,35 @@ export function createTokenExchange(opts: TokenExchangeOptions): (ctx: CallConte
     const at = `the token endpoint ${endpoint.host} (vault.auth.tokenEndpoint)`;
     let res: Response;
     try {
-      res = await doFetch(endpoint, { method: 'POST', headers, body: form, signal: AbortSignal.timeout(timeoutMs), redirect: 'error' });
+      res = await doFetch(endpoint, {
+        method: 'POST',
+        headers,
+        body: form,
+        signal: AbortSignal.timeout(timeoutMs),
+        redirect: 'error',
+      });
     } catch (e) {
       const timedOut = (e as Error).name === 'TimeoutError';
-      throw new AppError('ERR_UPSTREAM_UNAVAILABLE', `${where}: ${at} ${timedOut ? `did not answer within ${timeoutMs} ms` : 'could not be reached'}`);
+      throw new AppError(
+        'ERR_UPSTREAM_UNAVAILABLE',
+        `${where}: ${at} ${timedOut ? `did not answer within ${timeoutMs} ms` : 'could not be reached'}`,
+      );
     }
     const body = (await res.json().catch(() => undefined)) as Record<string, unknown> | undefined;
-    if (res.status >= 500) throw new AppError('ERR_UPSTREAM_UNAVAILABLE', `${where}: ${at} answered HTTP ${res.status}`);
+    if (res.status >= 500)
+      throw new AppError('ERR_UPSTREAM_UNAVAILABLE', `${where}: ${at} answered HTTP ${res.status}`);
     if (!res.ok || !body || typeof body.access_token !== 'string' || !body.access_token) {
-      const error = typeof body?.error === 'string' ? body.error.slice(0, 100) : `HTTP ${res.status} without an access_token`;
-      const description = typeof body?.error_description === 'string' ? `: ${body.error_description.slice(0, 300)}` : '';
+      const error =
+        typeof body?.error === 'string' ? body.error.slice(0, 100) : `HTTP ${res.status} without an access_token`;
+      const description =
+        typeof body?.error_description === 'string' ? `: ${body.error_description.slice(0, 300)}` : '';
       throw fail(`the token exchange at ${at} was refused: ${error}${description}`);
     }
     if (typeof body.issued_token_type === 'string' && !ISSUED_TYPES.has(body.issued_token_type)) {
       throw fail(`${at} issued a ${body.issued_token_type.slice(0, 100)}, not an access token`);
     }
-    if (body.access_token === subject) throw fail(`${at} returned the caller's own token; it would not be a token for Vault`);
+    if (body.access_token === subject)
+      throw fail(`${at} returned the caller's own token; it would not be a token for Vault`);
     return body.access_token;
   };
 }

@@ -38,7 +38,10 @@ function literal(v: VqlValue): string {
 
 function name(n: string, allowed?: readonly string[]): string {
   if (!VAULT_NAME_RE.test(n) || (allowed && !allowed.includes(n))) {
-    throw new AppError('ERR_VQL_REJECTED', `Unknown or invalid field name ${JSON.stringify(n.slice(0, 64))}${allowed ? ` (allowed: ${allowed.join(', ')})` : ''}`);
+    throw new AppError(
+      'ERR_VQL_REJECTED',
+      `Unknown or invalid field name ${JSON.stringify(n.slice(0, 64))}${allowed ? ` (allowed: ${allowed.join(', ')})` : ''}`,
+    );
   }
   return n;
 }
@@ -64,7 +67,8 @@ export function buildVql(p: {
   let q = `SELECT ${fields.join(', ')} FROM ${from}`;
   const conds = (p.filters ?? []).map((f) => {
     const field = name(f.field, p.allowedFields);
-    if (!VQL_OPERATORS.includes(f.op)) throw new AppError('ERR_VQL_REJECTED', `Unknown operator ${JSON.stringify(f.op)}`);
+    if (!VQL_OPERATORS.includes(f.op))
+      throw new AppError('ERR_VQL_REJECTED', `Unknown operator ${JSON.stringify(f.op)}`);
     if (f.op === 'IN') {
       const values = Array.isArray(f.value) ? f.value : [f.value];
       if (!values.length) throw new AppError('ERR_VQL_REJECTED', `IN on ${field} needs at least one value`);
@@ -101,7 +105,8 @@ export function assertReadOnlyVql(q: string): string {
     if (c === "'") inStr = true;
     else outside += c;
   }
-  if (/[;]/.test(outside.replace(/;\s*$/, ''))) throw new AppError('ERR_VQL_REJECTED', 'Only a single statement is allowed');
+  if (/[;]/.test(outside.replace(/;\s*$/, '')))
+    throw new AppError('ERR_VQL_REJECTED', 'Only a single statement is allowed');
   if (!/^SELECT\s/i.test(text)) throw new AppError('ERR_VQL_REJECTED', 'Only SELECT queries are allowed');
   if (/\b(INSERT|UPDATE|DELETE|MERGE|UPSERT|DROP|CREATE|ALTER|TRUNCATE|GRANT)\b/i.test(outside)) {
     throw new AppError('ERR_VQL_REJECTED', 'Only read-only SELECT queries are allowed');

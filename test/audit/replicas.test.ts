@@ -49,7 +49,13 @@ describe('three replicas on one Postgres', () => {
       replicas.push(await start(config, { log: createLogger({ level: process.env.TEST_LOG_LEVEL ?? 'silent' }) }));
     }
     tenant = await existingTenant(pool, 'acme');
-    token = await issuer.mint({ sub: 'multi', aud: 'http://127.0.0.1:1/mcp', email: 'qa@acme.com', email_verified: true, scope: 'vault:read' });
+    token = await issuer.mint({
+      sub: 'multi',
+      aud: 'http://127.0.0.1:1/mcp',
+      email: 'qa@acme.com',
+      email_verified: true,
+      scope: 'vault:read',
+    });
   });
   after(async () => {
     for (const r of replicas) await r.close();
@@ -63,12 +69,23 @@ describe('three replicas on one Postgres', () => {
     try {
       const res = await fetch(`${url}/mcp`, {
         method: 'POST',
-        headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', authorization: `Bearer ${token}`, 'x-request-id': id },
-        body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name: 'whoami', arguments: {} } }),
+        headers: {
+          'content-type': 'application/json',
+          accept: 'application/json, text/event-stream',
+          authorization: `Bearer ${token}`,
+          'x-request-id': id,
+        },
+        body: JSON.stringify({
+          jsonrpc: '2.0',
+          id: 1,
+          method: 'tools/call',
+          params: { name: 'whoami', arguments: {} },
+        }),
       });
       const body = (await res.json()) as { result?: { isError?: boolean; content: { text: string }[] } };
       if (res.status === 200 && body.result && !body.result.isError) return 'ok';
-      if (body.result?.isError && body.result.content[0]!.text.startsWith('ERR_DB_UNAVAILABLE')) return 'db_unavailable';
+      if (body.result?.isError && body.result.content[0]!.text.startsWith('ERR_DB_UNAVAILABLE'))
+        return 'db_unavailable';
       return 'other';
     } catch {
       return 'other';
@@ -76,7 +93,9 @@ describe('three replicas on one Postgres', () => {
   };
 
   const stored = async (prefix: string) => {
-    const { rows } = await withTenant(pool, tenant!.schema, (tx) => tx.query<{ request_id: string }>('SELECT request_id FROM audit_log WHERE request_id LIKE $1', [`${prefix}%`]));
+    const { rows } = await withTenant(pool, tenant!.schema, (tx) =>
+      tx.query<{ request_id: string }>('SELECT request_id FROM audit_log WHERE request_id LIKE $1', [`${prefix}%`]),
+    );
     return new Set(rows.map((r) => r.request_id));
   };
 
@@ -97,17 +116,26 @@ describe('three replicas on one Postgres', () => {
   it('every database connection killed mid-load: calls fail with ERR_DB_UNAVAILABLE or succeed audited; then all recover', async () => {
     const admin = createPool({ url: db.url, max: 1, statementTimeoutMs: 5000 });
     // Waves of calls; the connections die while the second wave is in flight.
-    const wave = (n: number, from: number) => Array.from({ length: n }, (_, i) => call(replicas[(from + i) % 3]!.url, `kill-${from + i}`));
+    const wave = (n: number, from: number) =>
+      Array.from({ length: n }, (_, i) => call(replicas[(from + i) % 3]!.url, `kill-${from + i}`));
     const first = wave(60, 0);
     await Promise.all(first);
     const second = wave(180, 60);
     await new Promise((r) => setTimeout(r, 10));
-    await admin.query('SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()');
+    await admin.query(
+      'SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()',
+    );
     await admin.end();
     const inflight = [...first, ...second];
     const results = await Promise.all(inflight);
-    assert.ok(results.slice(0, 60).every((r) => r === 'ok'), 'the wave before the fault succeeded');
-    assert.ok(!results.includes('other'), `every call either succeeded or failed clearly: ${JSON.stringify(results.filter((r) => r === 'other').length)} other`);
+    assert.ok(
+      results.slice(0, 60).every((r) => r === 'ok'),
+      'the wave before the fault succeeded',
+    );
+    assert.ok(
+      !results.includes('other'),
+      `every call either succeeded or failed clearly: ${JSON.stringify(results.filter((r) => r === 'other').length)} other`,
+    );
     const ids = await stored('kill-');
     results.forEach((r, i) => {
       if (r === 'ok') assert.ok(ids.has(`kill-${i}`), `answered call kill-${i} has its audit row`);

@@ -28,17 +28,29 @@ describe('shutdown under load loses no audit row', () => {
 
   it('close() during 400 concurrent calls: every 200 has its audit row, the chain verifies', async () => {
     const token = await s.token({ sub: 'loader' });
-    const body = JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name: 'whoami', arguments: {} } });
+    const body = JSON.stringify({
+      jsonrpc: '2.0',
+      id: 1,
+      method: 'tools/call',
+      params: { name: 'whoami', arguments: {} },
+    });
     const call = async (i: number) => {
       try {
         const res = await fetch(`${s.url}/mcp`, {
           method: 'POST',
-          headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', authorization: `Bearer ${token}`, 'x-request-id': `sd-${i}` },
+          headers: {
+            'content-type': 'application/json',
+            accept: 'application/json, text/event-stream',
+            authorization: `Bearer ${token}`,
+            'x-request-id': `sd-${i}`,
+          },
           body,
         });
         const text = await res.text();
         firstAnswer();
-        return res.status === 200 && text.includes('"result"') && !text.includes('"isError":true') ? `sd-${i}` : undefined;
+        return res.status === 200 && text.includes('"result"') && !text.includes('"isError":true')
+          ? `sd-${i}`
+          : undefined;
       } catch {
         return undefined; // connection refused or cut: the call was not answered
       }
@@ -51,7 +63,9 @@ describe('shutdown under load loses no audit row', () => {
     const answered = (await Promise.all(calls)).filter((x): x is string => !!x);
     await closing;
     assert.ok(answered.length > 0, 'some calls completed before the shutdown');
-    const { rows } = await withTenant(pool, tenant!.schema, (tx) => tx.query<{ request_id: string }>("SELECT request_id FROM audit_log WHERE request_id LIKE 'sd-%'"));
+    const { rows } = await withTenant(pool, tenant!.schema, (tx) =>
+      tx.query<{ request_id: string }>("SELECT request_id FROM audit_log WHERE request_id LIKE 'sd-%'"),
+    );
     const stored = new Set(rows.map((r) => r.request_id));
     const missing = answered.filter((id) => !stored.has(id));
     assert.deepEqual(missing, [], 'every answered call was audited');

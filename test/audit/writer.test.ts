@@ -31,7 +31,9 @@ function entry(requestId: string, extra: Partial<AuditEntry> = {}): AuditEntry {
 }
 
 async function requestIds(pool: Pool, t: Tenant): Promise<string[]> {
-  const r = await withTenant(pool, t.schema, (tx) => tx.query<{ request_id: string }>('SELECT request_id FROM audit_log ORDER BY id'));
+  const r = await withTenant(pool, t.schema, (tx) =>
+    tx.query<{ request_id: string }>('SELECT request_id FROM audit_log ORDER BY id'),
+  );
   return r.rows.map((x) => x.request_id);
 }
 
@@ -58,7 +60,9 @@ describe('audit writer (group commit, hash chain)', () => {
     await Promise.all(ids.map((id) => audit.record(acme, entry(id))));
     const stored = await requestIds(pool, acme);
     assert.deepEqual(new Set(stored.filter((x) => x.startsWith('gc-'))), new Set(ids));
-    const batches = (await metrics.auditBatchSize.get()).values.find((v) => v.metricName === 'vault_mcp_audit_batch_size_count')!.value;
+    const batches = (await metrics.auditBatchSize.get()).values.find(
+      (v) => v.metricName === 'vault_mcp_audit_batch_size_count',
+    )!.value;
     assert.ok(batches < 200 / 4, `200 concurrent records should share transactions, got ${batches} batches`);
     assert.equal((await metrics.auditPending.get()).values[0]!.value, 0, 'nothing left pending');
     const v = await verifyAuditChain(pool, acme);
@@ -80,7 +84,9 @@ describe('audit writer (group commit, hash chain)', () => {
     await other.query('BEGIN');
     await other.query('SELECT pg_advisory_xact_lock($1, hashtext($2))', [AUDIT_LOCK_NS, globex.schema]);
     let resolved = 0;
-    const pending = Array.from({ length: 5 }, (_, i) => audit.record(globex, entry(`locked-${i}`)).then(() => void resolved++));
+    const pending = Array.from({ length: 5 }, (_, i) =>
+      audit.record(globex, entry(`locked-${i}`)).then(() => void resolved++),
+    );
     await new Promise((r) => setTimeout(r, 100));
     assert.equal(resolved, 0, 'no record resolves before its batch commits');
     assert.equal((await metrics.auditPending.get()).values[0]!.value, 5);
@@ -136,7 +142,9 @@ describe('audit writer (group commit, hash chain)', () => {
       const v = await verifyAuditChain(pool, acme, { pageSize: 37 });
       assert.equal(v.ok, true, JSON.stringify(v));
       const { rows } = await withTenant(pool, acme.schema, (tx) =>
-        tx.query<{ n: string; d: string }>("SELECT count(*) AS n, count(DISTINCT prev_hash) AS d FROM audit_log WHERE prev_hash IS NOT NULL"),
+        tx.query<{ n: string; d: string }>(
+          'SELECT count(*) AS n, count(DISTINCT prev_hash) AS d FROM audit_log WHERE prev_hash IS NOT NULL',
+        ),
       );
       assert.equal(rows[0]!.n, rows[0]!.d, 'no two rows share a predecessor (no fork)');
     } finally {
@@ -151,11 +159,20 @@ describe('audit writer (group commit, hash chain)', () => {
     await audit.record(
       globex,
       entry('secrets-1', {
-        details: { args: { query: 'x'.repeat(5000), password: 'hunter2', nested: { accessToken: 'eyJ.abc.def' }, weird: 'a\u0000b\ud800c' } },
+        details: {
+          args: {
+            query: 'x'.repeat(5000),
+            password: 'hunter2',
+            nested: { accessToken: 'eyJ.abc.def' },
+            weird: 'a\u0000b\ud800c',
+          },
+        },
       }),
     );
     await audit.close();
-    const { rows } = await withTenant(pool, globex.schema, (tx) => tx.query<{ details: any }>("SELECT details FROM audit_log WHERE request_id = 'secrets-1'"));
+    const { rows } = await withTenant(pool, globex.schema, (tx) =>
+      tx.query<{ details: any }>("SELECT details FROM audit_log WHERE request_id = 'secrets-1'"),
+    );
     const text = JSON.stringify(rows[0]!.details);
     assert.ok(!text.includes('hunter2') && !text.includes('eyJ.abc.def'), text);
     assert.ok(rows[0]!.details.args.query.length < 300);
@@ -178,11 +195,14 @@ describe('audit writer (group commit, hash chain)', () => {
     const t = await createTenantFixture(pool, 'tamper');
     for (let i = 0; i < 10; i++) await audit.record(t, entry(`t-${i}`, { outcome: i === 4 ? 'denied' : 'ok' }));
     await audit.close();
-    const ids = (await pool.query<{ id: string }>(`SELECT id FROM ${t.schema}.audit_log ORDER BY id`)).rows.map((r) => r.id);
+    const ids = (await pool.query<{ id: string }>(`SELECT id FROM ${t.schema}.audit_log ORDER BY id`)).rows.map(
+      (r) => r.id,
+    );
     assert.equal((await verifyAuditChain(pool, t)).ok, true);
 
     const env = { ...process.env, DATABASE_URL: db.url, NODE_ENV: 'test', SECRET_KEY: 'x'.repeat(32) };
-    const cli = (args: string[]) => spawnSync(process.execPath, ['--import', 'tsx', 'src/cli/audit.ts', ...args], { env, encoding: 'utf8' });
+    const cli = (args: string[]) =>
+      spawnSync(process.execPath, ['--import', 'tsx', 'src/cli/audit.ts', ...args], { env, encoding: 'utf8' });
     const good = cli(['verify', '--tenant', 'tamper']);
     assert.equal(good.status, 0, good.stderr);
     assert.match(good.stdout, /tamper: OK 10 rows, head [0-9a-f]{64}/);
@@ -224,7 +244,11 @@ describe('audit writer (group commit, hash chain)', () => {
   it('a database that cannot be reached fails the call clearly (ERR_DB_UNAVAILABLE), not silently', async () => {
     const dead = createPool({ url: 'postgres://postgres@127.0.0.1:1/none', max: 1, statementTimeoutMs: 1000 });
     const audit = createAuditWriter({ pool: dead, log });
-    await assert.rejects(audit.record(acme, entry('lost')), (e: { code?: string; message: string }) => e.code === 'ERR_DB_UNAVAILABLE' && /audit log could not be written/.test(e.message));
+    await assert.rejects(
+      audit.record(acme, entry('lost')),
+      (e: { code?: string; message: string }) =>
+        e.code === 'ERR_DB_UNAVAILABLE' && /audit log could not be written/.test(e.message),
+    );
     await audit.close();
     await dead.end();
   });

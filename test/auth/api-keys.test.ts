@@ -22,7 +22,11 @@ describe('API keys', () => {
   let tenantsFile: Awaited<ReturnType<typeof writeTenantsFile>>;
   before(async () => {
     // Two provisioned tenants (schema, tables, role), as the server creates them from its tenants file.
-    const globex = { id: 'globex', domains: ['globex.com'], vault: { url: 'https://globex.veevavault.com', auth: { mode: 'service_account', username: 'bot@globex.com' } } };
+    const globex = {
+      id: 'globex',
+      domains: ['globex.com'],
+      vault: { url: 'https://globex.veevavault.com', auth: { mode: 'service_account', username: 'bot@globex.com' } },
+    };
     tenantsFile = await writeTenantsFile({ tenants: [...DEFAULT_TEST_TENANTS.tenants, globex] });
     s = await startTestServer({ TENANTS_FILE: tenantsFile.file });
     pool = createPool({ url: s.db.url, max: 2, statementTimeoutMs: 5000 });
@@ -36,7 +40,11 @@ describe('API keys', () => {
   const whoami = (key: string) => callWhoami(s.url, key);
 
   it('a service key authenticates as itself, bound to its tenant, with its scopes', async () => {
-    const { key, info } = await createApiKey(pool, { tenantId: 'acme', name: 'nightly etl', scopes: ['vault:read', 'vault:vql'] });
+    const { key, info } = await createApiKey(pool, {
+      tenantId: 'acme',
+      name: 'nightly etl',
+      scopes: ['vault:read', 'vault:vql'],
+    });
     assert.match(key, /^vmcp_[0-9a-f]{16}_[A-Za-z0-9_-]{43}$/);
     const me = await whoami(key);
     assert.equal(me.provider, 'api-key');
@@ -48,7 +56,12 @@ describe('API keys', () => {
   });
 
   it('an act-as key records the key as actor and the named user as subject', async () => {
-    const { key, info } = await createApiKey(pool, { tenantId: 'acme', name: 'ci bot', scopes: ['vault:read'], actAs: 'QA.Lead@acme.com' });
+    const { key, info } = await createApiKey(pool, {
+      tenantId: 'acme',
+      name: 'ci bot',
+      scopes: ['vault:read'],
+      actAs: 'QA.Lead@acme.com',
+    });
     const me = await whoami(key);
     assert.equal(me.subject, 'qa.lead@acme.com');
     assert.equal(me.user, 'qa.lead@acme.com');
@@ -73,7 +86,10 @@ describe('API keys', () => {
 
     const exp = await createApiKey(pool, { tenantId: 'acme', name: 'short', scopes: ['vault:read'], expiresDays: 1 });
     await pool.query("UPDATE control.api_keys SET expires_at = '2020-01-01T00:00:00Z' WHERE id = $1", [exp.info.id]);
-    await assert401(await postWithToken(s.url, exp.key), `The API key ${exp.info.id} expired at 2020-01-01T00:00:00.000Z`);
+    await assert401(
+      await postWithToken(s.url, exp.key),
+      `The API key ${exp.info.id} expired at 2020-01-01T00:00:00.000Z`,
+    );
   });
 
   it('lists keys per tenant without secrets and records last use', async () => {
@@ -81,30 +97,61 @@ describe('API keys', () => {
     await postWithToken(s.url, key);
     await new Promise((r) => setTimeout(r, 100)); // last_used_at is written after the response
     const keys = await listApiKeys(pool, 'globex');
-    assert.deepEqual(keys.map((k) => k.id), [info.id]);
+    assert.deepEqual(
+      keys.map((k) => k.id),
+      [info.id],
+    );
     assert.ok(keys[0]!.lastUsedAt instanceof Date);
     assert.ok(!('secret_sha256' in keys[0]!) && !JSON.stringify(keys).includes(key.slice(-43)));
   });
 
   it('validates input: unknown tenant, no scopes, bad act-as', async () => {
-    await assert.rejects(createApiKey(pool, { tenantId: 'nope', name: 'x', scopes: ['vault:read'] }), (e: unknown) => e instanceof AppError && e.code === 'ERR_TENANT_NOT_FOUND');
+    await assert.rejects(
+      createApiKey(pool, { tenantId: 'nope', name: 'x', scopes: ['vault:read'] }),
+      (e: unknown) => e instanceof AppError && e.code === 'ERR_TENANT_NOT_FOUND',
+    );
     await assert.rejects(createApiKey(pool, { tenantId: 'acme', name: 'x', scopes: [] }), /scopes: at least one scope/);
-    await assert.rejects(createApiKey(pool, { tenantId: 'acme', name: 'x', scopes: ['vault:read'], actAs: 'not an email' }), /actAs/);
-    await assert.rejects(revokeApiKey(pool, 'ffffffffffffffff'), (e: unknown) => e instanceof AppError && e.code === 'ERR_NOT_FOUND');
+    await assert.rejects(
+      createApiKey(pool, { tenantId: 'acme', name: 'x', scopes: ['vault:read'], actAs: 'not an email' }),
+      /actAs/,
+    );
+    await assert.rejects(
+      revokeApiKey(pool, 'ffffffffffffffff'),
+      (e: unknown) => e instanceof AppError && e.code === 'ERR_NOT_FOUND',
+    );
   });
 
   it('the CLI creates, lists and revokes keys (env read through loadConfig)', async () => {
     const env = { ...process.env, DATABASE_URL: s.db.url, NODE_ENV: 'test', LOG_LEVEL: 'silent' };
-    const cli = (...args: string[]) => run(process.execPath, ['--import', 'tsx', 'src/cli/api-keys.ts', ...args], { env });
-    const created = await cli('create', '--tenant', 'globex', '--name', 'from cli', '--scopes', 'vault:read,vault:write', '--act-as', 'ops@globex.com', '--expires-days', '30');
+    const cli = (...args: string[]) =>
+      run(process.execPath, ['--import', 'tsx', 'src/cli/api-keys.ts', ...args], { env });
+    const created = await cli(
+      'create',
+      '--tenant',
+      'globex',
+      '--name',
+      'from cli',
+      '--scopes',
+      'vault:read,vault:write',
+      '--act-as',
+      'ops@globex.com',
+      '--expires-days',
+      '30',
+    );
     const key = /^(vmcp_\S+)$/m.exec(created.stdout)?.[1];
     assert.ok(key, created.stdout);
     const me = await whoami(key);
     assert.deepEqual(me.scopes, ['vault:read', 'vault:write']);
     const id = key.slice(5, 21);
-    assert.match((await cli('list', '--tenant', 'globex')).stdout, new RegExp(`${id}  active .*from cli.*act-as=ops@globex.com`));
+    assert.match(
+      (await cli('list', '--tenant', 'globex')).stdout,
+      new RegExp(`${id}  active .*from cli.*act-as=ops@globex.com`),
+    );
     assert.match((await cli('revoke', id)).stdout, new RegExp(`revoked API key ${id}`));
     await assert401(await postWithToken(s.url, key), `The API key ${id} has been revoked`);
-    await assert.rejects(cli('create', '--tenant', 'globex'), (e: { code: number; stderr: string }) => e.code === 64 && /needs --tenant, --name and --scopes/.test(e.stderr));
+    await assert.rejects(
+      cli('create', '--tenant', 'globex'),
+      (e: { code: number; stderr: string }) => e.code === 64 && /needs --tenant, --name and --scopes/.test(e.stderr),
+    );
   });
 });

@@ -16,7 +16,11 @@ describe('Auth0', () => {
   let s: TestServer;
   before(async () => {
     auth0 = await startDevIssuer({ issuerFor: (base) => `${base}/` });
-    s = await startTestServer({ AUTH0_DOMAIN: 'acme.eu.auth0.com', AUTH0_ISSUER_URL: auth0.issuer, AUTH0_AUDIENCE: API });
+    s = await startTestServer({
+      AUTH0_DOMAIN: 'acme.eu.auth0.com',
+      AUTH0_ISSUER_URL: auth0.issuer,
+      AUTH0_AUDIENCE: API,
+    });
   });
   after(async () => {
     await s?.close();
@@ -41,20 +45,31 @@ describe('Auth0', () => {
   });
 
   it('refuses a token for another API (aud)', async () => {
-    await assert401(await postWithToken(s.url, await auth0.mint({ sub: 'auth0|1', aud: 'https://other-api' })), `The token audience (aud) is not this resource; expected ${API}`);
+    await assert401(
+      await postWithToken(s.url, await auth0.mint({ sub: 'auth0|1', aud: 'https://other-api' })),
+      `The token audience (aud) is not this resource; expected ${API}`,
+    );
   });
 
   it('refuses algorithms outside RS256/PS256', async () => {
-    await assert401(await postWithToken(s.url, await auth0.mint({ sub: 'auth0|1', aud: API }, { alg: 'ES256' })), "Token algorithm 'ES256' is not allowed (allowed: RS256, PS256)");
+    await assert401(
+      await postWithToken(s.url, await auth0.mint({ sub: 'auth0|1', aud: API }, { alg: 'ES256' })),
+      "Token algorithm 'ES256' is not allowed (allowed: RS256, PS256)",
+    );
   });
 
   it('does not accept the Auth0 issuer spelled without its trailing slash', async () => {
     const noSlash = auth0.issuer.replace(/\/$/, '');
-    await assert401(await postWithToken(s.url, await auth0.mint({ iss: noSlash, sub: 'auth0|1', aud: API })), `The token issuer '${noSlash}' is not trusted by this server`);
+    await assert401(
+      await postWithToken(s.url, await auth0.mint({ iss: noSlash, sub: 'auth0|1', aud: API })),
+      `The token issuer '${noSlash}' is not trusted by this server`,
+    );
   });
 
   it('advertises the Auth0 issuer', async () => {
-    const m = (await (await fetch(`${s.url}/.well-known/oauth-protected-resource`)).json()) as { authorization_servers: string[] };
+    const m = (await (await fetch(`${s.url}/.well-known/oauth-protected-resource`)).json()) as {
+      authorization_servers: string[];
+    };
     assert.deepEqual(m.authorization_servers, [s.issuer.issuer, auth0.issuer]);
   });
 });

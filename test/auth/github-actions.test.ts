@@ -57,12 +57,21 @@ describe('GitHub Actions OIDC', () => {
 
   it('refuses any other repository, including look-alike owners', async () => {
     for (const repo of ['evil/qms-sync', 'acme-evil/qms-sync', 'partner/etl-fork']) {
-      await assert401(await postWithToken(s.url, await actions.mint(claims(repo))), `The GitHub Actions repository '${repo}' is not allowed (GITHUB_ACTIONS_REPOSITORIES)`);
+      await assert401(
+        await postWithToken(s.url, await actions.mint(claims(repo))),
+        `The GitHub Actions repository '${repo}' is not allowed (GITHUB_ACTIONS_REPOSITORIES)`,
+      );
     }
   });
 
   it('refuses a token for another audience and one without a repository claim', async () => {
-    await assert401(await postWithToken(s.url, await actions.mint({ ...claims('acme/x'), aud: 'sts.amazonaws.com' })), `The token audience (aud) is not this resource; expected ${AUD}`);
-    await assert401(await postWithToken(s.url, await actions.mint({ ...claims('acme/x'), repository: undefined })), "The token claim 'repository' is invalid: missing");
+    await assert401(
+      await postWithToken(s.url, await actions.mint({ ...claims('acme/x'), aud: 'sts.amazonaws.com' })),
+      `The token audience (aud) is not this resource; expected ${AUD}`,
+    );
+    await assert401(
+      await postWithToken(s.url, await actions.mint({ ...claims('acme/x'), repository: undefined })),
+      "The token claim 'repository' is invalid: missing",
+    );
   });
 });

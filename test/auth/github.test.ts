@@ -67,17 +67,28 @@ describe('GitHub user tokens', () => {
 
   it('refuses a bad token and caches the refusal briefly', async () => {
     const before = gh.calls();
-    for (let i = 0; i < 3; i++) await assert401(await postWithToken(s.url, 'ghp_notarealtoken000000'), 'GitHub rejected the token (invalid, expired or revoked)');
+    for (let i = 0; i < 3; i++)
+      await assert401(
+        await postWithToken(s.url, 'ghp_notarealtoken000000'),
+        'GitHub rejected the token (invalid, expired or revoked)',
+      );
     assert.equal(gh.calls() - before, 1);
   });
 
   it('answers 503 while GitHub is down and recovers (outages are not cached)', async () => {
-    const token = gh.addUser({ id: 4, login: 'ops', emails: [{ email: 'ops@acme.com', primary: true, verified: true }] });
+    const token = gh.addUser({
+      id: 4,
+      login: 'ops',
+      emails: [{ email: 'ops@acme.com', primary: true, verified: true }],
+    });
     gh.setDown(true);
     try {
       const res = await postWithToken(s.url, token);
       assert.equal(res.status, 503);
-      assert.equal(((await res.json()) as { error: { data: { code: string } } }).error.data.code, 'ERR_UPSTREAM_UNAVAILABLE');
+      assert.equal(
+        ((await res.json()) as { error: { data: { code: string } } }).error.data.code,
+        'ERR_UPSTREAM_UNAVAILABLE',
+      );
     } finally {
       gh.setDown(false);
     }
@@ -85,7 +96,9 @@ describe('GitHub user tokens', () => {
   });
 
   it('is not advertised as an RFC 9728 authorization server (GitHub has no RFC 8414 metadata)', async () => {
-    const m = (await (await fetch(`${s.url}/.well-known/oauth-protected-resource`)).json()) as { authorization_servers: string[] };
+    const m = (await (await fetch(`${s.url}/.well-known/oauth-protected-resource`)).json()) as {
+      authorization_servers: string[];
+    };
     assert.deepEqual(m.authorization_servers, [s.issuer.issuer]);
   });
 });
@@ -95,7 +108,12 @@ describe('GitHub user tokens bound to our OAuth app (GITHUB_CLIENT_ID)', () => {
   let s: TestServer;
   before(async () => {
     gh = await startGithubFake({ apps: { 'Iv1.vaultmcp': 'app-secret', 'Iv1.otherapp': 'other-secret' } });
-    s = await startTestServer({ GITHUB_ENABLED: 'true', GITHUB_API_URL: gh.apiUrl, GITHUB_CLIENT_ID: 'Iv1.vaultmcp', GITHUB_CLIENT_SECRET: 'app-secret' });
+    s = await startTestServer({
+      GITHUB_ENABLED: 'true',
+      GITHUB_API_URL: gh.apiUrl,
+      GITHUB_CLIENT_ID: 'Iv1.vaultmcp',
+      GITHUB_CLIENT_SECRET: 'app-secret',
+    });
   });
   after(async () => {
     await s?.close();
@@ -110,7 +128,10 @@ describe('GitHub user tokens bound to our OAuth app (GITHUB_CLIENT_ID)', () => {
 
   it("refuses the same user's token issued to another app, and a personal access token", async () => {
     const msg = "The GitHub token was not issued to this server's GitHub OAuth app (GITHUB_CLIENT_ID)";
-    await assert401(await postWithToken(s.url, gh.addUser({ id: 10, login: 'dev', emails, appClientId: 'Iv1.otherapp' })), msg);
+    await assert401(
+      await postWithToken(s.url, gh.addUser({ id: 10, login: 'dev', emails, appClientId: 'Iv1.otherapp' })),
+      msg,
+    );
     await assert401(await postWithToken(s.url, gh.addUser({ id: 10, login: 'dev', emails })), msg);
   });
 });

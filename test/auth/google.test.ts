@@ -31,7 +31,10 @@ describe('Google', () => {
 
   it('accepts an ID token for our client id (both iss spellings) with the default scopes', async () => {
     for (const iss of ['https://accounts.google.com', 'accounts.google.com']) {
-      const me = await whoami(s.url, await google.mintIdToken({ iss, sub: '10769150350006150715', aud: CLIENT, azp: CLIENT, email: 'qa@acme.com' }));
+      const me = await whoami(
+        s.url,
+        await google.mintIdToken({ iss, sub: '10769150350006150715', aud: CLIENT, azp: CLIENT, email: 'qa@acme.com' }),
+      );
       assert.equal(me.provider, 'google');
       assert.equal(me.subject, 'google:10769150350006150715');
       assert.equal(me.user, 'qa@acme.com');
@@ -42,11 +45,17 @@ describe('Google', () => {
 
   it('refuses an ID token issued to another client (aud)', async () => {
     const token = await google.mintIdToken({ sub: '1', aud: 'someone-elses-client', email: 'qa@acme.com' });
-    await assert401(await postWithToken(s.url, token), `The token audience (aud) is not this resource; expected ${CLIENT} or other-client`);
+    await assert401(
+      await postWithToken(s.url, token),
+      `The token audience (aud) is not this resource; expected ${CLIENT} or other-client`,
+    );
   });
 
   it('refuses an ID token whose email is not verified (403)', async () => {
-    const res = await postWithToken(s.url, await google.mintIdToken({ sub: '1', aud: CLIENT, email: 'qa@acme.com', email_verified: false }));
+    const res = await postWithToken(
+      s.url,
+      await google.mintIdToken({ sub: '1', aud: CLIENT, email: 'qa@acme.com', email_verified: false }),
+    );
     assert.equal(res.status, 403);
     const body = (await res.json()) as { error: { message: string; data: { code: string } } };
     assert.equal(body.error.data.code, 'ERR_AUTH_EMAIL_UNVERIFIED');
@@ -54,8 +63,20 @@ describe('Google', () => {
   });
 
   it('refuses a Google ID token signed ES256 or without iat', async () => {
-    await assert401(await postWithToken(s.url, await google.mintIdToken({ sub: '1', aud: CLIENT, email: 'a@acme.com' }, { alg: 'ES256' })), "Token algorithm 'ES256' is not allowed (allowed: RS256)");
-    await assert401(await postWithToken(s.url, await google.mintIdToken({ sub: '1', aud: CLIENT, email: 'a@acme.com', iat: undefined })), "The token claim 'iat' is invalid: missing");
+    await assert401(
+      await postWithToken(
+        s.url,
+        await google.mintIdToken({ sub: '1', aud: CLIENT, email: 'a@acme.com' }, { alg: 'ES256' }),
+      ),
+      "Token algorithm 'ES256' is not allowed (allowed: RS256)",
+    );
+    await assert401(
+      await postWithToken(
+        s.url,
+        await google.mintIdToken({ sub: '1', aud: CLIENT, email: 'a@acme.com', iat: undefined }),
+      ),
+      "The token claim 'iat' is invalid: missing",
+    );
   });
 
   it('accepts an opaque access token via tokeninfo and caches the result', async () => {
@@ -71,17 +92,27 @@ describe('Google', () => {
 
   it('refuses an access token issued to another client (confused deputy)', async () => {
     const token = google.issueAccessToken({ sub: '42', aud: 'another-app', azp: 'another-app', email: 'rs@acme.com' });
-    await assert401(await postWithToken(s.url, token), `The Google access token was issued to another client (aud/azp 'another-app'); expected ${CLIENT} or other-client`);
+    await assert401(
+      await postWithToken(s.url, token),
+      `The Google access token was issued to another client (aud/azp 'another-app'); expected ${CLIENT} or other-client`,
+    );
   });
 
   it('refuses unknown access tokens and caches the refusal briefly', async () => {
     const before = google.tokeninfoCalls();
-    for (let i = 0; i < 3; i++) await assert401(await postWithToken(s.url, 'ya29.unknown-token'), 'Google rejected the access token (invalid, expired or revoked)');
+    for (let i = 0; i < 3; i++)
+      await assert401(
+        await postWithToken(s.url, 'ya29.unknown-token'),
+        'Google rejected the access token (invalid, expired or revoked)',
+      );
     assert.equal(google.tokeninfoCalls() - before, 1);
   });
 
   it('refuses an access token with an unverified email', async () => {
-    const res = await postWithToken(s.url, google.issueAccessToken({ sub: '7', aud: CLIENT, email: 'x@acme.com', email_verified: false }));
+    const res = await postWithToken(
+      s.url,
+      google.issueAccessToken({ sub: '7', aud: CLIENT, email: 'x@acme.com', email_verified: false }),
+    );
     assert.equal(res.status, 403);
   });
 
@@ -91,7 +122,10 @@ describe('Google', () => {
     try {
       const res = await postWithToken(s.url, token);
       assert.equal(res.status, 503);
-      assert.equal(((await res.json()) as { error: { message: string } }).error.message, 'Google tokeninfo answered HTTP 503; try again shortly');
+      assert.equal(
+        ((await res.json()) as { error: { message: string } }).error.message,
+        'Google tokeninfo answered HTTP 503; try again shortly',
+      );
     } finally {
       google.setDown(false);
     }
@@ -99,7 +133,9 @@ describe('Google', () => {
   });
 
   it('advertises Google as an authorization server', async () => {
-    const m = (await (await fetch(`${s.url}/.well-known/oauth-protected-resource/mcp`)).json()) as { authorization_servers: string[] };
+    const m = (await (await fetch(`${s.url}/.well-known/oauth-protected-resource/mcp`)).json()) as {
+      authorization_servers: string[];
+    };
     assert.ok(m.authorization_servers.includes('https://accounts.google.com'));
   });
 });
@@ -125,22 +161,30 @@ describe('Google hosted domains (hd)', () => {
     });
 
   it('accepts an ID token from the Workspace domain and records it', async () => {
-    const u = await verifiers().idTokens.verify(await google.mintIdToken({ sub: '1', aud: CLIENT, email: 'qa@acme.com', hd: 'acme.com' }));
+    const u = await verifiers().idTokens.verify(
+      await google.mintIdToken({ sub: '1', aud: CLIENT, email: 'qa@acme.com', hd: 'acme.com' }),
+    );
     assert.equal(u.hostedDomain, 'acme.com');
   });
 
   it('refuses another domain, a consumer account, and access tokens (which cannot prove hd)', async () => {
     const v = verifiers();
-    await assert.rejects(v.idTokens.verify(await google.mintIdToken({ sub: '1', aud: CLIENT, email: 'qa@evil.com', hd: 'evil.com' })), {
-      message: "The Google Workspace domain (hd) 'evil.com' is not allowed; allowed: acme.com",
-    });
+    await assert.rejects(
+      v.idTokens.verify(await google.mintIdToken({ sub: '1', aud: CLIENT, email: 'qa@evil.com', hd: 'evil.com' })),
+      {
+        message: "The Google Workspace domain (hd) 'evil.com' is not allowed; allowed: acme.com",
+      },
+    );
     await assert.rejects(v.idTokens.verify(await google.mintIdToken({ sub: '1', aud: CLIENT, email: 'qa@acme.com' })), {
       message: 'The Google account is not in a Google Workspace domain (no hd claim); allowed: acme.com',
     });
-    await assert.rejects(v.accessTokens.verify(google.issueAccessToken({ sub: '1', aud: CLIENT, email: 'qa@acme.com' })), (e: unknown) => {
-      assert.ok(e instanceof AuthError);
-      assert.match(e.message, /send a Google ID token/);
-      return true;
-    });
+    await assert.rejects(
+      v.accessTokens.verify(google.issueAccessToken({ sub: '1', aud: CLIENT, email: 'qa@acme.com' })),
+      (e: unknown) => {
+        assert.ok(e instanceof AuthError);
+        assert.match(e.message, /send a Google ID token/);
+        return true;
+      },
+    );
   });
 });

@@ -39,7 +39,10 @@ describe('JWKS cache', () => {
     const v = verifier({ cooldownMs: 60_000 });
     const before = issuer.jwksFetches();
     for (let i = 0; i < 5; i++) assert.equal((await v.verify(await mint())).subject, `oidc:${issuer.issuer}|u`);
-    await Promise.all([v.verify(await mint({ alg: 'RS256' })), v.verify(await issuer.mint({ sub: 'u', aud: AUD }, { alg: 'ES256' }))]);
+    await Promise.all([
+      v.verify(await mint({ alg: 'RS256' })),
+      v.verify(await issuer.mint({ sub: 'u', aud: AUD }, { alg: 'ES256' })),
+    ]);
     assert.equal(issuer.jwksFetches() - before, 1);
   });
 
@@ -53,7 +56,11 @@ describe('JWKS cache', () => {
     await sleep(350);
     const forged = await Promise.all(Array.from({ length: 10 }, (_, i) => mint({ kid: `forged-${i}` })));
     const results = await Promise.allSettled(forged.map((t) => v.verify(t)));
-    assert.ok(results.every((r) => r.status === 'rejected' && /matches the token's kid 'forged-/.test((r.reason as Error).message)));
+    assert.ok(
+      results.every(
+        (r) => r.status === 'rejected' && /matches the token's kid 'forged-/.test((r.reason as Error).message),
+      ),
+    );
     assert.equal(issuer.jwksFetches(), base + 1, 'ten forged kids cause exactly one refetch');
     await assert.rejects(v.verify(await mint({ kid: 'forged-again' })), AuthError);
     assert.equal(issuer.jwksFetches(), base + 1);
@@ -81,7 +88,10 @@ describe('JWKS cache', () => {
       assert.ok(v.jwks.fetches() > fetchesBefore, 'refreshes were attempted');
       // An unknown kid while down cannot be decided: 503, not a misleading 401.
       await sleep(40);
-      await assert.rejects(v.verify(await mint({ kid: 'new-kid' })), (e: unknown) => e instanceof AppError && e.code === 'ERR_UPSTREAM_UNAVAILABLE');
+      await assert.rejects(
+        v.verify(await mint({ kid: 'new-kid' })),
+        (e: unknown) => e instanceof AppError && e.code === 'ERR_UPSTREAM_UNAVAILABLE',
+      );
     } finally {
       issuer.setDown(false);
     }
@@ -94,7 +104,10 @@ describe('JWKS cache', () => {
       await assert.rejects(v.verify(await mint()), (e: unknown) => {
         assert.ok(e instanceof AppError);
         assert.equal(e.code, 'ERR_UPSTREAM_UNAVAILABLE');
-        assert.equal(e.message, `The signing keys of oidc issuer ${issuer.issuer} could not be fetched (HTTP 503); try again shortly`);
+        assert.equal(
+          e.message,
+          `The signing keys of oidc issuer ${issuer.issuer} could not be fetched (HTTP 503); try again shortly`,
+        );
         return true;
       });
       // Inside the cooldown we do not even try again.

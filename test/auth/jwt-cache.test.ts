@@ -32,12 +32,15 @@ describe('verified-JWT cache over HTTP (attacks)', () => {
     await assert401(await postWithToken(s.url, token), 'The token has expired (exp)');
   });
 
-  it('a token for a different resource fails, every time, while the same user\'s token for this resource is cached', async () => {
+  it("a token for a different resource fails, every time, while the same user's token for this resource is cached", async () => {
     const good = await s.token({ sub: 'eve' });
     assert.equal((await postWithToken(s.url, good)).status, 200);
     const other = await s.token({ sub: 'eve', aud: 'https://other.example.com/mcp' });
     for (let i = 0; i < 3; i++) {
-      await assert401(await postWithToken(s.url, other), `The token audience (aud) is not this resource; expected ${s.resource}`);
+      await assert401(
+        await postWithToken(s.url, other),
+        `The token audience (aud) is not this resource; expected ${s.resource}`,
+      );
     }
     assert.equal((await postWithToken(s.url, good)).status, 200);
   });
@@ -61,17 +64,31 @@ describe('verified-JWT cache (dispatcher)', () => {
       async verify(token) {
         calls.push(token);
         if (fail?.(token)) throw new AuthError('ERR_AUTH_INVALID_TOKEN', 'The token signature is invalid');
-        const user: UserContext = { subject: `oidc:${ISS}|${token.slice(-4)}`, provider: 'oidc', issuer: ISS, email: undefined, emailVerified: false, scopes: [], clientId: '', expiresAt: exp() };
+        const user: UserContext = {
+          subject: `oidc:${ISS}|${token.slice(-4)}`,
+          provider: 'oidc',
+          issuer: ISS,
+          email: undefined,
+          emailVerified: false,
+          scopes: [],
+          clientId: '',
+          expiresAt: exp(),
+        };
         return user;
       },
     };
     return { v, calls };
   };
-  const jwt = (sub: string) => `${Buffer.from('{"alg":"RS256"}').toString('base64url')}.${Buffer.from(JSON.stringify({ iss: ISS, sub })).toString('base64url')}.sig-${sub}`;
+  const jwt = (sub: string) =>
+    `${Buffer.from('{"alg":"RS256"}').toString('base64url')}.${Buffer.from(JSON.stringify({ iss: ISS, sub })).toString('base64url')}.sig-${sub}`;
 
   it('verifies a token once per TTL, and again after the TTL', async () => {
     const { v, calls } = counting(() => now() + 3600);
-    const verifier = createTokenVerifier({ jwt: [v], maxTokenBytes: 8192, jwtCache: { ttlMs: 150, negativeTtlMs: 50 } });
+    const verifier = createTokenVerifier({
+      jwt: [v],
+      maxTokenBytes: 8192,
+      jwtCache: { ttlMs: 150, negativeTtlMs: 50 },
+    });
     for (let i = 0; i < 5; i++) await verifier.verify(jwt('a'));
     assert.equal(calls.length, 1);
     await sleep(200);
@@ -81,7 +98,11 @@ describe('verified-JWT cache (dispatcher)', () => {
 
   it('never serves an entry past the token expiry', async () => {
     const { v, calls } = counting(() => Date.now() / 1000 + 0.1);
-    const verifier = createTokenVerifier({ jwt: [v], maxTokenBytes: 8192, jwtCache: { ttlMs: 60_000, negativeTtlMs: 50 } });
+    const verifier = createTokenVerifier({
+      jwt: [v],
+      maxTokenBytes: 8192,
+      jwtCache: { ttlMs: 60_000, negativeTtlMs: 50 },
+    });
     await verifier.verify(jwt('b'));
     await sleep(150);
     await verifier.verify(jwt('b'));
@@ -90,8 +111,15 @@ describe('verified-JWT cache (dispatcher)', () => {
 
   it('keeps refusals no longer than the negative TTL', async () => {
     let bad = true;
-    const { v, calls } = counting(() => now() + 3600, () => bad);
-    const verifier = createTokenVerifier({ jwt: [v], maxTokenBytes: 8192, jwtCache: { ttlMs: 60_000, negativeTtlMs: 100 } });
+    const { v, calls } = counting(
+      () => now() + 3600,
+      () => bad,
+    );
+    const verifier = createTokenVerifier({
+      jwt: [v],
+      maxTokenBytes: 8192,
+      jwtCache: { ttlMs: 60_000, negativeTtlMs: 100 },
+    });
     await assert.rejects(verifier.verify(jwt('c')), AuthError);
     await assert.rejects(verifier.verify(jwt('c')), AuthError);
     assert.equal(calls.length, 1);
@@ -103,7 +131,11 @@ describe('verified-JWT cache (dispatcher)', () => {
 
   it('is bounded: the least recently used entry is evicted', async () => {
     const { v, calls } = counting(() => now() + 3600);
-    const verifier = createTokenVerifier({ jwt: [v], maxTokenBytes: 8192, jwtCache: { ttlMs: 60_000, negativeTtlMs: 50, maxEntries: 2 } });
+    const verifier = createTokenVerifier({
+      jwt: [v],
+      maxTokenBytes: 8192,
+      jwtCache: { ttlMs: 60_000, negativeTtlMs: 50, maxEntries: 2 },
+    });
     await verifier.verify(jwt('x'));
     await verifier.verify(jwt('y'));
     await verifier.verify(jwt('x')); // x is now the most recent

@@ -35,10 +35,13 @@ describe('opaque-token cache', () => {
   it('caches refusals briefly and outages not at all', async () => {
     let calls = 0;
     let fail: Error = new AuthError('ERR_AUTH_INVALID_TOKEN', 'bad');
-    const verify = cachedIntrospection(async () => {
-      calls++;
-      throw fail;
-    }, { ttlMs: 60_000, negativeTtlMs: 100 });
+    const verify = cachedIntrospection(
+      async () => {
+        calls++;
+        throw fail;
+      },
+      { ttlMs: 60_000, negativeTtlMs: 100 },
+    );
     await assert.rejects(verify('bad'), AuthError);
     await assert.rejects(verify('bad'), AuthError);
     assert.equal(calls, 1);
@@ -51,7 +54,10 @@ describe('opaque-token cache', () => {
 
   it('shares one upstream call between concurrent lookups, and keys by token', async () => {
     let calls = 0;
-    const verify = cachedIntrospection(async () => (calls++, await sleep(50), user(3600)), { ttlMs: 60_000, negativeTtlMs: 1000 });
+    const verify = cachedIntrospection(async () => (calls++, await sleep(50), user(3600)), {
+      ttlMs: 60_000,
+      negativeTtlMs: 1000,
+    });
     await Promise.all([verify('a'), verify('a'), verify('a'), verify('b')]);
     assert.equal(calls, 2);
   });

@@ -36,7 +36,11 @@ describe('auth config', () => {
       tokeninfoUrl: 'https://oauth2.googleapis.com/tokeninfo',
       hostedDomains: ['acme.com'],
     });
-    assert.deepEqual(a.auth0, { issuer: 'https://acme.eu.auth0.com/', audience: 'https://mcp.acme.com/mcp', claimsNamespace: 'https://vault-mcp/' });
+    assert.deepEqual(a.auth0, {
+      issuer: 'https://acme.eu.auth0.com/',
+      audience: 'https://mcp.acme.com/mcp',
+      claimsNamespace: 'https://vault-mcp/',
+    });
     assert.deepEqual(a.github, { apiUrl: 'https://api.github.com', app: undefined });
     assert.deepEqual(a.githubActions, {
       issuer: 'https://token.actions.githubusercontent.com',
@@ -71,9 +75,21 @@ describe('auth config', () => {
   });
 
   it('refuses an Auth0 domain given as a URL and a GitHub Actions audience without an allow-list', () => {
-    assert.throws(() => loadConfig({ ...base, AUTH0_DOMAIN: 'https://acme.auth0.com' }), /AUTH0_DOMAIN: must be a host name/);
-    assert.throws(() => loadConfig({ ...base, GITHUB_ACTIONS_AUDIENCE: 'x', GITHUB_ACTIONS_TENANT: 'acme' }), /GITHUB_ACTIONS_REPOSITORIES: required/);
-    assert.throws(() => loadConfig({ ...base, GITHUB_ACTIONS_TENANT: 'acme' }), /GITHUB_ACTIONS_TENANT: set GITHUB_ACTIONS_AUDIENCE too/);
-    assert.throws(() => loadConfig({ ...base, GITHUB_ENABLED: 'true', GITHUB_CLIENT_ID: 'Iv1.abc' }), /GITHUB_CLIENT_ID \/ GITHUB_CLIENT_SECRET: set both or neither/);
+    assert.throws(
+      () => loadConfig({ ...base, AUTH0_DOMAIN: 'https://acme.auth0.com' }),
+      /AUTH0_DOMAIN: must be a host name/,
+    );
+    assert.throws(
+      () => loadConfig({ ...base, GITHUB_ACTIONS_AUDIENCE: 'x', GITHUB_ACTIONS_TENANT: 'acme' }),
+      /GITHUB_ACTIONS_REPOSITORIES: required/,
+    );
+    assert.throws(
+      () => loadConfig({ ...base, GITHUB_ACTIONS_TENANT: 'acme' }),
+      /GITHUB_ACTIONS_TENANT: set GITHUB_ACTIONS_AUDIENCE too/,
+    );
+    assert.throws(
+      () => loadConfig({ ...base, GITHUB_ENABLED: 'true', GITHUB_CLIENT_ID: 'Iv1.abc' }),
+      /GITHUB_CLIENT_ID \/ GITHUB_CLIENT_SECRET: set both or neither/,
+    );
   });
 });

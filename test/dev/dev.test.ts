@@ -74,7 +74,10 @@ it('prints the endpoint and tokens that work with the SDK client: documents_quer
   assert.ok(out.includes(`MCP endpoint : http://127.0.0.1:${port}/mcp`), out);
   const url = `http://127.0.0.1:${port}`;
   const seen: Record<string, number[]> = {};
-  for (const [who, heading] of [['manager', 'Dev token'], ['specialist', 'Second user']] as const) {
+  for (const [who, heading] of [
+    ['manager', 'Dev token'],
+    ['specialist', 'Second user'],
+  ] as const) {
     const c = await connectClient(url, tokenAfter(heading));
     try {
       const r = toolJson(await c.callTool({ name: 'documents_query', arguments: { order_by: 'id', page_size: 50 } }));

@@ -53,8 +53,17 @@ describe('Postgres restart mid-load (private embedded Postgres)', () => {
       TENANT_CACHE_TTL_MS: '0', // every request resolves its tenant in Postgres, so the outage shows at once
       LOG_LEVEL: 'silent',
     });
-    server = await start(config, { log: createLogger({ level: process.env.TEST_LOG_LEVEL ?? 'silent' }), secrets: (n) => SIM_SECRETS[n] });
-    token = await issuer.mint({ sub: 'alice', aud: config.resource, email: 'alice@globex.com', email_verified: true, scope: 'vault:read' });
+    server = await start(config, {
+      log: createLogger({ level: process.env.TEST_LOG_LEVEL ?? 'silent' }),
+      secrets: (n) => SIM_SECRETS[n],
+    });
+    token = await issuer.mint({
+      sub: 'alice',
+      aud: config.resource,
+      email: 'alice@globex.com',
+      email_verified: true,
+      scope: 'vault:read',
+    });
   });
   after(async () => {
     await server?.close().catch(() => undefined);
@@ -68,15 +77,32 @@ describe('Postgres restart mid-load (private embedded Postgres)', () => {
   const call = async (): Promise<Outcome> => {
     const res = await fetch(`${server.url}/mcp`, {
       method: 'POST',
-      headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', authorization: `Bearer ${token}` },
-      body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name: 'documents_query', arguments: { page_size: 3 } } }),
+      headers: {
+        'content-type': 'application/json',
+        accept: 'application/json, text/event-stream',
+        authorization: `Bearer ${token}`,
+      },
+      body: JSON.stringify({
+        jsonrpc: '2.0',
+        id: 1,
+        method: 'tools/call',
+        params: { name: 'documents_query', arguments: { page_size: 3 } },
+      }),
     });
     const text = await res.text();
     if (/\n\s+at |node_modules|\.ts:\d+/.test(text)) return `other: stack trace in ${text.slice(0, 200)}`;
-    const body = JSON.parse(text) as { result?: { isError?: boolean; content: { text: string }[] }; error?: { message: string; data?: { code?: string } } };
+    const body = JSON.parse(text) as {
+      result?: { isError?: boolean; content: { text: string }[] };
+      error?: { message: string; data?: { code?: string } };
+    };
     if (res.status === 200 && body.result && !body.result.isError) return 'ok';
     if (res.status === 200 && body.result?.content[0]!.text.startsWith('ERR_DB_UNAVAILABLE: ')) return 'db_unavailable';
-    if (res.status === 503 && body.error?.data?.code === 'ERR_DB_UNAVAILABLE' && res.headers.get('content-type')?.includes('json')) return 'db_unavailable';
+    if (
+      res.status === 503 &&
+      body.error?.data?.code === 'ERR_DB_UNAVAILABLE' &&
+      res.headers.get('content-type')?.includes('json')
+    )
+      return 'db_unavailable';
     return `other: HTTP ${res.status} ${text.slice(0, 200)}`;
   };
 
@@ -109,8 +135,15 @@ describe('Postgres restart mid-load (private embedded Postgres)', () => {
     stop = true;
     await Promise.all(workers);
 
-    assert.deepEqual(results.filter((r) => r.startsWith('other')), [], 'every call either succeeded or failed with ERR_DB_UNAVAILABLE');
-    assert.ok(byPhase.down!.filter((r) => r === 'db_unavailable').length >= 10, `outage calls: ${JSON.stringify(byPhase.down!.slice(0, 30))}`);
+    assert.deepEqual(
+      results.filter((r) => r.startsWith('other')),
+      [],
+      'every call either succeeded or failed with ERR_DB_UNAVAILABLE',
+    );
+    assert.ok(
+      byPhase.down!.filter((r) => r === 'db_unavailable').length >= 10,
+      `outage calls: ${JSON.stringify(byPhase.down!.slice(0, 30))}`,
+    );
     assert.equal((await fetch(`${server.url}/readyz`)).status, 200);
   });
 });

@@ -44,7 +44,12 @@ describe('three replicas share Vault sessions through Postgres', () => {
         DB_POOL_MAX: '4',
         LOG_LEVEL: 'silent',
       });
-      replicas.push(await start(config, { log: createLogger({ level: process.env.TEST_LOG_LEVEL ?? 'silent' }), secrets: (n) => SIM_SECRETS[n] }));
+      replicas.push(
+        await start(config, {
+          log: createLogger({ level: process.env.TEST_LOG_LEVEL ?? 'silent' }),
+          secrets: (n) => SIM_SECRETS[n],
+        }),
+      );
     }
   });
   after(async () => {
@@ -56,8 +61,18 @@ describe('three replicas share Vault sessions through Postgres', () => {
   });
 
   it('90 concurrent first calls over 3 replicas: one Vault login for the user, one for the service account; every replica serves', async () => {
-    const token = await issuer.mint({ sub: 'mgr', aud: 'http://127.0.0.1:1/mcp', email: QA_MANAGER, email_verified: true, scope: 'vault:read' });
-    const results = await Promise.all(Array.from({ length: 90 }, (_, i) => postToolCall(replicas[i % 3]!.url, token, 'documents_query', { page_size: 5 })));
+    const token = await issuer.mint({
+      sub: 'mgr',
+      aud: 'http://127.0.0.1:1/mcp',
+      email: QA_MANAGER,
+      email_verified: true,
+      scope: 'vault:read',
+    });
+    const results = await Promise.all(
+      Array.from({ length: 90 }, (_, i) =>
+        postToolCall(replicas[i % 3]!.url, token, 'documents_query', { page_size: 5 }),
+      ),
+    );
     for (const r of results) {
       assert.equal(r.status, 200);
       assert.equal(r.body.result?.isError, undefined, JSON.stringify(r.body));
@@ -70,15 +85,26 @@ describe('three replicas share Vault sessions through Postgres', () => {
     let logins = 0;
     for (const r of replicas) {
       const text = await scrape(r.url);
-      assert.equal(metricValue(text, 'vault_mcp_tool_calls_total', { tool: 'documents_query', tenant: 'acme', outcome: 'ok' }), 30);
+      assert.equal(
+        metricValue(text, 'vault_mcp_tool_calls_total', { tool: 'documents_query', tenant: 'acme', outcome: 'ok' }),
+        30,
+      );
       logins += metricValue(text, 'vault_mcp_vault_logins_total', { tenant: 'acme', mode: 'delegated', outcome: 'ok' });
     }
     assert.equal(logins, 1);
 
     // Later calls on every replica hit their in-memory copy of the shared session: still one login.
-    const again = await Promise.all(replicas.map((r) => postToolCall(r.url, token, 'documents_query', { page_size: 5 })));
-    assert.deepEqual(again.map((r) => r.body.result?.structuredContent?.total), [8, 8, 8]);
+    const again = await Promise.all(
+      replicas.map((r) => postToolCall(r.url, token, 'documents_query', { page_size: 5 })),
+    );
+    assert.deepEqual(
+      again.map((r) => r.body.result?.structuredContent?.total),
+      [8, 8, 8],
+    );
     assert.equal(sim.loginsFor(QA_MANAGER), 1);
-    for (const r of replicas) assert.ok(metricValue(await scrape(r.url), 'vault_mcp_vault_session_cache_total', { tenant: 'acme', result: 'hit' }) >= 1);
+    for (const r of replicas)
+      assert.ok(
+        metricValue(await scrape(r.url), 'vault_mcp_vault_session_cache_total', { tenant: 'acme', result: 'hit' }) >= 1,
+      );
   });
 });

@@ -67,7 +67,10 @@ describe('Vault faults through the full stack', () => {
     assert.equal(r.text, 'ERR_VAULT_RATE_LIMITED: Vault HTTP_429: Vault answered HTTP 429 3 times');
     sim.setFault({ kind: 'api_limit_exceeded', times: 3 });
     const limited = await call();
-    assert.equal(limited.text, 'ERR_VAULT_RATE_LIMITED: Vault API_LIMIT_EXCEEDED: API limit exceeded; try again later.');
+    assert.equal(
+      limited.text,
+      'ERR_VAULT_RATE_LIMITED: Vault API_LIMIT_EXCEEDED: API limit exceeded; try again later.',
+    );
     sim.setFault({ kind: 'http429', times: 2, retryAfterSeconds: 0 });
     assert.equal((await call()).isError, false, 'two 429s are retried away');
   });
@@ -77,10 +80,23 @@ describe('Vault faults through the full stack', () => {
     assert.equal(metricValue(text, 'vault_mcp_vault_errors_total', { tenant: 'globex', type: 'HTTP_503' }), 1);
     assert.equal(metricValue(text, 'vault_mcp_vault_errors_total', { tenant: 'globex', type: 'TIMEOUT' }), 1);
     assert.equal(metricValue(text, 'vault_mcp_vault_errors_total', { tenant: 'globex', type: 'HTTP_429' }), 1);
-    assert.equal(metricValue(text, 'vault_mcp_vault_errors_total', { tenant: 'globex', type: 'API_LIMIT_EXCEEDED' }), 1);
-    assert.ok(metricValue(text, 'vault_mcp_vault_request_duration_seconds_count', { tenant: 'globex', status: '429' }) >= 5);
-    assert.ok(metricValue(text, 'vault_mcp_vault_request_duration_seconds_count', { tenant: 'globex', status: 'timeout' }) >= 1);
-    assert.equal(metricValue(text, 'vault_mcp_tool_calls_total', { tool: 'documents_query', tenant: 'globex', outcome: 'error' }), 4);
-    assert.equal(metricValue(text, 'vault_mcp_tool_calls_total', { tool: 'documents_query', tenant: 'globex', outcome: 'ok' }), 4);
+    assert.equal(
+      metricValue(text, 'vault_mcp_vault_errors_total', { tenant: 'globex', type: 'API_LIMIT_EXCEEDED' }),
+      1,
+    );
+    assert.ok(
+      metricValue(text, 'vault_mcp_vault_request_duration_seconds_count', { tenant: 'globex', status: '429' }) >= 5,
+    );
+    assert.ok(
+      metricValue(text, 'vault_mcp_vault_request_duration_seconds_count', { tenant: 'globex', status: 'timeout' }) >= 1,
+    );
+    assert.equal(
+      metricValue(text, 'vault_mcp_tool_calls_total', { tool: 'documents_query', tenant: 'globex', outcome: 'error' }),
+      4,
+    );
+    assert.equal(
+      metricValue(text, 'vault_mcp_tool_calls_total', { tool: 'documents_query', tenant: 'globex', outcome: 'ok' }),
+      4,
+    );
   });
 });

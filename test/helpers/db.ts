@@ -32,10 +32,15 @@ export async function createTestDatabase(): Promise<TestDb> {
       let roles: string[] = [];
       try {
         await c.connect();
-        const r = await c.query<{ s: string }>("SELECT schema_name AS s FROM control.tenants").catch(() => ({ rows: [] as { s: string }[] }));
-        const dropped = await c.query<{ s: string }>("SELECT nspname AS s FROM pg_namespace WHERE nspname ~ '^t_[0-9a-f]{32}$'");
+        const r = await c
+          .query<{ s: string }>('SELECT schema_name AS s FROM control.tenants')
+          .catch(() => ({ rows: [] as { s: string }[] }));
+        const dropped = await c.query<{ s: string }>(
+          "SELECT nspname AS s FROM pg_namespace WHERE nspname ~ '^t_[0-9a-f]{32}$'",
+        );
         roles = [...new Set([...r.rows, ...dropped.rows].map((x) => x.s))];
-        for (const role of roles) await c.query(`DROP OWNED BY ${pg.escapeIdentifier(role)} CASCADE`).catch(() => undefined);
+        for (const role of roles)
+          await c.query(`DROP OWNED BY ${pg.escapeIdentifier(role)} CASCADE`).catch(() => undefined);
       } finally {
         await c.end().catch(() => undefined);
       }
@@ -43,7 +48,8 @@ export async function createTestDatabase(): Promise<TestDb> {
       await a.connect();
       try {
         await a.query(`DROP DATABASE IF EXISTS ${pg.escapeIdentifier(name)} WITH (FORCE)`);
-        for (const role of roles) await a.query(`DROP ROLE IF EXISTS ${pg.escapeIdentifier(role)}`).catch(() => undefined);
+        for (const role of roles)
+          await a.query(`DROP ROLE IF EXISTS ${pg.escapeIdentifier(role)}`).catch(() => undefined);
       } finally {
         await a.end();
       }

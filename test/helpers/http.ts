@@ -11,7 +11,11 @@ export const INIT = {
   params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 't', version: '0' } },
 };
 
-export async function postMcp(url: string, headers: Record<string, string> = {}, body: unknown = INIT): Promise<Response> {
+export async function postMcp(
+  url: string,
+  headers: Record<string, string> = {},
+  body: unknown = INIT,
+): Promise<Response> {
   return fetch(`${url}/mcp`, {
     method: 'POST',
     headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', ...headers },

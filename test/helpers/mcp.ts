@@ -40,10 +40,20 @@ export async function postToolCall(
   token: string,
   name: string,
   args: Record<string, unknown> = {},
-): Promise<{ status: number; body: { result?: { structuredContent?: Record<string, any>; isError?: boolean }; error?: { message: string; data?: { code: string } } } }> {
+): Promise<{
+  status: number;
+  body: {
+    result?: { structuredContent?: Record<string, any>; isError?: boolean };
+    error?: { message: string; data?: { code: string } };
+  };
+}> {
   const res = await fetch(`${url}/mcp`, {
     method: 'POST',
-    headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json', accept: 'application/json, text/event-stream' },
+    headers: {
+      authorization: `Bearer ${token}`,
+      'content-type': 'application/json',
+      accept: 'application/json, text/event-stream',
+    },
     body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name, arguments: args } }),
   });
   return { status: res.status, body: (await res.json()) as any };

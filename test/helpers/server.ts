@@ -40,7 +40,10 @@ export const DEFAULT_TEST_TENANTS = {
       id: 'acme',
       name: 'Acme Pharma',
       domains: ['acme.com'],
-      vault: { url: 'https://acme.veevavault.com', auth: { mode: 'service_account', username: 'bot@acme.com', passwordEnv: 'ACME_VAULT_PASSWORD' } },
+      vault: {
+        url: 'https://acme.veevavault.com',
+        auth: { mode: 'service_account', username: 'bot@acme.com', passwordEnv: 'ACME_VAULT_PASSWORD' },
+      },
     },
   ],
 };
@@ -103,7 +106,17 @@ export async function startTestServer(env: Env = {}, opts: TestServerOptions = {
     db,
     running,
     token: (claims = {}, opts) =>
-      issuer.mint({ sub: 'user-1', aud: resource, email: 'qa.manager@acme.com', email_verified: true, scope: 'vault:read', ...claims }, opts),
+      issuer.mint(
+        {
+          sub: 'user-1',
+          aud: resource,
+          email: 'qa.manager@acme.com',
+          email_verified: true,
+          scope: 'vault:read',
+          ...claims,
+        },
+        opts,
+      ),
     async close() {
       try {
         await running.close();

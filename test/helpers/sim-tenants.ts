@@ -8,8 +8,16 @@ export function simTenants(simUrl: string) {
   const auth = { username: SERVICE_ACCOUNT, passwordEnv: 'ACME_VAULT_PASSWORD' };
   return {
     tenants: [
-      { id: 'acme', domains: ['acme.com'], vault: { url: simUrl, apiVersion: 'v25.2', auth: { mode: 'delegated', ...auth } } },
-      { id: 'globex', domains: ['globex.com'], vault: { url: simUrl, apiVersion: 'v25.2', auth: { mode: 'service_account', ...auth } } },
+      {
+        id: 'acme',
+        domains: ['acme.com'],
+        vault: { url: simUrl, apiVersion: 'v25.2', auth: { mode: 'delegated', ...auth } },
+      },
+      {
+        id: 'globex',
+        domains: ['globex.com'],
+        vault: { url: simUrl, apiVersion: 'v25.2', auth: { mode: 'service_account', ...auth } },
+      },
     ],
   };
 }

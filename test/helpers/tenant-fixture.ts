@@ -18,7 +18,11 @@ export async function createTenantFixture(pool: Pool, id: string): Promise<Tenan
     id,
     name: undefined,
     schema,
-    vault: { url: 'http://127.0.0.1:1', apiVersion: 'v25.2', auth: { mode: 'service_account', username: 'bot@example.com' } },
+    vault: {
+      url: 'http://127.0.0.1:1',
+      apiVersion: 'v25.2',
+      auth: { mode: 'service_account', username: 'bot@example.com' },
+    },
   };
 }
 

@@ -6,13 +6,22 @@ import { randomBytes } from 'node:crypto';
 import { loadMigrations, migrate } from '../../src/db/migrate.js';
 import { createPool, type Pool } from '../../src/db/pool.js';
 import { withTenant } from '../../src/db/with-tenant.js';
-import { DEFAULT_PUBLIC_EMAIL_DOMAINS, provisionTenants, type Provisioned, type TenantInput } from '../../src/tenancy/index.js';
+import {
+  DEFAULT_PUBLIC_EMAIL_DOMAINS,
+  provisionTenants,
+  type Provisioned,
+  type TenantInput,
+} from '../../src/tenancy/index.js';
 import { createTestDatabase, type TestDb } from './db.js';
 
 export interface TenantDb {
   db: TestDb;
   pool: Pool;
-  deps: { migrations: Awaited<ReturnType<typeof loadMigrations>>['tenant']; roles: boolean; publicDomains: Set<string> };
+  deps: {
+    migrations: Awaited<ReturnType<typeof loadMigrations>>['tenant'];
+    roles: boolean;
+    publicDomains: Set<string>;
+  };
   provision(inputs: TenantInput[]): Promise<Provisioned[]>;
   close(): Promise<void>;
 }
@@ -22,7 +31,11 @@ export function tenantInput(id: string, domains: string[], extra: Partial<Tenant
     id,
     domains,
     includeSubdomains: false,
-    vault: { url: `https://${id}.veevavault.com`, apiVersion: 'v25.2', auth: { mode: 'service_account', username: `bot@${domains[0]}` } },
+    vault: {
+      url: `https://${id}.veevavault.com`,
+      apiVersion: 'v25.2',
+      auth: { mode: 'service_account', username: `bot@${domains[0]}` },
+    },
     ...extra,
   };
 }
@@ -53,9 +66,18 @@ export function canary(label: string): string {
 
 export async function plantCanary(pool: Pool, t: Provisioned, mark: string): Promise<void> {
   await withTenant(pool, t.schema, async (tx) => {
-    await tx.query("INSERT INTO audit_log (subject, outcome, details) VALUES ($1, 'ok', jsonb_build_object('canary', $1::text))", [mark]);
-    await tx.query('INSERT INTO user_mappings (subject, email, vault_username) VALUES ($1, $2, $1)', [mark, `${mark.toLowerCase()}@example.com`]);
-    await tx.query("INSERT INTO vault_sessions (key, vault_user, ciphertext, expires_at) VALUES ($1, $1, '\\x00', now() + interval '1 hour')", [mark]);
+    await tx.query(
+      "INSERT INTO audit_log (subject, outcome, details) VALUES ($1, 'ok', jsonb_build_object('canary', $1::text))",
+      [mark],
+    );
+    await tx.query('INSERT INTO user_mappings (subject, email, vault_username) VALUES ($1, $2, $1)', [
+      mark,
+      `${mark.toLowerCase()}@example.com`,
+    ]);
+    await tx.query(
+      "INSERT INTO vault_sessions (key, vault_user, ciphertext, expires_at) VALUES ($1, $1, '\\x00', now() + interval '1 hour')",
+      [mark],
+    );
   });
 }
 
@@ -63,7 +85,8 @@ export async function plantCanary(pool: Pool, t: Provisioned, mark: string): Pro
 export async function dumpTenant(pool: Pool, t: Provisioned): Promise<string> {
   return withTenant(pool, t.schema, async (tx) => {
     const parts: unknown[] = [];
-    for (const table of ['audit_log', 'user_mappings', 'vault_sessions']) parts.push((await tx.query(`SELECT * FROM ${table}`)).rows);
+    for (const table of ['audit_log', 'user_mappings', 'vault_sessions'])
+      parts.push((await tx.query(`SELECT * FROM ${table}`)).rows);
     return JSON.stringify(parts);
   });
 }

@@ -15,17 +15,33 @@ export const TEST_SECRET_KEY = 'test-secret-key-0123456789abcdef0123456789';
 export const SIM_SECRETS: Record<string, string> = { ACME_VAULT_PASSWORD: 'sim-password' };
 
 export function makeTenant(simUrl: string, auth: VaultAuth, id = 'acme'): Tenant {
-  return { id, name: 'Acme', schema: generateSchemaName(), vault: TenantVaultSchema.parse({ url: simUrl, apiVersion: 'v25.2', auth }) };
+  return {
+    id,
+    name: 'Acme',
+    schema: generateSchemaName(),
+    vault: TenantVaultSchema.parse({ url: simUrl, apiVersion: 'v25.2', auth }),
+  };
 }
 
-export const SA_AUTH: VaultAuth = { mode: 'service_account', username: 'integration@acme.com', passwordEnv: 'ACME_VAULT_PASSWORD' };
-export const DELEGATED_AUTH: VaultAuth = { mode: 'delegated', username: 'integration@acme.com', passwordEnv: 'ACME_VAULT_PASSWORD' };
+export const SA_AUTH: VaultAuth = {
+  mode: 'service_account',
+  username: 'integration@acme.com',
+  passwordEnv: 'ACME_VAULT_PASSWORD',
+};
+export const DELEGATED_AUTH: VaultAuth = {
+  mode: 'delegated',
+  username: 'integration@acme.com',
+  passwordEnv: 'ACME_VAULT_PASSWORD',
+};
 
 /** Insert the tenant into control.tenants and migrate, so its schema and vault_sessions exist. */
 export async function provisionTenant(pool: Pool, tenant: Tenant): Promise<void> {
   await migrate(pool);
   await pool.query('INSERT INTO control.tenants (id, schema_name, display_name, vault) VALUES ($1, $2, $3, $4)', [
-    tenant.id, tenant.schema, tenant.name, JSON.stringify(tenant.vault),
+    tenant.id,
+    tenant.schema,
+    tenant.name,
+    JSON.stringify(tenant.vault),
   ]);
   const report = await migrate(pool);
   const failed = report.tenants.find((t) => t.error);
@@ -97,13 +113,31 @@ export function canarySeed(c: CanaryVault): SimSeed {
   }
   for (const d of seed.documents) d.title__v = d.name__v = `${String(d.name__v)} ${c.mark}`;
   const first = seed.documents[0]!;
-  seed.documents.push({ ...first, id: c.docId, name__v: `Canary SOP ${c.mark}`, title__v: `Canary SOP ${c.mark}`, document_number__v: `QD-${c.docId}` });
+  seed.documents.push({
+    ...first,
+    id: c.docId,
+    name__v: `Canary SOP ${c.mark}`,
+    title__v: `Canary SOP ${c.mark}`,
+    document_number__v: `QD-${c.docId}`,
+  });
   seed.objects.deviation__c!.push({
-    id: c.recordId, name__v: `DEV-${c.mark}`, status__v: 'open__c', severity__c: 'minor__c', site__c: 'Boston', created_date__v: '2026-04-01T00:00:00.000Z',
+    id: c.recordId,
+    name__v: `DEV-${c.mark}`,
+    status__v: 'open__c',
+    severity__c: 'minor__c',
+    site__c: 'Boston',
+    created_date__v: '2026-04-01T00:00:00.000Z',
   });
   seed.tasks.push({
-    id: c.docId + 1, label__v: 'Review', status__v: ['available__v'], object__v: 'deviation__c', record_id__v: c.recordId, assignee__v: '1001',
-    instructions__v: `Review ${c.mark}`, created_date__v: '2026-04-01T10:00:00.000Z', workflow__v: '901',
+    id: c.docId + 1,
+    label__v: 'Review',
+    status__v: ['available__v'],
+    object__v: 'deviation__c',
+    record_id__v: c.recordId,
+    assignee__v: '1001',
+    instructions__v: `Review ${c.mark}`,
+    created_date__v: '2026-04-01T10:00:00.000Z',
+    workflow__v: '901',
   });
   return seed;
 }

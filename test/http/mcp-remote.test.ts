@@ -27,7 +27,14 @@ describe('mcp-remote with a static bearer header', () => {
   async function connect(token: string) {
     const transport = new StdioClientTransport({
       command: process.execPath,
-      args: [path.resolve('node_modules/mcp-remote/dist/proxy.js'), s.resource, '--header', `Authorization:Bearer ${token}`, '--transport', 'http-only'],
+      args: [
+        path.resolve('node_modules/mcp-remote/dist/proxy.js'),
+        s.resource,
+        '--header',
+        `Authorization:Bearer ${token}`,
+        '--transport',
+        'http-only',
+      ],
       // mcp-remote keeps OAuth state here; a private dir keeps the test hermetic.
       env: { ...process.env, MCP_REMOTE_CONFIG_DIR: configDir } as Record<string, string>,
       stderr: 'pipe',
@@ -38,7 +45,9 @@ describe('mcp-remote with a static bearer header', () => {
   }
 
   it('lists tools and calls whoami as the token user', async () => {
-    const client = await connect(await s.token({ sub: 'remote-user', email: 'remote.user@acme.com', scope: 'vault:read' }));
+    const client = await connect(
+      await s.token({ sub: 'remote-user', email: 'remote.user@acme.com', scope: 'vault:read' }),
+    );
     try {
       const { tools } = await client.listTools();
       const names = tools.map((t) => t.name);

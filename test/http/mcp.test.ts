@@ -13,7 +13,10 @@ describe('POST /mcp end to end (SDK client, real HTTP, real Postgres)', () => {
   });
 
   it('lists and calls whoami with the identity from the token (RS256)', async () => {
-    const client = await connectClient(s.url, await s.token({ sub: 'alice', email: 'alice@acme.com', scope: 'vault:read vault:vql' }));
+    const client = await connectClient(
+      s.url,
+      await s.token({ sub: 'alice', email: 'alice@acme.com', scope: 'vault:read vault:vql' }),
+    );
     const { tools } = await client.listTools();
     assert.ok(tools.some((t) => t.name === 'whoami'));
     const me = toolJson(await client.callTool({ name: 'whoami', arguments: {} }));

@@ -27,19 +27,30 @@ import { createTenantFixture, existingTenant } from '../helpers/tenant-fixture.j
 const log = createLogger({ level: 'silent' });
 
 async function auditRows(pool: Pool, t: Tenant) {
-  const r = await withTenant(pool, t.schema, (tx) => tx.query<Record<string, any>>('SELECT * FROM audit_log ORDER BY id'));
+  const r = await withTenant(pool, t.schema, (tx) =>
+    tx.query<Record<string, any>>('SELECT * FROM audit_log ORDER BY id'),
+  );
   return r.rows;
 }
 
 function mcpPost(url: string, token: string, body: unknown) {
   return fetch(`${url}/mcp`, {
     method: 'POST',
-    headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', authorization: `Bearer ${token}` },
+    headers: {
+      'content-type': 'application/json',
+      accept: 'application/json, text/event-stream',
+      authorization: `Bearer ${token}`,
+    },
     body: JSON.stringify(body),
   });
 }
 
-const callTool = (name: string, args: Record<string, unknown> = {}) => ({ jsonrpc: '2.0', id: 7, method: 'tools/call', params: { name, arguments: args } });
+const callTool = (name: string, args: Record<string, unknown> = {}) => ({
+  jsonrpc: '2.0',
+  id: 7,
+  method: 'tools/call',
+  params: { name, arguments: args },
+});
 
 describe('full server: every tool call is audited before the response; /metrics; rate limits', () => {
   let s: TestServer;
@@ -155,12 +166,34 @@ describe('createApp hooks: denied and failed calls are audited; an unwritable au
     tenant = await createTenantFixture(pool, 'globex');
     issuer = await startDevIssuer();
     const port = await freePort();
-    const config = loadConfig({ NODE_ENV: 'test', PORT: String(port), DATABASE_URL: db.url, OIDC_ISSUER: issuer.issuer, SECRET_KEY: 'k'.repeat(32), METRICS_TOKEN: 'metrics-token-0123456789' });
+    const config = loadConfig({
+      NODE_ENV: 'test',
+      PORT: String(port),
+      DATABASE_URL: db.url,
+      OIDC_ISSUER: issuer.issuer,
+      SECRET_KEY: 'k'.repeat(32),
+      METRICS_TOKEN: 'metrics-token-0123456789',
+    });
     resource = config.resource;
-    const verifier = createTokenVerifier({ jwt: [createOidcVerifier({ ...config.auth.oidc!, clockSkewSeconds: 60 })], maxTokenBytes: 16384 });
-    const common = { config, log, verifier, tools, authorizationServers: [issuer.issuer], resolveTenant: async () => tenant, readiness: async () => ({ ready: true }), metrics };
+    const verifier = createTokenVerifier({
+      jwt: [createOidcVerifier({ ...config.auth.oidc!, clockSkewSeconds: 60 })],
+      maxTokenBytes: 16384,
+    });
+    const common = {
+      config,
+      log,
+      verifier,
+      tools,
+      authorizationServers: [issuer.issuer],
+      resolveTenant: async () => tenant,
+      readiness: async () => ({ ready: true }),
+      metrics,
+    };
     http = await listen(createApp({ ...common, audit: createAuditWriter({ pool, log }) }), { port, host: '127.0.0.1' });
-    deadHttp = await listen(createApp({ ...common, audit: createAuditWriter({ pool: dead, log }) }), { port: 0, host: '127.0.0.1' });
+    deadHttp = await listen(createApp({ ...common, audit: createAuditWriter({ pool: dead, log }) }), {
+      port: 0,
+      host: '127.0.0.1',
+    });
   });
   after(async () => {
     await http?.close();
@@ -172,7 +205,11 @@ describe('createApp hooks: denied and failed calls are audited; an unwritable au
   });
 
   it('a call without the tool scope: 403 insufficient_scope, audited as denied with the tool name', async () => {
-    const res = await mcpPost(http.url, await issuer.mint({ sub: 'dave', aud: resource, scope: 'vault:read' }), callTool('approve', { id: '1' }));
+    const res = await mcpPost(
+      http.url,
+      await issuer.mint({ sub: 'dave', aud: resource, scope: 'vault:read' }),
+      callTool('approve', { id: '1' }),
+    );
     assert.equal(res.status, 403);
     const row = (await auditRows(pool, tenant)).find((r) => r.subject.endsWith('|dave'));
     assert.ok(row);
@@ -182,7 +219,11 @@ describe('createApp hooks: denied and failed calls are audited; an unwritable au
   });
 
   it('a tool error is audited as error with its code; the input summary redacts secrets', async () => {
-    const res = await mcpPost(http.url, await issuer.mint({ sub: 'erin', aud: resource, scope: 'vault:read vault:write' }), callTool('approve', { id: 'boom', password: 'hunter2' }));
+    const res = await mcpPost(
+      http.url,
+      await issuer.mint({ sub: 'erin', aud: resource, scope: 'vault:read vault:write' }),
+      callTool('approve', { id: 'boom', password: 'hunter2' }),
+    );
     const body = (await res.json()) as any;
     assert.equal(body.result.isError, true);
     const row = (await auditRows(pool, tenant)).find((r) => r.subject.endsWith('|erin'));
@@ -192,7 +233,11 @@ describe('createApp hooks: denied and failed calls are audited; an unwritable au
   });
 
   it('when the audit row cannot be written, the caller gets ERR_DB_UNAVAILABLE instead of the result', async () => {
-    const res = await mcpPost(deadHttp.url, await issuer.mint({ sub: 'frank', aud: resource, scope: 'vault:read vault:write' }), callTool('approve', { id: 'ok' }));
+    const res = await mcpPost(
+      deadHttp.url,
+      await issuer.mint({ sub: 'frank', aud: resource, scope: 'vault:read vault:write' }),
+      callTool('approve', { id: 'ok' }),
+    );
     const body = (await res.json()) as any;
     assert.equal(body.result.isError, true);
     assert.match(body.result.content[0].text, /^ERR_DB_UNAVAILABLE: The audit log could not be written/);
@@ -201,7 +246,10 @@ describe('createApp hooks: denied and failed calls are audited; an unwritable au
 
   it('with METRICS_TOKEN, /metrics needs it', async () => {
     assert.equal((await fetch(`${http.url}/metrics`)).status, 401);
-    assert.equal((await fetch(`${http.url}/metrics`, { headers: { authorization: 'Bearer wrong-token-0123456789' } })).status, 401);
+    assert.equal(
+      (await fetch(`${http.url}/metrics`, { headers: { authorization: 'Bearer wrong-token-0123456789' } })).status,
+      401,
+    );
     const ok = await fetch(`${http.url}/metrics`, { headers: { authorization: 'Bearer metrics-token-0123456789' } });
     assert.equal(ok.status, 200);
     assert.match(await ok.text(), /vault_mcp_tool_calls_total\{tool="approve",outcome="error",tenant="globex"\} 1/);

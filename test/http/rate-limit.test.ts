@@ -13,7 +13,11 @@ describe('token bucket rate limiter', () => {
     assert.equal(rl.take('a'), 0);
     assert.equal(rl.take('a'), 1);
     t += 60_000;
-    assert.deepEqual([rl.take('a'), rl.take('a'), rl.take('a'), rl.take('a')], [0, 0, 0, 1], 'never more than the burst');
+    assert.deepEqual(
+      [rl.take('a'), rl.take('a'), rl.take('a'), rl.take('a')],
+      [0, 0, 0, 1],
+      'never more than the burst',
+    );
   });
 
   it('reports a Retry-After of several seconds for slow rates', () => {

@@ -43,10 +43,19 @@ const TENANT: Tenant = {
   id: 'acme',
   name: 'Acme',
   schema: parseSchemaName('t_0123456789abcdef0123456789abcdef'),
-  vault: { url: 'https://acme.veevavault.com', apiVersion: 'v25.2', auth: { mode: 'service_account', username: 'bot@acme.com' } },
+  vault: {
+    url: 'https://acme.veevavault.com',
+    apiVersion: 'v25.2',
+    auth: { mode: 'service_account', username: 'bot@acme.com' },
+  },
 };
 
-const call = (name: string) => ({ jsonrpc: '2.0', id: 2, method: 'tools/call', params: { name, arguments: { id: 'D-1' } } });
+const call = (name: string) => ({
+  jsonrpc: '2.0',
+  id: 2,
+  method: 'tools/call',
+  params: { name, arguments: { id: 'D-1' } },
+});
 
 describe('per-tool scopes and step-up', () => {
   let issuer: DevIssuer;
@@ -56,7 +65,12 @@ describe('per-tool scopes and step-up', () => {
   before(async () => {
     issuer = await startDevIssuer();
     const port = await freePort();
-    const config = loadConfig({ NODE_ENV: 'test', PORT: String(port), OIDC_ISSUER: issuer.issuer, LOG_LEVEL: 'silent' });
+    const config = loadConfig({
+      NODE_ENV: 'test',
+      PORT: String(port),
+      OIDC_ISSUER: issuer.issuer,
+      LOG_LEVEL: 'silent',
+    });
     resource = config.resource;
     const verifier = createTokenVerifier({
       jwt: [createOidcVerifier({ ...config.auth.oidc!, clockSkewSeconds: 30 })],
@@ -79,7 +93,8 @@ describe('per-tool scopes and step-up', () => {
     await issuer?.close();
   });
 
-  const token = (scope: string) => issuer.mint({ sub: 'u1', aud: resource, email: 'qa@acme.com', email_verified: true, scope });
+  const token = (scope: string) =>
+    issuer.mint({ sub: 'u1', aud: resource, email: 'qa@acme.com', email_verified: true, scope });
 
   it('tools/list shows only the tools the caller may call', async () => {
     const names = async (scope: string) => {
@@ -108,22 +123,34 @@ describe('per-tool scopes and step-up', () => {
 
   it('the SDK client sees the refusal; after step-up (a token with the scope) the call succeeds', async () => {
     const low = await connectClient(url, await token('vault:read'));
-    await assert.rejects(low.callTool({ name: 'documents_update', arguments: { id: 'D-1' } }), /403|insufficient_scope/);
+    await assert.rejects(
+      low.callTool({ name: 'documents_update', arguments: { id: 'D-1' } }),
+      /403|insufficient_scope/,
+    );
     await low.close();
     const high = await connectClient(url, await token('vault:read vault:write'));
-    assert.deepEqual(toolJson(await high.callTool({ name: 'documents_update', arguments: { id: 'D-1' } })), { updated: 'D-1' });
+    assert.deepEqual(toolJson(await high.callTool({ name: 'documents_update', arguments: { id: 'D-1' } })), {
+      updated: 'D-1',
+    });
     await high.close();
   });
 
   it('a batch hiding a forbidden call is refused as a whole', async () => {
-    const res = await postWithToken(url, await token('vault:read'), [call('documents_get'), { ...call('documents_update'), id: 3 }]);
+    const res = await postWithToken(url, await token('vault:read'), [
+      call('documents_get'),
+      { ...call('documents_update'), id: 3 },
+    ]);
     assert.equal(res.status, 403);
   });
 
   it('answers CORS preflights for browser clients without allowing credentials, and exposes WWW-Authenticate', async () => {
     const pre = await fetch(`${url}/mcp`, {
       method: 'OPTIONS',
-      headers: { origin: 'https://inspector.example', 'access-control-request-method': 'POST', 'access-control-request-headers': 'authorization, content-type' },
+      headers: {
+        origin: 'https://inspector.example',
+        'access-control-request-method': 'POST',
+        'access-control-request-headers': 'authorization, content-type',
+      },
     });
     assert.equal(pre.status, 204);
     assert.equal(pre.headers.get('access-control-allow-origin'), '*');

@@ -40,13 +40,19 @@ describe('401 challenges (RFC 6750 + RFC 9728)', () => {
   });
 
   it('with a token for another resource: 401 naming aud', async () => {
-    const res = await post(s.url, { authorization: `Bearer ${await s.token({ aud: 'https://other.example.com/mcp' })}` });
+    const res = await post(s.url, {
+      authorization: `Bearer ${await s.token({ aud: 'https://other.example.com/mcp' })}`,
+    });
     assert.equal(res.status, 401);
     assert.match(parseChallenge(res.headers.get('www-authenticate')).error_description!, /audience \(aud\)/);
   });
 
   it('refuses a token in the query string', async () => {
-    const res = await fetch(`${s.url}/mcp?access_token=abc`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' });
+    const res = await fetch(`${s.url}/mcp?access_token=abc`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: '{}',
+    });
     assert.equal(res.status, 400);
   });
 

@@ -39,30 +39,53 @@ describe('Vault user in the audit, Vault metrics (full server, simulator)', () =
   const rowsOf = async (tenantId: string, sub: string) => {
     const t = await existingTenant(pool, tenantId);
     const { rows } = await withTenant(pool, t.schema, (tx) =>
-      tx.query<{ subject: string; tool: string; outcome: string; error_code: string | null; vault_user: string | null }>(
-        'SELECT subject, tool, outcome, error_code, vault_user FROM audit_log WHERE subject = $1 ORDER BY id',
-        [`oidc:${s.issuer.issuer}|${sub}`],
-      ),
+      tx.query<{
+        subject: string;
+        tool: string;
+        outcome: string;
+        error_code: string | null;
+        vault_user: string | null;
+      }>('SELECT subject, tool, outcome, error_code, vault_user FROM audit_log WHERE subject = $1 ORDER BY id', [
+        `oidc:${s.issuer.issuer}|${sub}`,
+      ]),
     );
     return rows;
   };
   const tokenFor = (sub: string, email: string) => s.token({ sub, email });
 
-  it('delegated tenant: vault_user is each user\'s own Vault username, also on a failed call', async () => {
+  it("delegated tenant: vault_user is each user's own Vault username, also on a failed call", async () => {
     const spec = await tokenFor('spec', QA_SPECIALIST);
     const ok = await postToolCall(s.url, spec, 'documents_query', { order_by: 'id' });
     assert.equal(ok.status, 200);
-    assert.deepEqual(ok.body.result?.structuredContent?.documents.map((d: { id: number }) => d.id), [101, 103, 106, 107]);
+    assert.deepEqual(
+      ok.body.result?.structuredContent?.documents.map((d: { id: number }) => d.id),
+      [101, 103, 106, 107],
+    );
     const denied = await postToolCall(s.url, spec, 'documents_get', { id: 105 });
     assert.equal(denied.body.result?.isError, true);
     const mgr = await postToolCall(s.url, await tokenFor('mgr', QA_MANAGER), 'whoami');
     assert.equal(mgr.body.result?.structuredContent?.vaultUser.username, QA_MANAGER);
 
     assert.deepEqual(await rowsOf('acme', 'spec'), [
-      { subject: `oidc:${s.issuer.issuer}|spec`, tool: 'documents_query', outcome: 'ok', error_code: null, vault_user: QA_SPECIALIST },
-      { subject: `oidc:${s.issuer.issuer}|spec`, tool: 'documents_get', outcome: 'error', error_code: 'ERR_VAULT_INVALID_REQUEST', vault_user: QA_SPECIALIST },
+      {
+        subject: `oidc:${s.issuer.issuer}|spec`,
+        tool: 'documents_query',
+        outcome: 'ok',
+        error_code: null,
+        vault_user: QA_SPECIALIST,
+      },
+      {
+        subject: `oidc:${s.issuer.issuer}|spec`,
+        tool: 'documents_get',
+        outcome: 'error',
+        error_code: 'ERR_VAULT_INVALID_REQUEST',
+        vault_user: QA_SPECIALIST,
+      },
     ]);
-    assert.deepEqual((await rowsOf('acme', 'mgr')).map((r) => r.vault_user), [QA_MANAGER]);
+    assert.deepEqual(
+      (await rowsOf('acme', 'mgr')).map((r) => r.vault_user),
+      [QA_MANAGER],
+    );
   });
 
   it('service-account tenant: vault_user is the service account, subject is the real user', async () => {
@@ -71,21 +94,29 @@ describe('Vault user in the audit, Vault metrics (full server, simulator)', () =
     assert.equal(r.body.result?.isError, undefined);
     await postToolCall(s.url, alice, 'whoami');
     const rows = await rowsOf('globex', 'alice');
-    assert.deepEqual(rows.map((x) => [x.subject, x.tool, x.vault_user]), [
-      [`oidc:${s.issuer.issuer}|alice`, 'documents_query', SERVICE_ACCOUNT],
-      [`oidc:${s.issuer.issuer}|alice`, 'whoami', SERVICE_ACCOUNT],
-    ]);
+    assert.deepEqual(
+      rows.map((x) => [x.subject, x.tool, x.vault_user]),
+      [
+        [`oidc:${s.issuer.issuer}|alice`, 'documents_query', SERVICE_ACCOUNT],
+        [`oidc:${s.issuer.issuer}|alice`, 'whoami', SERVICE_ACCOUNT],
+      ],
+    );
     // The other tenant's log knows nothing of alice.
     assert.deepEqual(await rowsOf('acme', 'alice'), []);
   });
 
   it('a call that never reaches Vault leaves vault_user empty', async () => {
-    const r = await postToolCall(s.url, await tokenFor('nobody', 'nobody@globex.com'), 'documents_query', { page_size: 0 });
+    const r = await postToolCall(s.url, await tokenFor('nobody', 'nobody@globex.com'), 'documents_query', {
+      page_size: 0,
+    });
     assert.equal(r.body.result?.isError, true); // refused by the input schema before the tool ran: not audited
     const t = await postToolCall(s.url, await tokenFor('ra', 'ra.lead@acme.com'), 'documents_query', {});
     assert.match(JSON.stringify(t.body.result), /ERR_VAULT_ACCESS: /); // never granted delegate access
     // ERR_VAULT_ACCESS is a 403-class refusal: audited as denied.
-    assert.deepEqual((await rowsOf('acme', 'ra')).map((x) => [x.outcome, x.error_code, x.vault_user]), [['denied', 'ERR_VAULT_ACCESS', null]]);
+    assert.deepEqual(
+      (await rowsOf('acme', 'ra')).map((x) => [x.outcome, x.error_code, x.vault_user]),
+      [['denied', 'ERR_VAULT_ACCESS', null]],
+    );
   });
 
   it('/metrics: logins by mode, cache hits, re-logins, Vault latency and errors per tenant', async () => {

@@ -13,7 +13,11 @@ import { connectClient, toolJson } from '../helpers/mcp.js';
 import { startTestServer, writeTenantsFile, type TestServer } from '../helpers/server.js';
 import { canarySeed } from '../helpers/vault.js';
 
-type ToolResult = { isError?: boolean; content: { type: string; text: string }[]; structuredContent?: Record<string, any> };
+type ToolResult = {
+  isError?: boolean;
+  content: { type: string; text: string }[];
+  structuredContent?: Record<string, any>;
+};
 
 const BURST_PASSWORD = 'burst-password';
 
@@ -33,24 +37,45 @@ describe('Vault tools through the real server (SDK client, real HTTP, real Postg
     clients.push(c);
     return c;
   };
-  const call = async (c: Client, name: string, args: Record<string, unknown> = {}) => (await c.callTool({ name, arguments: args })) as ToolResult;
+  const call = async (c: Client, name: string, args: Record<string, unknown> = {}) =>
+    (await c.callTool({ name, arguments: args })) as ToolResult;
 
   before(async () => {
     simAcme = await startVaultSimulator();
     simGlobex = await startVaultSimulator();
     simBurst = await startVaultSimulator({
-      seed: canarySeed({ mark: 'BURST', domain: 'umbrella.com', password: BURST_PASSWORD, docId: 7_800_001, recordId: 'V0D00000000U901' }),
+      seed: canarySeed({
+        mark: 'BURST',
+        domain: 'umbrella.com',
+        password: BURST_PASSWORD,
+        docId: 7_800_001,
+        recordId: 'V0D00000000U901',
+      }),
     });
-    const sa = (url: string, passwordEnv: string) => ({ url, apiVersion: 'v25.2', auth: { mode: 'service_account', username: SERVICE_ACCOUNT, passwordEnv } });
+    const sa = (url: string, passwordEnv: string) => ({
+      url,
+      apiVersion: 'v25.2',
+      auth: { mode: 'service_account', username: SERVICE_ACCOUNT, passwordEnv },
+    });
     file = await writeTenantsFile({
       tenants: [
-        { id: 'acme', domains: ['acme.com'], vault: { url: simAcme.url, auth: { mode: 'delegated', username: SERVICE_ACCOUNT, passwordEnv: 'ACME_VAULT_PASSWORD' } } },
+        {
+          id: 'acme',
+          domains: ['acme.com'],
+          vault: {
+            url: simAcme.url,
+            auth: { mode: 'delegated', username: SERVICE_ACCOUNT, passwordEnv: 'ACME_VAULT_PASSWORD' },
+          },
+        },
         { id: 'globex', domains: ['globex.com'], vault: sa(simGlobex.url, 'GLOBEX_VAULT_PASSWORD') },
         { id: 'initech', domains: ['initech.com'], vault: sa(simGlobex.url, 'INITECH_VAULT_PASSWORD') },
         {
           id: 'umbrella',
           domains: ['umbrella.com'],
-          vault: { url: simBurst.url, auth: { mode: 'delegated', username: 'integration@umbrella.com', passwordEnv: 'UMBRELLA_VAULT_PASSWORD' } },
+          vault: {
+            url: simBurst.url,
+            auth: { mode: 'delegated', username: 'integration@umbrella.com', passwordEnv: 'UMBRELLA_VAULT_PASSWORD' },
+          },
         },
       ],
     });
@@ -58,7 +83,13 @@ describe('Vault tools through the real server (SDK client, real HTTP, real Postg
       // The concurrency test sends 500 calls for one tenant at once: above the default per-tenant burst.
       { TENANTS_FILE: file.file, RATE_LIMIT_BURST: '2000' },
       // INITECH_VAULT_PASSWORD is deliberately missing.
-      { secrets: { ACME_VAULT_PASSWORD: SIM_PASSWORD, GLOBEX_VAULT_PASSWORD: SIM_PASSWORD, UMBRELLA_VAULT_PASSWORD: BURST_PASSWORD } },
+      {
+        secrets: {
+          ACME_VAULT_PASSWORD: SIM_PASSWORD,
+          GLOBEX_VAULT_PASSWORD: SIM_PASSWORD,
+          UMBRELLA_VAULT_PASSWORD: BURST_PASSWORD,
+        },
+      },
     );
   });
   after(async () => {
@@ -70,17 +101,30 @@ describe('Vault tools through the real server (SDK client, real HTTP, real Postg
 
   it('tools/list shows only what the scopes allow', async () => {
     const read = await connect(QA_MANAGER, 'vault:read');
-    assert.deepEqual((await read.listTools()).tools.map((t) => t.name).sort(), ['documents_get', 'documents_query', 'objects_query', 'whoami', 'workflows_get_tasks']);
+    assert.deepEqual((await read.listTools()).tools.map((t) => t.name).sort(), [
+      'documents_get',
+      'documents_query',
+      'objects_query',
+      'whoami',
+      'workflows_get_tasks',
+    ]);
     const all = await connect(QA_MANAGER, 'vault:read vault:vql vault:write');
     assert.deepEqual((await all.listTools()).tools.map((t) => t.name).sort(), [
-      'documents_get', 'documents_query', 'documents_update', 'objects_query', 'vql_query', 'whoami', 'workflows_get_tasks',
+      'documents_get',
+      'documents_query',
+      'documents_update',
+      'objects_query',
+      'vql_query',
+      'whoami',
+      'workflows_get_tasks',
     ]);
   });
 
   it('delegated: the QA manager and the QA specialist see different documents, tasks and records, as their own Vault users', async () => {
     const mgr = await connect(QA_MANAGER);
     const spec = await connect(QA_SPECIALIST);
-    const ids = async (c: Client) => toolJson(await call(c, 'documents_query', { order_by: 'id', page_size: 50 })).documents.map((d: any) => d.id);
+    const ids = async (c: Client) =>
+      toolJson(await call(c, 'documents_query', { order_by: 'id', page_size: 50 })).documents.map((d: any) => d.id);
     assert.deepEqual(await ids(mgr), [101, 102, 103, 104, 105, 106, 107, 108]);
     assert.deepEqual(await ids(spec), [101, 103, 106, 107]);
     // A document the specialist cannot see is an error for him and data for the manager.
@@ -88,15 +132,30 @@ describe('Vault tools through the real server (SDK client, real HTTP, real Postg
     const hidden = await call(spec, 'documents_get', { id: 102 });
     assert.equal(hidden.isError, true);
     assert.match(hidden.content[0]!.text, /^ERR_VAULT_INVALID_REQUEST: Vault INVALID_DATA: /);
-    assert.deepEqual(toolJson(await call(spec, 'workflows_get_tasks')).tasks.map((t: any) => t.id), [7202]);
-    assert.deepEqual(toolJson(await call(mgr, 'workflows_get_tasks', { status: ['available__v'] })).tasks.map((t: any) => t.id), [7201]);
-    const devs = async (c: Client) => toolJson(await call(c, 'objects_query', { object: 'deviation__c', order_by: 'name__v' })).records.map((r: any) => r.name__v);
+    assert.deepEqual(
+      toolJson(await call(spec, 'workflows_get_tasks')).tasks.map((t: any) => t.id),
+      [7202],
+    );
+    assert.deepEqual(
+      toolJson(await call(mgr, 'workflows_get_tasks', { status: ['available__v'] })).tasks.map((t: any) => t.id),
+      [7201],
+    );
+    const devs = async (c: Client) =>
+      toolJson(await call(c, 'objects_query', { object: 'deviation__c', order_by: 'name__v' })).records.map(
+        (r: any) => r.name__v,
+      );
     assert.deepEqual(await devs(spec), ['DEV-2026-001']);
     assert.deepEqual(await devs(mgr), ['DEV-2026-001', 'DEV-2026-002', 'DEV-2026-003']);
     const me = toolJson(await call(spec, 'whoami'));
     assert.equal(me.user, QA_SPECIALIST);
     assert.equal(me.tenant, 'acme');
-    assert.deepEqual(me.vaultUser, { id: '1002', username: QA_SPECIALIST, email: QA_SPECIALIST, mode: 'delegated', vault: simAcme.url });
+    assert.deepEqual(me.vaultUser, {
+      id: '1002',
+      username: QA_SPECIALIST,
+      email: QA_SPECIALIST,
+      mode: 'delegated',
+      vault: simAcme.url,
+    });
     assert.equal(simAcme.counters.delegatedLogins[QA_MANAGER], 1);
     assert.equal(simAcme.counters.delegatedLogins[QA_SPECIALIST], 1);
     assert.equal(simAcme.counters.logins[SERVICE_ACCOUNT], 1);
@@ -112,7 +171,13 @@ describe('Vault tools through the real server (SDK client, real HTTP, real Postg
     assert.notEqual(a.subject, b.subject);
     for (const w of [a, b]) {
       assert.equal(w.tenant, 'globex');
-      assert.deepEqual(w.vaultUser, { id: '9000', username: SERVICE_ACCOUNT, email: SERVICE_ACCOUNT, mode: 'service_account', vault: simGlobex.url });
+      assert.deepEqual(w.vaultUser, {
+        id: '9000',
+        username: SERVICE_ACCOUNT,
+        email: SERVICE_ACCOUNT,
+        mode: 'service_account',
+        vault: simGlobex.url,
+      });
     }
     // Both see what the service account sees.
     for (const c of [alice, bob]) assert.equal(toolJson(await call(c, 'documents_query', { page_size: 50 })).total, 8);
@@ -124,7 +189,10 @@ describe('Vault tools through the real server (SDK client, real HTTP, real Postg
     const requests = simGlobex.counters.requests;
     const r = await call(c, 'documents_query');
     assert.equal(r.isError, true);
-    assert.equal(r.content[0]!.text, 'ERR_VAULT_AUTH: Tenant initech: the environment variable INITECH_VAULT_PASSWORD (vault.auth.passwordEnv) is not set');
+    assert.equal(
+      r.content[0]!.text,
+      'ERR_VAULT_AUTH: Tenant initech: the environment variable INITECH_VAULT_PASSWORD (vault.auth.passwordEnv) is not set',
+    );
     // whoami still answers, reporting the Vault problem.
     const me = toolJson(await call(c, 'whoami'));
     assert.equal(me.tenant, 'initech');
@@ -136,19 +204,37 @@ describe('Vault tools through the real server (SDK client, real HTTP, real Postg
     const spec = await connect(QA_SPECIALIST, 'vault:read vault:vql vault:write');
     const denied = await call(spec, 'documents_update', { id: 101, fields: { title__v: 'Hacked' } });
     assert.equal(denied.isError, true);
-    assert.equal(denied.content[0]!.text, 'ERR_VAULT_ACCESS: Vault INSUFFICIENT_ACCESS: User [1002] does not have permission to edit document [101]');
+    assert.equal(
+      denied.content[0]!.text,
+      'ERR_VAULT_ACCESS: Vault INSUFFICIENT_ACCESS: User [1002] does not have permission to edit document [101]',
+    );
     const syntax = await call(spec, 'vql_query', { q: 'SELECT nope__v FROM documents' });
     assert.equal(syntax.isError, true);
     assert.match(syntax.content[0]!.text, /^ERR_VAULT_INVALID_REQUEST: Vault INCORRECT_QUERY_SYNTAX_ERROR: .*nope__v/);
     // Any Vault error type, even one we have no finer code for, keeps its type and message.
-    simAcme.setFault({ kind: 'failure', times: 1, type: 'RACE_CONDITION', message: 'Another operation is modifying this record; try again.' });
+    simAcme.setFault({
+      kind: 'failure',
+      times: 1,
+      type: 'RACE_CONDITION',
+      message: 'Another operation is modifying this record; try again.',
+    });
     const race = await call(spec, 'documents_query');
     assert.equal(race.isError, true);
-    assert.equal(race.content[0]!.text, 'ERR_VAULT: Vault RACE_CONDITION: Another operation is modifying this record; try again.');
+    assert.equal(
+      race.content[0]!.text,
+      'ERR_VAULT: Vault RACE_CONDITION: Another operation is modifying this record; try again.',
+    );
     // The manager may edit: the same write succeeds for him.
     const mgr = await connect(QA_MANAGER, 'vault:read vault:write');
-    assert.deepEqual(toolJson(await call(mgr, 'documents_update', { id: 101, fields: { title__v: 'SOP Deviation Management (rev)' } })).updated, { id: 101 });
-    assert.equal(toolJson(await call(spec, 'documents_get', { id: 101 })).document.title__v, 'SOP Deviation Management (rev)');
+    assert.deepEqual(
+      toolJson(await call(mgr, 'documents_update', { id: 101, fields: { title__v: 'SOP Deviation Management (rev)' } }))
+        .updated,
+      { id: 101 },
+    );
+    assert.equal(
+      toolJson(await call(spec, 'documents_get', { id: 101 })).document.title__v,
+      'SOP Deviation Management (rev)',
+    );
   });
 
   it('bad input is refused by the tool schema without calling Vault', async () => {
@@ -185,7 +271,10 @@ describe('Vault tools through the real server (SDK client, real HTTP, real Postg
       }),
     );
     assert.equal(totals.length, 500);
-    assert.ok(totals.every((t) => t === 9), 'every call saw the same 9 documents');
+    assert.ok(
+      totals.every((t) => t === 9),
+      'every call saw the same 9 documents',
+    );
     assert.equal(inFlightAtFirstAnswer, 50, 'all 50 first calls were in flight before any answered');
     assert.deepEqual(simBurst.counters.logins, { 'integration@umbrella.com': 1 });
     assert.deepEqual(simBurst.counters.delegatedLogins, { 'qa.manager@umbrella.com': 1 });

@@ -40,21 +40,45 @@ describe('tenant isolation in the database', () => {
   });
 
   it("cross-tenant ids answer 'not found': B's keys do not exist in A", async () => {
-    const r = await withTenant(t.pool, a, (tx) => tx.query('SELECT 1 FROM user_mappings WHERE subject = $1 UNION ALL SELECT 1 FROM vault_sessions WHERE key = $1', [markB]));
+    const r = await withTenant(t.pool, a, (tx) =>
+      tx.query('SELECT 1 FROM user_mappings WHERE subject = $1 UNION ALL SELECT 1 FROM vault_sessions WHERE key = $1', [
+        markB,
+      ]),
+    );
     assert.equal(r.rowCount, 0);
   });
 
   it('per-tenant role: reading another schema or the control schema fails with 42501', async () => {
-    await assert.rejects(withTenant(t.pool, a, (tx) => tx.query(`SELECT * FROM "${b.schema}".audit_log`)), pgCode('42501'));
-    await assert.rejects(withTenant(t.pool, a, (tx) => tx.query('SELECT * FROM control.tenants')), pgCode('42501'));
-    await assert.rejects(withTenant(t.pool, a, (tx) => tx.query(`INSERT INTO "${b.schema}".user_mappings (subject, email) VALUES ('x', 'x')`)), pgCode('42501'));
+    await assert.rejects(
+      withTenant(t.pool, a, (tx) => tx.query(`SELECT * FROM "${b.schema}".audit_log`)),
+      pgCode('42501'),
+    );
+    await assert.rejects(
+      withTenant(t.pool, a, (tx) => tx.query('SELECT * FROM control.tenants')),
+      pgCode('42501'),
+    );
+    await assert.rejects(
+      withTenant(t.pool, a, (tx) =>
+        tx.query(`INSERT INTO "${b.schema}".user_mappings (subject, email) VALUES ('x', 'x')`),
+      ),
+      pgCode('42501'),
+    );
     // The tenant role cannot change its own tables' shape either (they belong to the migrating user),
     // and the audit log is append-only for it.
-    await assert.rejects(withTenant(t.pool, a, (tx) => tx.query('DROP TABLE audit_log')), pgCode('42501'));
+    await assert.rejects(
+      withTenant(t.pool, a, (tx) => tx.query('DROP TABLE audit_log')),
+      pgCode('42501'),
+    );
     for (const sql of ["UPDATE audit_log SET outcome = 'forged'", 'DELETE FROM audit_log', 'TRUNCATE audit_log']) {
-      await assert.rejects(withTenant(t.pool, a, (tx) => tx.query(sql)), pgCode('42501'), sql);
+      await assert.rejects(
+        withTenant(t.pool, a, (tx) => tx.query(sql)),
+        pgCode('42501'),
+        sql,
+      );
     }
-    const appended = await withTenant(t.pool, a, (tx) => tx.query("INSERT INTO audit_log (subject, outcome) VALUES ($1, 'ok') RETURNING id", [markA]));
+    const appended = await withTenant(t.pool, a, (tx) =>
+      tx.query("INSERT INTO audit_log (subject, outcome) VALUES ($1, 'ok') RETURNING id", [markA]),
+    );
     assert.equal(appended.rowCount, 1);
     assert.ok((await dumpTenant(t.pool, b)).includes(markB));
   });
@@ -69,9 +93,16 @@ describe('tenant isolation in the database', () => {
       `SELECT set_config('search_path', '${b.schema}', true)`,
       'DISCARD ALL',
     ]) {
-      await assert.rejects(withTenant(t.pool, a, (tx) => tx.query(sql)), /statement refused/, sql);
+      await assert.rejects(
+        withTenant(t.pool, a, (tx) => tx.query(sql)),
+        /statement refused/,
+        sql,
+      );
     }
-    await assert.rejects(withTenant(t.pool, a, (tx) => tx.query('SELECT 1; RESET ROLE')), /statement refused/);
+    await assert.rejects(
+      withTenant(t.pool, a, (tx) => tx.query('SELECT 1; RESET ROLE')),
+      /statement refused/,
+    );
     // Ordinary statements that merely contain the words are fine (a column named role, a literal).
     const ok = await withTenant(t.pool, a, async (tx) => {
       await tx.query('UPDATE user_mappings SET email = email WHERE false');
@@ -100,19 +131,31 @@ describe('tenant isolation in the database', () => {
     const { createPool } = await import('../../src/db/pool.js');
     const pool = createPool({ url: t.db.url, max: 1, statementTimeoutMs: 10_000 });
     try {
-      const before = await pool.query<{ path: string; who: string }>('SELECT current_setting(\'search_path\') AS path, current_user AS who');
+      const before = await pool.query<{ path: string; who: string }>(
+        "SELECT current_setting('search_path') AS path, current_user AS who",
+      );
       // Fails in the middle: after the path and role were set, in a JS throw and in an SQL error.
-      await assert.rejects(withTenant(pool, a, async (tx) => {
-        await tx.query('SELECT count(*) FROM audit_log');
-        throw new Error('tool crashed');
-      }), /tool crashed/);
-      await assert.rejects(withTenant(pool, a, (tx) => tx.query('SELECT 1/0')), pgCode('22012'));
-      const afterFail = await pool.query<{ path: string; who: string }>('SELECT current_setting(\'search_path\') AS path, current_user AS who');
+      await assert.rejects(
+        withTenant(pool, a, async (tx) => {
+          await tx.query('SELECT count(*) FROM audit_log');
+          throw new Error('tool crashed');
+        }),
+        /tool crashed/,
+      );
+      await assert.rejects(
+        withTenant(pool, a, (tx) => tx.query('SELECT 1/0')),
+        pgCode('22012'),
+      );
+      const afterFail = await pool.query<{ path: string; who: string }>(
+        "SELECT current_setting('search_path') AS path, current_user AS who",
+      );
       assert.deepEqual(afterFail.rows[0], before.rows[0]);
       // The next tenant on the same (only) connection sees only itself.
       const dump = await dumpTenant(pool, b);
       assert.ok(dump.includes(markB) && !dump.includes(markA));
-      const inside = await withTenant(pool, b, (tx) => tx.query<{ path: string; who: string }>("SELECT current_setting('search_path') AS path, current_user AS who"));
+      const inside = await withTenant(pool, b, (tx) =>
+        tx.query<{ path: string; who: string }>("SELECT current_setting('search_path') AS path, current_user AS who"),
+      );
       assert.equal(inside.rows[0]!.who, b.schema);
       assert.equal(inside.rows[0]!.path, `"${b.schema}", pg_temp`);
     } finally {
@@ -132,12 +175,21 @@ describe('tenant isolation in the database', () => {
           await sleep(Math.floor(rand() * 3));
           const who = await tx.query<{ who: string }>('SELECT current_user AS who');
           const audit = await tx.query<{ subject: string }>('SELECT subject FROM audit_log');
-          return { i, ok: first.rows.every((r) => r.subject === mark) && audit.rows.every((r) => r.subject === mark) && who.rows[0]!.who === mine.schema };
+          return {
+            i,
+            ok:
+              first.rows.every((r) => r.subject === mark) &&
+              audit.rows.every((r) => r.subject === mark) &&
+              who.rows[0]!.who === mine.schema,
+          };
         });
       }),
     );
     assert.equal(results.length, 200);
-    assert.deepEqual(results.filter((r) => !r.ok), []);
+    assert.deepEqual(
+      results.filter((r) => !r.ok),
+      [],
+    );
   });
 
   it('a dropped table fails with 42P01 instead of reading public, control or another tenant', async () => {
@@ -150,9 +202,15 @@ describe('tenant isolation in the database', () => {
     } finally {
       admin.release();
     }
-    await assert.rejects(withTenant(t.pool, a, (tx) => tx.query('SELECT * FROM user_mappings')), pgCode('42P01'));
+    await assert.rejects(
+      withTenant(t.pool, a, (tx) => tx.query('SELECT * FROM user_mappings')),
+      pgCode('42P01'),
+    );
     // Nor can a temp table stand in for it: temp tables outlive transactions on pooled connections.
-    await assert.rejects(withTenant(t.pool, a, (tx) => tx.query('CREATE TEMP TABLE user_mappings (subject text)')), pgCode('42501'));
+    await assert.rejects(
+      withTenant(t.pool, a, (tx) => tx.query('CREATE TEMP TABLE user_mappings (subject text)')),
+      pgCode('42501'),
+    );
     assert.ok((await dumpTenant(t.pool, b)).includes(markB));
   });
 });

@@ -9,9 +9,17 @@ import { startTestServer, writeTenantsFile, type TestServer } from '../helpers/s
 import { tenantInput } from '../helpers/tenants.js';
 
 /** Call whoami with a token for `claims`; returns the HTTP status and the tenant or the error. */
-async function whoamiAs(s: TestServer, claims: JWTPayload): Promise<{ status: number; tenant?: string; code?: string; message?: string }> {
+async function whoamiAs(
+  s: TestServer,
+  claims: JWTPayload,
+): Promise<{ status: number; tenant?: string; code?: string; message?: string }> {
   const { status, body } = await postToolCall(s.url, await s.token(claims), 'whoami');
-  return { status, tenant: body.result?.structuredContent?.tenant, code: body.error?.data?.code, message: body.error?.message };
+  return {
+    status,
+    tenant: body.result?.structuredContent?.tenant,
+    code: body.error?.data?.code,
+    message: body.error?.message,
+  };
 }
 
 describe('domain → tenant mapping attacks (real HTTP, dev issuer tokens)', () => {
@@ -128,7 +136,10 @@ describe('PUBLIC_EMAIL_DOMAINS_POLICY=personal', () => {
     // Overriding the list replaces it: outlook.com is now just an unknown domain.
     assert.equal((await whoamiAs(s, { email: 'x@outlook.com' })).code, 'ERR_TENANT_UNKNOWN_DOMAIN');
     // Unverified public addresses never get a tenant.
-    assert.equal((await whoamiAs(s, { email: 'eve@gmail.com', email_verified: false })).code, 'ERR_AUTH_EMAIL_UNVERIFIED');
+    assert.equal(
+      (await whoamiAs(s, { email: 'eve@gmail.com', email_verified: false })).code,
+      'ERR_AUTH_EMAIL_UNVERIFIED',
+    );
   });
 
   it('creates personal tenants once even under concurrent first requests', async () => {

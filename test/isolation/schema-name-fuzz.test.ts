@@ -16,15 +16,42 @@ const VALID = 't_0123456789abcdef0123456789abcdef';
 const NASTY: unknown[] = [
   '";drop schema control cascade;--',
   `${VALID}";drop schema control cascade;--`,
-  'public', 'control', 'pg_catalog', 'pg_toast', 'pg_temp', 'information_schema', '', ' ', 't_',
-  VALID.toUpperCase(), `T${VALID.slice(1)}`, VALID.replace('a', 'A'),
+  'public',
+  'control',
+  'pg_catalog',
+  'pg_toast',
+  'pg_temp',
+  'information_schema',
+  '',
+  ' ',
+  't_',
+  VALID.toUpperCase(),
+  `T${VALID.slice(1)}`,
+  VALID.replace('a', 'A'),
   VALID.replace('t', '\u0442'), // Cyrillic te
   VALID.replace('a', '\u0430'), // Cyrillic a
   VALID.replace('0', '\uff10'), // full-width zero
-  `${VALID}\n`, `\n${VALID}`, ` ${VALID}`, `${VALID} `, `${VALID}\u0000`, `${VALID.slice(0, 20)}\u0000${VALID.slice(21)}`,
-  VALID.slice(0, -1), `${VALID}0`, `t_${'a'.repeat(62)}`, `t_${'a'.repeat(1000)}`, `t_${'é'.repeat(32)}`,
-  `"${VALID}"`, `${VALID}.audit_log`, `t-${VALID.slice(2)}`, `pg_${VALID.slice(2)}`,
-  null, undefined, 42, {}, { toString: () => VALID }, [VALID],
+  `${VALID}\n`,
+  `\n${VALID}`,
+  ` ${VALID}`,
+  `${VALID} `,
+  `${VALID}\u0000`,
+  `${VALID.slice(0, 20)}\u0000${VALID.slice(21)}`,
+  VALID.slice(0, -1),
+  `${VALID}0`,
+  `t_${'a'.repeat(62)}`,
+  `t_${'a'.repeat(1000)}`,
+  `t_${'é'.repeat(32)}`,
+  `"${VALID}"`,
+  `${VALID}.audit_log`,
+  `t-${VALID.slice(2)}`,
+  `pg_${VALID.slice(2)}`,
+  null,
+  undefined,
+  42,
+  {},
+  { toString: () => VALID },
+  [VALID],
 ];
 
 describe('schema name fuzzing', () => {
@@ -45,7 +72,12 @@ describe('schema name fuzzing', () => {
       } else {
         const at = Math.floor(rand() * VALID.length);
         const op = Math.floor(rand() * 3);
-        s = op === 0 ? VALID.slice(0, at) + VALID.slice(at + 1) : op === 1 ? VALID.slice(0, at) + pick(alphabet) + VALID.slice(at) : VALID.slice(0, at) + pick(alphabet) + VALID.slice(at + 1);
+        s =
+          op === 0
+            ? VALID.slice(0, at) + VALID.slice(at + 1)
+            : op === 1
+              ? VALID.slice(0, at) + pick(alphabet) + VALID.slice(at)
+              : VALID.slice(0, at) + pick(alphabet) + VALID.slice(at + 1);
       }
       let ok = false;
       try {
@@ -55,7 +87,8 @@ describe('schema name fuzzing', () => {
         ok = false;
       }
       // The only strings that may pass: exactly 34 chars, `t_`, then lower-case hex.
-      const shapeOk = s.length === 34 && s.startsWith('t_') && [...s.slice(2)].every((c) => '0123456789abcdef'.includes(c));
+      const shapeOk =
+        s.length === 34 && s.startsWith('t_') && [...s.slice(2)].every((c) => '0123456789abcdef'.includes(c));
       assert.equal(ok, shapeOk, JSON.stringify(s));
       if (ok) accepted++;
     }
@@ -84,15 +117,24 @@ describe('schema name fuzzing', () => {
       const before = await pool.query<{ n: string }>('SELECT count(*)::text AS n FROM pg_namespace');
       const names = Array.from({ length: 20 }, () => generateSchemaName());
       for (const s of names) await pool.query(`CREATE SCHEMA ${ident(s)}`);
-      const { rows } = await pool.query<{ nspname: string }>('SELECT nspname FROM pg_namespace WHERE nspname = ANY($1) ORDER BY nspname', [names]);
-      assert.deepEqual(rows.map((r) => r.nspname), [...names].sort());
+      const { rows } = await pool.query<{ nspname: string }>(
+        'SELECT nspname FROM pg_namespace WHERE nspname = ANY($1) ORDER BY nspname',
+        [names],
+      );
+      assert.deepEqual(
+        rows.map((r) => r.nspname),
+        [...names].sort(),
+      );
       const afterCount = await pool.query<{ n: string }>('SELECT count(*)::text AS n FROM pg_namespace');
       assert.equal(Number(afterCount.rows[0]!.n), Number(before.rows[0]!.n) + 20);
     });
 
     it('withTenant refuses a name forged with a type cast, before touching the database', async () => {
       for (const forged of ['public', 'control', `${VALID}"; drop schema control; --`]) {
-        await assert.rejects(withTenant(pool, forged as SchemaName, async () => assert.fail('fn must not run')), TypeError);
+        await assert.rejects(
+          withTenant(pool, forged as SchemaName, async () => assert.fail('fn must not run')),
+          TypeError,
+        );
       }
     });
   });

@@ -24,7 +24,11 @@ describe('static tenancy guards over src/', () => {
   });
 
   it("only src/db imports 'pg'", () => {
-    const bad = outsideDb.filter((f) => /from\s+['"]pg(?:\/[^'"]*)?['"]|require\(\s*['"]pg['"]\s*\)|import\(\s*['"]pg['"]\s*\)/.test(f.text)).map((f) => f.file);
+    const bad = outsideDb
+      .filter((f) =>
+        /from\s+['"]pg(?:\/[^'"]*)?['"]|require\(\s*['"]pg['"]\s*\)|import\(\s*['"]pg['"]\s*\)/.test(f.text),
+      )
+      .map((f) => f.file);
     assert.deepEqual(bad, []);
   });
 
@@ -34,7 +38,9 @@ describe('static tenancy guards over src/', () => {
   });
 
   it('only withTenant creates a TenantTx', () => {
-    const bad = files.filter((f) => /as\s+TenantTx\b|<TenantTx>/.test(f.text) && f.file !== 'src/db/with-tenant.ts').map((f) => f.file);
+    const bad = files
+      .filter((f) => /as\s+TenantTx\b|<TenantTx>/.test(f.text) && f.file !== 'src/db/with-tenant.ts')
+      .map((f) => f.file);
     assert.deepEqual(bad, []);
   });
 
@@ -42,7 +48,10 @@ describe('static tenancy guards over src/', () => {
     const bad: string[] = [];
     for (const f of files) {
       for (const m of f.text.matchAll(/(?:function\s+\w+|\w+\s*=\s*(?:async\s*)?)\s*(?:<[^>]*>)?\(([^)]*)\)/g)) {
-        const params = m[1]!.split(',').map((p) => p.trim()).filter(Boolean);
+        const params = m[1]!
+          .split(',')
+          .map((p) => p.trim())
+          .filter(Boolean);
         const at = params.findIndex((p) => /^\w+\??\s*:\s*TenantTx\b/.test(p));
         if (at > 0) bad.push(`${f.file}: ${m[0]}`);
       }

@@ -61,13 +61,25 @@ describe('twin tenants across every tool (SDK client, real HTTP, real Postgres)'
 
   before(async () => {
     for (const t of twins) {
-      t.sim = await startVaultSimulator({ seed: canarySeed({ mark: t.mark, domain: t.domain, password: t.password, docId: t.docId, recordId: t.recordId }) });
+      t.sim = await startVaultSimulator({
+        seed: canarySeed({
+          mark: t.mark,
+          domain: t.domain,
+          password: t.password,
+          docId: t.docId,
+          recordId: t.recordId,
+        }),
+      });
     }
     file = await writeTenantsFile({
       tenants: twins.map((t) => ({
         id: t.id,
         domains: [t.domain],
-        vault: { url: t.sim!.url, apiVersion: 'v25.2', auth: { mode: 'delegated', username: `integration@${t.domain}`, passwordEnv: t.passwordEnv } },
+        vault: {
+          url: t.sim!.url,
+          apiVersion: 'v25.2',
+          auth: { mode: 'delegated', username: `integration@${t.domain}`, passwordEnv: t.passwordEnv },
+        },
       })),
     });
     const logTo = new PassThrough();
@@ -79,7 +91,10 @@ describe('twin tenants across every tool (SDK client, real HTTP, real Postgres)'
     );
     pool = createPool({ url: s.db.url, max: 2, statementTimeoutMs: 10_000 });
     for (const t of twins) {
-      const { rows } = await pool.query<{ schema_name: string }>('SELECT schema_name FROM control.tenants WHERE id = $1', [t.id]);
+      const { rows } = await pool.query<{ schema_name: string }>(
+        'SELECT schema_name FROM control.tenants WHERE id = $1',
+        [t.id],
+      );
       t.schema = parseSchemaName(rows[0]!.schema_name);
       await plantCanary(pool, { id: t.id, schema: parseSchemaName(t.schema), created: false }, t.mark);
     }
@@ -96,20 +111,39 @@ describe('twin tenants across every tool (SDK client, real HTTP, real Postgres)'
     const { tools } = await client.listTools();
     await client.close();
     const covered = new Set(TWIN_TOOL_CALLS.map((c) => c.name));
-    assert.deepEqual(tools.map((t) => t.name).filter((n) => !covered.has(n)), [], 'add these tools to test/isolation/twin-tool-calls.ts');
+    assert.deepEqual(
+      tools.map((t) => t.name).filter((n) => !covered.has(n)),
+      [],
+      'add these tools to test/isolation/twin-tool-calls.ts',
+    );
   });
 
-  for (const [me, other] of [[0, 1], [1, 0]] as const) {
+  for (const [me, other] of [
+    [0, 1],
+    [1, 0],
+  ] as const) {
     it(`as ${me ? 'twin-b' : 'twin-a'}: every tool reaches its own Vault; no trace of the twin in any result, error or log line`, async () => {
       const self = twins[me]!;
       const twin = twins[other]!;
-      const client = await connectClient(s.url, await s.token({ sub: `user-${self.id}`, email: self.email, scope: ALL_SCOPES }));
+      const client = await connectClient(
+        s.url,
+        await s.token({ sub: `user-${self.id}`, email: self.email, scope: ALL_SCOPES }),
+      );
       const ctx: TwinContext = {
-        mark: self.mark, otherMark: twin.mark, docId: self.docId, otherDocId: twin.docId, recordId: self.recordId, otherRecordId: twin.recordId,
+        mark: self.mark,
+        otherMark: twin.mark,
+        docId: self.docId,
+        otherDocId: twin.docId,
+        recordId: self.recordId,
+        otherRecordId: twin.recordId,
       };
       const call = async (name: string, args: Record<string, unknown>) => {
         try {
-          return (await client.callTool({ name, arguments: args })) as { isError?: boolean; content: { text: string }[]; structuredContent?: { total?: number } };
+          return (await client.callTool({ name, arguments: args })) as {
+            isError?: boolean;
+            content: { text: string }[];
+            structuredContent?: { total?: number };
+          };
         } catch (e) {
           return { isError: true, content: [{ text: `protocol error: ${(e as Error).message}` }] };
         }
@@ -124,13 +158,19 @@ describe('twin tenants across every tool (SDK client, real HTTP, real Postgres)'
           const what = `${c.name} ${JSON.stringify(args)} -> ${text.slice(0, 300)}`;
           if (c.expect === 'not_found') {
             // Same answer, word for word, as for an id that exists nowhere; never a permission error.
-            const nowhere = await call(c.name, c.arguments({ ...ctx, otherDocId: NOWHERE_DOC_ID, otherRecordId: NOWHERE_RECORD_ID }));
+            const nowhere = await call(
+              c.name,
+              c.arguments({ ...ctx, otherDocId: NOWHERE_DOC_ID, otherRecordId: NOWHERE_RECORD_ID }),
+            );
             assert.equal(r.isError, true, what);
             assert.match(text, /^ERR_VAULT_INVALID_REQUEST: Vault INVALID_DATA: /, what);
             assert.doesNotMatch(text, /ERR_VAULT_ACCESS|INSUFFICIENT_ACCESS|permission/i, what);
             assert.equal(
               text.replaceAll(String(twin.docId), '<id>'),
-              nowhere.content.map((x) => x.text).join('\n').replaceAll(String(NOWHERE_DOC_ID), '<id>'),
+              nowhere.content
+                .map((x) => x.text)
+                .join('\n')
+                .replaceAll(String(NOWHERE_DOC_ID), '<id>'),
               what,
             );
             // The id itself was the caller's input; everything else must be free of the twin.
@@ -148,23 +188,42 @@ describe('twin tenants across every tool (SDK client, real HTTP, real Postgres)'
       assert.equal(twin.sim!.counters.requests, twinRequestsBefore, "no request reached the twin's Vault");
       const whoami = JSON.parse(seen[TWIN_TOOL_CALLS.findIndex((c) => c.name === 'whoami')]!);
       assert.equal(whoami.tenant, self.id);
-      assert.deepEqual(whoami.vaultUser, { id: '1001', username: self.email, email: self.email, mode: 'delegated', vault: self.sim!.url });
+      assert.deepEqual(whoami.vaultUser, {
+        id: '1001',
+        username: self.email,
+        email: self.email,
+        mode: 'delegated',
+        vault: self.sim!.url,
+      });
       const all = seen.join('\n');
-      for (const secret of [twin.mark, twin.id, twin.domain, twin.schema, twin.sim!.url, String(twin.docId), twin.recordId, twin.password]) {
+      for (const secret of [
+        twin.mark,
+        twin.id,
+        twin.domain,
+        twin.schema,
+        twin.sim!.url,
+        String(twin.docId),
+        twin.recordId,
+        twin.password,
+      ]) {
         assert.ok(!all.includes(secret), `response leaked ${secret}`);
       }
       const myLines = logs.filter((l) => l.includes(`"tenant":"${self.id}"`));
-      assert.ok(myLines.length > 0, `no log line carries the tenant: ${logs.slice(-5).join("\n")}`);
-      assert.ok(myLines.some((l) => l.includes('vault login')), 'the Vault login of this tenant is logged (and checked below)');
+      assert.ok(myLines.length > 0, `no log line carries the tenant: ${logs.slice(-5).join('\n')}`);
+      assert.ok(
+        myLines.some((l) => l.includes('vault login')),
+        'the Vault login of this tenant is logged (and checked below)',
+      );
       for (const l of myLines) {
-        for (const secret of [twin.mark, twin.id, twin.schema, twin.sim!.url, twin.password, self.password]) assert.ok(!l.includes(secret), `log leaked ${secret}: ${l}`);
+        for (const secret of [twin.mark, twin.id, twin.schema, twin.sim!.url, twin.password, self.password])
+          assert.ok(!l.includes(secret), `log leaked ${secret}: ${l}`);
         // No email local parts in logs (TENANCY-NOTES style rule 8).
         assert.ok(!l.includes(self.email), `log carries the email: ${l}`);
       }
     });
   }
 
-  it('200 interleaved whoami calls of both tenants (server pool of 2): each answer names the caller\'s tenant', async () => {
+  it("200 interleaved whoami calls of both tenants (server pool of 2): each answer names the caller's tenant", async () => {
     const tokens = await Promise.all(twins.map((t) => s.token({ sub: `user-${t.id}`, email: t.email })));
     const requestsBefore = twins.map((t) => t.sim!.counters.requests);
     const rand = rng(7);
@@ -186,7 +245,10 @@ describe('twin tenants across every tool (SDK client, real HTTP, real Postgres)'
       const c = await pool.connect();
       try {
         const { rows } = await c.query(`SELECT subject FROM ${pg.escapeIdentifier(t.schema)}.user_mappings`);
-        assert.ok(rows.some((r) => r.subject === t.mark), JSON.stringify(rows));
+        assert.ok(
+          rows.some((r) => r.subject === t.mark),
+          JSON.stringify(rows),
+        );
       } finally {
         c.release();
       }

@@ -44,15 +44,35 @@ export const TWIN_TOOL_CALLS: TwinCall[] = [
   { name: 'documents_get', arguments: (c) => ({ id: c.otherDocId }), expect: 'not_found' },
   { name: 'vql_query', arguments: (c) => ({ q: vqlLike(c.mark) }), expect: 'own' },
   { name: 'vql_query', arguments: (c) => ({ q: vqlLike(c.otherMark) }), expect: 'empty' },
-  { name: 'vql_query', arguments: (c) => ({ q: `SELECT id, name__v FROM documents WHERE id = ${c.otherDocId}` }), expect: 'empty' },
+  {
+    name: 'vql_query',
+    arguments: (c) => ({ q: `SELECT id, name__v FROM documents WHERE id = ${c.otherDocId}` }),
+    expect: 'empty',
+  },
   { name: 'objects_query', arguments: () => ({ object: 'deviation__c', fields: ['id', 'name__v'] }), expect: 'own' },
   {
     name: 'objects_query',
-    arguments: (c) => ({ object: 'deviation__c', fields: ['id', 'name__v'], filters: [{ field: 'id', op: '=', value: c.otherRecordId }] }),
+    arguments: (c) => ({
+      object: 'deviation__c',
+      fields: ['id', 'name__v'],
+      filters: [{ field: 'id', op: '=', value: c.otherRecordId }],
+    }),
     expect: 'empty',
   },
   { name: 'workflows_get_tasks', arguments: () => ({}), expect: 'own' },
-  { name: 'workflows_get_tasks', arguments: (c) => ({ object: 'deviation__c', record_id: c.otherRecordId }), expect: 'empty' },
-  { name: 'documents_update', arguments: (c) => ({ id: c.docId, fields: { description__v: 'reviewed' } }), expect: 'ok' },
-  { name: 'documents_update', arguments: (c) => ({ id: c.otherDocId, fields: { title__v: 'overwritten' } }), expect: 'not_found' },
+  {
+    name: 'workflows_get_tasks',
+    arguments: (c) => ({ object: 'deviation__c', record_id: c.otherRecordId }),
+    expect: 'empty',
+  },
+  {
+    name: 'documents_update',
+    arguments: (c) => ({ id: c.docId, fields: { description__v: 'reviewed' } }),
+    expect: 'ok',
+  },
+  {
+    name: 'documents_update',
+    arguments: (c) => ({ id: c.otherDocId, fields: { title__v: 'overwritten' } }),
+    expect: 'not_found',
+  },
 ];

@@ -13,7 +13,15 @@ import type { Tenant } from '../../src/tenancy/tenant.js';
 import { createSessionCipher } from '../../src/vault/crypto.js';
 import { createSessionManager, type SessionManager } from '../../src/vault/session-manager.js';
 import { createPgSessionStore } from '../../src/vault/session-store-pg.js';
-import { createTenantDb, ctxFor, makeTenant, provisionTenant, SA_AUTH, SIM_SECRETS, TEST_SECRET_KEY } from '../helpers/vault.js';
+import {
+  createTenantDb,
+  ctxFor,
+  makeTenant,
+  provisionTenant,
+  SA_AUTH,
+  SIM_SECRETS,
+  TEST_SECRET_KEY,
+} from '../helpers/vault.js';
 
 describe('isolation: Vault sessions of two tenants', () => {
   let simA: VaultSimulator;
@@ -23,7 +31,9 @@ describe('isolation: Vault sessions of two tenants', () => {
   let b: Tenant;
   let sessions: SessionManager;
   const names = (t: Tenant) =>
-    sessions.withSession(ctxFor(t, QA_MANAGER), async (s) => (await s.client.query(s.sessionId, 'SELECT name__v FROM documents')).data.map((r) => String(r.name__v)));
+    sessions.withSession(ctxFor(t, QA_MANAGER), async (s) =>
+      (await s.client.query(s.sessionId, 'SELECT name__v FROM documents')).data.map((r) => String(r.name__v)),
+    );
 
   before(async () => {
     const seedB = defaultSeed();
@@ -57,7 +67,11 @@ describe('isolation: Vault sessions of two tenants', () => {
       }),
     );
     for (const { t, rows } of results) {
-      assert.equal(rows.every((n) => n.startsWith('CANARY-B')), t === b, `tenant ${t.id} saw the other tenant's rows`);
+      assert.equal(
+        rows.every((n) => n.startsWith('CANARY-B')),
+        t === b,
+        `tenant ${t.id} saw the other tenant's rows`,
+      );
     }
     assert.equal(simA.loginsFor(SERVICE_ACCOUNT), 1);
     assert.equal(simB.loginsFor(SERVICE_ACCOUNT), 1);
@@ -82,7 +96,10 @@ describe('isolation: Vault sessions of two tenants', () => {
     try {
       const requestsToA = simA.counters.requests;
       const loginsB = simB.loginsFor(SERVICE_ACCOUNT);
-      const rows = await fresh.withSession(ctxFor(b, QA_MANAGER), async (s) => (await s.client.query(s.sessionId, 'SELECT name__v FROM documents')).data);
+      const rows = await fresh.withSession(
+        ctxFor(b, QA_MANAGER),
+        async (s) => (await s.client.query(s.sessionId, 'SELECT name__v FROM documents')).data,
+      );
       assert.ok(rows.every((r) => String(r.name__v).startsWith('CANARY-B')));
       assert.equal(simB.loginsFor(SERVICE_ACCOUNT), loginsB + 1, 'tenant B logged in afresh');
       assert.equal(simA.counters.requests, requestsToA, "nothing reached tenant A's Vault");

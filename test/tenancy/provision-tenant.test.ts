@@ -32,38 +32,70 @@ describe('provisioning', () => {
     assert.match(p.schema, /^t_[0-9a-f]{32}$/);
     assert.ok(!p.schema.includes('acme'));
     assert.deepEqual(await exists(t, p.schema), { ns: true, role: true, migrations: String(t.deps.migrations.length) });
-    const { rows } = await t.pool.query('SELECT domain FROM control.tenant_domains WHERE tenant_id = $1 ORDER BY domain', ['acme']);
-    assert.deepEqual(rows.map((r) => r.domain), ['acme.com', 'acme.eu']);
+    const { rows } = await t.pool.query(
+      'SELECT domain FROM control.tenant_domains WHERE tenant_id = $1 ORDER BY domain',
+      ['acme'],
+    );
+    assert.deepEqual(
+      rows.map((r) => r.domain),
+      ['acme.com', 'acme.eu'],
+    );
   });
 
   it('is an idempotent upsert for an existing id: same schema, new name/vault, domains replaced', async () => {
     const first = await provisionTenant(t.pool, tenantInput('upd', ['upd.com', 'old.upd.org']), t.deps);
     const again = await provisionTenant(
       t.pool,
-      tenantInput('upd', ['upd.com', 'new.upd.org'], { name: 'Updated', includeSubdomains: true, vault: { url: 'https://new.veevavault.com', apiVersion: 'v25.2', auth: { mode: 'oauth', profileId: 'p1' } } }),
+      tenantInput('upd', ['upd.com', 'new.upd.org'], {
+        name: 'Updated',
+        includeSubdomains: true,
+        vault: { url: 'https://new.veevavault.com', apiVersion: 'v25.2', auth: { mode: 'oauth', profileId: 'p1' } },
+      }),
       t.deps,
     );
     assert.equal(again.created, false);
     assert.equal(again.schema, first.schema);
-    const { rows } = await t.pool.query('SELECT d.domain, d.include_subdomains, t.display_name, t.vault FROM control.tenant_domains d JOIN control.tenants t ON t.id = d.tenant_id WHERE t.id = $1 ORDER BY 1', ['upd']);
-    assert.deepEqual(rows.map((r) => [r.domain, r.include_subdomains]), [['new.upd.org', true], ['upd.com', true]]);
+    const { rows } = await t.pool.query(
+      'SELECT d.domain, d.include_subdomains, t.display_name, t.vault FROM control.tenant_domains d JOIN control.tenants t ON t.id = d.tenant_id WHERE t.id = $1 ORDER BY 1',
+      ['upd'],
+    );
+    assert.deepEqual(
+      rows.map((r) => [r.domain, r.include_subdomains]),
+      [
+        ['new.upd.org', true],
+        ['upd.com', true],
+      ],
+    );
     assert.equal(rows[0].display_name, 'Updated');
     assert.equal(rows[0].vault.url, 'https://new.veevavault.com');
   });
 
   it("refuses another tenant's domain and public domains, changing nothing", async () => {
     await assert.rejects(provisionTenant(t.pool, tenantInput('thief', ['acme.com']), t.deps), code('ERR_CONFLICT'));
-    await assert.rejects(provisionTenant(t.pool, tenantInput('webmail', ['gmail.com']), t.deps), code('ERR_BAD_REQUEST'));
-    await assert.rejects(provisionTenant(t.pool, tenantInput('webmail', ['mail.gmail.com']), t.deps), code('ERR_BAD_REQUEST'));
+    await assert.rejects(
+      provisionTenant(t.pool, tenantInput('webmail', ['gmail.com']), t.deps),
+      code('ERR_BAD_REQUEST'),
+    );
+    await assert.rejects(
+      provisionTenant(t.pool, tenantInput('webmail', ['mail.gmail.com']), t.deps),
+      code('ERR_BAD_REQUEST'),
+    );
     const { rowCount } = await t.pool.query("SELECT 1 FROM control.tenants WHERE id IN ('thief', 'webmail')");
     assert.equal(rowCount, 0);
   });
 
   it('a failing tenant migration leaves no schema, role or control row behind (one transaction)', async () => {
-    const broken = { ...t.deps, migrations: [...t.deps.migrations, { name: '9999_broken.sql', sql: 'SELECT 1/0', sha256: 'x' }] };
-    const before = await t.pool.query<{ n: string }>("SELECT count(*)::text AS n FROM pg_namespace WHERE nspname ~ '^t_'");
+    const broken = {
+      ...t.deps,
+      migrations: [...t.deps.migrations, { name: '9999_broken.sql', sql: 'SELECT 1/0', sha256: 'x' }],
+    };
+    const before = await t.pool.query<{ n: string }>(
+      "SELECT count(*)::text AS n FROM pg_namespace WHERE nspname ~ '^t_'",
+    );
     await assert.rejects(provisionTenant(t.pool, tenantInput('halfway', ['halfway.com']), broken), { code: '22012' });
-    const afterNs = await t.pool.query<{ n: string }>("SELECT count(*)::text AS n FROM pg_namespace WHERE nspname ~ '^t_'");
+    const afterNs = await t.pool.query<{ n: string }>(
+      "SELECT count(*)::text AS n FROM pg_namespace WHERE nspname ~ '^t_'",
+    );
     assert.equal(afterNs.rows[0]!.n, before.rows[0]!.n);
     assert.equal((await t.pool.query("SELECT 1 FROM control.tenants WHERE id = 'halfway'")).rowCount, 0);
     assert.equal((await t.pool.query("SELECT 1 FROM control.tenant_domains WHERE domain = 'halfway.com'")).rowCount, 0);
@@ -73,13 +105,19 @@ describe('provisioning', () => {
     const p = await provisionTenant(t.pool, tenantInput('soft', ['soft.com']), t.deps);
     const mark = canary('SOFT');
     await plantCanary(t.pool, p, mark);
-    await t.pool.query("INSERT INTO control.api_keys (id, tenant_id, name, secret_sha256) VALUES ('k1', 'soft', 'ci', '\\x00')");
+    await t.pool.query(
+      "INSERT INTO control.api_keys (id, tenant_id, name, secret_sha256) VALUES ('k1', 'soft', 'ci', '\\x00')",
+    );
     const r = await removeTenant(t.pool, 'soft');
     assert.equal(r.dropped, false);
     const row = await t.pool.query("SELECT removed_at IS NOT NULL AS removed FROM control.tenants WHERE id = 'soft'");
     assert.equal(row.rows[0].removed, true);
     assert.equal((await t.pool.query("SELECT 1 FROM control.tenant_domains WHERE tenant_id = 'soft'")).rowCount, 0);
-    assert.equal((await t.pool.query("SELECT revoked_at IS NOT NULL AS revoked FROM control.api_keys WHERE id = 'k1'")).rows[0].revoked, true);
+    assert.equal(
+      (await t.pool.query("SELECT revoked_at IS NOT NULL AS revoked FROM control.api_keys WHERE id = 'k1'")).rows[0]
+        .revoked,
+      true,
+    );
     assert.equal((await exists(t, p.schema)).ns, true);
     // The freed domain can go to another tenant, and the old tenant can come back with its data.
     const back = await provisionTenant(t.pool, tenantInput('soft', ['soft.com']), t.deps);

@@ -8,7 +8,17 @@ import { createTenantDb, tenantInput, type TenantDb } from '../helpers/tenants.j
 const code = (c: string) => (e: unknown) => isAppError(e) && e.code === c;
 
 function user(over: Partial<UserContext>): UserContext {
-  return { subject: 'oidc:x|1', provider: 'oidc', issuer: 'x', email: 'ann@res.com', emailVerified: true, scopes: [], clientId: '', expiresAt: 2e9, ...over };
+  return {
+    subject: 'oidc:x|1',
+    provider: 'oidc',
+    issuer: 'x',
+    email: 'ann@res.com',
+    emailVerified: true,
+    scopes: [],
+    clientId: '',
+    expiresAt: 2e9,
+    ...over,
+  };
 }
 
 describe('resolveTenant', () => {
@@ -18,7 +28,13 @@ describe('resolveTenant', () => {
   before(async () => {
     t = await createTenantDb();
     await provisionTenant(t.pool, tenantInput('res', ['res.com'], { name: 'Res Inc' }), t.deps);
-    resolve = createTenantResolver({ pool: t.pool, publicDomains: t.deps.publicDomains, publicDomainsPolicy: 'refuse', cacheTtlMs: 1000, now: () => clock });
+    resolve = createTenantResolver({
+      pool: t.pool,
+      publicDomains: t.deps.publicDomains,
+      publicDomainsPolicy: 'refuse',
+      cacheTtlMs: 1000,
+      now: () => clock,
+    });
   });
   after(async () => {
     await t?.close();
@@ -54,11 +70,19 @@ describe('resolveTenant', () => {
   it('refuses a tenant whose stored Vault settings are invalid, saying which field', async () => {
     await provisionTenant(t.pool, tenantInput('broken', ['broken.com']), t.deps);
     await t.pool.query(`UPDATE control.tenants SET vault = '{"url": "not a url"}' WHERE id = 'broken'`);
-    await assert.rejects(resolve(user({ email: 'x@broken.com' })), (e) => code('ERR_TENANT_MISCONFIGURED')(e) && /vault\.url/.test((e as Error).message));
+    await assert.rejects(
+      resolve(user({ email: 'x@broken.com' })),
+      (e) => code('ERR_TENANT_MISCONFIGURED')(e) && /vault\.url/.test((e as Error).message),
+    );
   });
 
   it('with the cache off, every call reads the database', async () => {
-    const fresh = createTenantResolver({ pool: t.pool, publicDomains: t.deps.publicDomains, publicDomainsPolicy: 'refuse', cacheTtlMs: 0 });
+    const fresh = createTenantResolver({
+      pool: t.pool,
+      publicDomains: t.deps.publicDomains,
+      publicDomainsPolicy: 'refuse',
+      cacheTtlMs: 0,
+    });
     assert.equal((await fresh(user({}))).id, 'res');
     await removeTenant(t.pool, 'res');
     await assert.rejects(fresh(user({})), code('ERR_TENANT_UNKNOWN_DOMAIN'));

@@ -45,7 +45,9 @@ describe('Vault client against the simulator', () => {
   });
 
   it('reports INVALID_SESSION_ID for an unknown session', async () => {
-    await assert.rejects(client().query('BOGUS', 'SELECT id FROM documents'), (e: unknown) => isVaultError(e, 'INVALID_SESSION_ID'));
+    await assert.rejects(client().query('BOGUS', 'SELECT id FROM documents'), (e: unknown) =>
+      isVaultError(e, 'INVALID_SESSION_ID'),
+    );
   });
 
   it('runs VQL and follows next_page', async () => {
@@ -53,10 +55,16 @@ describe('Vault client against the simulator', () => {
     const { sessionId } = await c.auth(QA_MANAGER, SIM_PASSWORD);
     const first = await c.query(sessionId, 'SELECT id, name__v FROM documents ORDER BY id PAGESIZE 3');
     assert.equal(first.responseDetails.total, 8);
-    assert.deepEqual(first.data.map((r) => r.id), [101, 102, 103]);
+    assert.deepEqual(
+      first.data.map((r) => r.id),
+      [101, 102, 103],
+    );
     assert.ok(first.responseDetails.next_page);
     const second = await c.queryPage(sessionId, first.responseDetails.next_page!);
-    assert.deepEqual(second.data.map((r) => r.id), [104, 105, 106]);
+    assert.deepEqual(
+      second.data.map((r) => r.id),
+      [104, 105, 106],
+    );
     await assert.rejects(c.queryPage(sessionId, 'http://evil.example/api/v25.2/query/x'), /not a query page/);
   });
 
@@ -89,7 +97,10 @@ describe('Vault client against the simulator', () => {
     const { sessionId } = await c.auth(QA_MANAGER, SIM_PASSWORD);
     sim.setFault({ kind: 'api_limit_exceeded', times: 10 });
     const before = sim.counters.requests;
-    await assert.rejects(c.keepAlive(sessionId), (e: unknown) => isVaultError(e, 'API_LIMIT_EXCEEDED') && (e as VaultError).code === 'ERR_VAULT_RATE_LIMITED');
+    await assert.rejects(
+      c.keepAlive(sessionId),
+      (e: unknown) => isVaultError(e, 'API_LIMIT_EXCEEDED') && (e as VaultError).code === 'ERR_VAULT_RATE_LIMITED',
+    );
     assert.equal(sim.counters.requests - before, 4);
     sim.setFault(null);
   });
@@ -97,7 +108,10 @@ describe('Vault client against the simulator', () => {
   it('times out a call that does not answer', async () => {
     const c = createVaultClient({ url: sim.url, apiVersion: 'v25.2', clientId: 't', timeoutMs: 100 });
     sim.setFault({ kind: 'delay', times: 1, ms: 1000 });
-    await assert.rejects(c.auth(QA_MANAGER, SIM_PASSWORD), (e: unknown) => isVaultError(e, 'TIMEOUT') && (e as VaultError).code === 'ERR_VAULT_UNAVAILABLE');
+    await assert.rejects(
+      c.auth(QA_MANAGER, SIM_PASSWORD),
+      (e: unknown) => isVaultError(e, 'TIMEOUT') && (e as VaultError).code === 'ERR_VAULT_UNAVAILABLE',
+    );
   });
 
   it('reads the burst limit headers', async () => {
@@ -111,7 +125,14 @@ describe('Vault client against the simulator', () => {
     const small = await startVaultSimulator({ burstLimit: 3, throttleDelayMs: 40 });
     try {
       const waits: number[] = [];
-      const c = createVaultClient({ url: small.url, apiVersion: 'v25.2', clientId: 't', backoffBaseMs: 25, now: () => 1_000_000, sleep: async (ms) => void waits.push(ms) });
+      const c = createVaultClient({
+        url: small.url,
+        apiVersion: 'v25.2',
+        clientId: 't',
+        backoffBaseMs: 25,
+        now: () => 1_000_000,
+        sleep: async (ms) => void waits.push(ms),
+      });
       const { sessionId } = await c.auth(QA_MANAGER, SIM_PASSWORD);
       await c.keepAlive(sessionId);
       assert.equal(c.limits().burstRemaining, 1);
@@ -129,17 +150,30 @@ describe('Vault client against the simulator', () => {
   });
 
   it('refuses a login that Vault defaulted to another Vault of the domain', async () => {
-    const body = { responseStatus: 'SUCCESS', sessionId: 'S', userId: 1, vaultId: 2, vaultIds: [
-      { id: 1, name: 'QualityDocs', url: 'https://acme-qd.veevavault.com/api' }, { id: 2, name: 'PromoMats', url: 'https://acme-pm.veevavault.com/api' }] };
+    const body = {
+      responseStatus: 'SUCCESS',
+      sessionId: 'S',
+      userId: 1,
+      vaultId: 2,
+      vaultIds: [
+        { id: 1, name: 'QualityDocs', url: 'https://acme-qd.veevavault.com/api' },
+        { id: 2, name: 'PromoMats', url: 'https://acme-pm.veevavault.com/api' },
+      ],
+    };
     let sent = '';
     const c = createVaultClient({
-      url: 'https://acme-qd.veevavault.com', apiVersion: 'v25.2', clientId: 't',
+      url: 'https://acme-qd.veevavault.com',
+      apiVersion: 'v25.2',
+      clientId: 't',
       fetch: (async (_u: unknown, init?: RequestInit) => {
         sent = String(init?.body);
         return new Response(JSON.stringify(body), { status: 200, headers: { 'content-type': 'application/json' } });
       }) as typeof fetch,
     });
-    await assert.rejects(c.auth('a@acme.com', 'pw'), (e: unknown) => isVaultError(e, 'WRONG_VAULT') && (e as VaultError).code === 'ERR_VAULT_AUTH');
+    await assert.rejects(
+      c.auth('a@acme.com', 'pw'),
+      (e: unknown) => isVaultError(e, 'WRONG_VAULT') && (e as VaultError).code === 'ERR_VAULT_AUTH',
+    );
     assert.match(sent, /vaultDNS=acme-qd\.veevavault\.com/);
   });
 

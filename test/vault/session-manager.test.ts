@@ -11,13 +11,22 @@ import { createMemorySessionStore } from '../../src/vault/session-store.js';
 import { createPgSessionStore } from '../../src/vault/session-store-pg.js';
 import type { Tenant } from '../../src/tenancy/tenant.js';
 import {
-  createTenantDb, ctxFor, DELEGATED_AUTH, makeTenant, provisionTenant, SA_AUTH, SIM_SECRETS, TEST_SECRET_KEY,
+  createTenantDb,
+  ctxFor,
+  DELEGATED_AUTH,
+  makeTenant,
+  provisionTenant,
+  SA_AUTH,
+  SIM_SECRETS,
+  TEST_SECRET_KEY,
 } from '../helpers/vault.js';
 
 const cipher = createSessionCipher(TEST_SECRET_KEY);
 const secrets = (n: string) => SIM_SECRETS[n];
 const docIds = (s: SessionManager, ctx: ReturnType<typeof ctxFor>) =>
-  s.withSession(ctx, async (v) => (await v.client.query(v.sessionId, 'SELECT id FROM documents ORDER BY id')).data.map((r) => r.id));
+  s.withSession(ctx, async (v) =>
+    (await v.client.query(v.sessionId, 'SELECT id FROM documents ORDER BY id')).data.map((r) => r.id),
+  );
 
 describe('session manager (real Postgres, simulator)', () => {
   let sim: VaultSimulator;
@@ -26,7 +35,12 @@ describe('session manager (real Postgres, simulator)', () => {
   let dg: Tenant;
   const managers: SessionManager[] = [];
   const manager = (pool: Pool = env.pool, extra: Partial<Parameters<typeof createSessionManager>[0]> = {}) => {
-    const m = createSessionManager({ store: createPgSessionStore({ pool, cipher }), secrets, keepAliveIntervalMs: 0, ...extra });
+    const m = createSessionManager({
+      store: createPgSessionStore({ pool, cipher }),
+      secrets,
+      keepAliveIntervalMs: 0,
+      ...extra,
+    });
     managers.push(m);
     return m;
   };
@@ -49,7 +63,9 @@ describe('session manager (real Postgres, simulator)', () => {
     sim.resetCounters();
     const m = manager();
     const results = await Promise.all(
-      Array.from({ length: 500 }, (_, i) => m.withSession(ctxFor(sa, `user${i % 7}@acme.com`), async (v) => v.sessionId)),
+      Array.from({ length: 500 }, (_, i) =>
+        m.withSession(ctxFor(sa, `user${i % 7}@acme.com`), async (v) => v.sessionId),
+      ),
     );
     assert.equal(new Set(results).size, 1);
     assert.equal(sim.loginsFor(SERVICE_ACCOUNT), 1);
@@ -61,7 +77,9 @@ describe('session manager (real Postgres, simulator)', () => {
     sim.resetCounters();
     const replicas = [manager(env.newPool()), manager(env.newPool()), manager(env.newPool())];
     const ids = await Promise.all(
-      replicas.flatMap((m) => Array.from({ length: 50 }, () => m.withSession(ctxFor(tenant, QA_MANAGER), async (v) => v.sessionId))),
+      replicas.flatMap((m) =>
+        Array.from({ length: 50 }, () => m.withSession(ctxFor(tenant, QA_MANAGER), async (v) => v.sessionId)),
+      ),
     );
     assert.equal(new Set(ids).size, 1);
     assert.equal(sim.loginsFor(SERVICE_ACCOUNT), 1);
@@ -70,7 +88,9 @@ describe('session manager (real Postgres, simulator)', () => {
   it('stores the session id encrypted, bound to its tenant and key', async () => {
     const m = manager();
     const sessionId = await m.withSession(ctxFor(sa, QA_MANAGER), async (v) => v.sessionId);
-    const { rows } = await withTenant(env.pool, sa.schema, (tx) => tx.query<{ key: string; ciphertext: Buffer }>('SELECT key, ciphertext FROM vault_sessions'));
+    const { rows } = await withTenant(env.pool, sa.schema, (tx) =>
+      tx.query<{ key: string; ciphertext: Buffer }>('SELECT key, ciphertext FROM vault_sessions'),
+    );
     assert.equal(rows.length, 1);
     const blob = rows[0]!.ciphertext;
     assert.ok(!blob.toString('latin1').includes(sessionId));
@@ -103,16 +123,30 @@ describe('session manager (real Postgres, simulator)', () => {
     assert.equal(sim.counters.logins[SERVICE_ACCOUNT], 1);
     assert.equal(sim.counters.delegatedLogins[QA_MANAGER], 1);
     assert.equal(sim.counters.delegatedLogins[QA_SPECIALIST], 1);
-    const { rows } = await withTenant(env.pool, dg.schema, (tx) => tx.query<{ vault_user_id: string }>('SELECT vault_user_id FROM user_mappings ORDER BY vault_user_id'));
-    assert.deepEqual(rows.map((r) => r.vault_user_id), ['1001', '1002']);
+    const { rows } = await withTenant(env.pool, dg.schema, (tx) =>
+      tx.query<{ vault_user_id: string }>('SELECT vault_user_id FROM user_mappings ORDER BY vault_user_id'),
+    );
+    assert.deepEqual(
+      rows.map((r) => r.vault_user_id),
+      ['1001', '1002'],
+    );
   });
 
   it('delegated mode refuses users without a Vault account or without a delegation grant', async () => {
     const m = manager();
-    await assert.rejects(docIds(m, ctxFor(dg, 'nobody@acme.com')), (e: unknown) => isAppError(e) && e.code === 'ERR_VAULT_ACCESS' && /No active Vault user/.test(e.message));
-    await assert.rejects(docIds(m, ctxFor(dg, 'former.employee@acme.com')), (e: unknown) => isAppError(e) && e.code === 'ERR_VAULT_ACCESS');
-    await assert.rejects(docIds(m, ctxFor(dg, 'ra.lead@acme.com')), (e: unknown) =>
-      isAppError(e) && e.code === 'ERR_VAULT_ACCESS' && /has not granted delegate access/.test(e.message));
+    await assert.rejects(
+      docIds(m, ctxFor(dg, 'nobody@acme.com')),
+      (e: unknown) => isAppError(e) && e.code === 'ERR_VAULT_ACCESS' && /No active Vault user/.test(e.message),
+    );
+    await assert.rejects(
+      docIds(m, ctxFor(dg, 'former.employee@acme.com')),
+      (e: unknown) => isAppError(e) && e.code === 'ERR_VAULT_ACCESS',
+    );
+    await assert.rejects(
+      docIds(m, ctxFor(dg, 'ra.lead@acme.com')),
+      (e: unknown) =>
+        isAppError(e) && e.code === 'ERR_VAULT_ACCESS' && /has not granted delegate access/.test(e.message),
+    );
     const unverified = ctxFor(dg, QA_MANAGER, ['vault:read'], 'unverified');
     unverified.user.emailVerified = false;
     await assert.rejects(docIds(m, unverified), (e: unknown) => isAppError(e) && /verified email/.test(e.message));
@@ -153,22 +187,38 @@ describe('session manager (real Postgres, simulator)', () => {
     await docIds(m, ctxFor(dg, QA_SPECIALIST));
     assert.equal(await m.revoke(dg, ctxFor(dg, QA_SPECIALIST).user.subject), true);
     assert.equal(sim.counters.logouts, before + 1);
-    const { rows } = await withTenant(env.pool, dg.schema, (tx) => tx.query('SELECT 1 FROM vault_sessions WHERE key LIKE $1', ['dg:%specialist%']));
+    const { rows } = await withTenant(env.pool, dg.schema, (tx) =>
+      tx.query('SELECT 1 FROM vault_sessions WHERE key LIKE $1', ['dg:%specialist%']),
+    );
     assert.equal(rows.length, 0);
   });
 
   it('a call without a tenant fails with a clear error', async () => {
     const m = manager();
-    await assert.rejects(docIds(m, ctxFor(undefined, QA_MANAGER)), (e: unknown) => isAppError(e) && e.code === 'ERR_TENANT_NOT_FOUND');
+    await assert.rejects(
+      docIds(m, ctxFor(undefined, QA_MANAGER)),
+      (e: unknown) => isAppError(e) && e.code === 'ERR_TENANT_NOT_FOUND',
+    );
   });
 
   it('a missing password env var is reported by name', async () => {
-    const m = createSessionManager({ store: createMemorySessionStore(), secrets: () => undefined, keepAliveIntervalMs: 0 });
-    await assert.rejects(docIds(m, ctxFor(sa, QA_MANAGER)), (e: unknown) => isAppError(e) && /ACME_VAULT_PASSWORD/.test(e.message));
+    const m = createSessionManager({
+      store: createMemorySessionStore(),
+      secrets: () => undefined,
+      keepAliveIntervalMs: 0,
+    });
+    await assert.rejects(
+      docIds(m, ctxFor(sa, QA_MANAGER)),
+      (e: unknown) => isAppError(e) && /ACME_VAULT_PASSWORD/.test(e.message),
+    );
   });
 
   it('oauth mode opens a session from a Vault token source, one per user', async () => {
-    const tenant = makeTenant(sim.url, { mode: 'oauth', profileId: 'okta-profile', clientId: 'vault-mcp' }, 'acme-oauth');
+    const tenant = makeTenant(
+      sim.url,
+      { mode: 'oauth', profileId: 'okta-profile', clientId: 'vault-mcp' },
+      'acme-oauth',
+    );
     sim.resetCounters();
     let asked = 0;
     const m = createSessionManager({

@@ -9,7 +9,9 @@ import { startVaultSimulator } from './server.js';
 
 const sim = await startVaultSimulator({
   port: Number(process.env.VAULT_SIM_PORT ?? 8282),
-  sessionTimeoutMs: process.env.VAULT_SIM_SESSION_TIMEOUT_MS ? Number(process.env.VAULT_SIM_SESSION_TIMEOUT_MS) : undefined,
+  sessionTimeoutMs: process.env.VAULT_SIM_SESSION_TIMEOUT_MS
+    ? Number(process.env.VAULT_SIM_SESSION_TIMEOUT_MS)
+    : undefined,
 });
 process.stdout.write(
   `Vault simulator on ${sim.url}\n` +

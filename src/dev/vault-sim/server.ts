@@ -107,7 +107,18 @@ export interface VaultSimulator {
 const MAX_SESSION_MS = 48 * 3600 * 1000;
 
 function freshCounters(): SimCounters {
-  return { logins: {}, failedLogins: 0, oauthLogins: {}, oauthTokensSeen: [], delegatedLogins: {}, keepAlives: 0, logouts: 0, requests: 0, invalidSessions: 0, clientIds: [] };
+  return {
+    logins: {},
+    failedLogins: 0,
+    oauthLogins: {},
+    oauthTokensSeen: [],
+    delegatedLogins: {},
+    keepAlives: 0,
+    logouts: 0,
+    requests: 0,
+    invalidSessions: 0,
+    clientIds: [],
+  };
 }
 
 /**
@@ -138,7 +149,10 @@ export async function startVaultSimulator(opts: SimOptions = {}): Promise<VaultS
   async function oauthJwtUser(token: string): Promise<string | undefined> {
     if (!opts.oauth || !oauthKeys) return undefined;
     try {
-      const { payload } = await jwtVerify(token, oauthKeys, { issuer: opts.oauth.issuer, audience: opts.oauth.audience ?? sim.url });
+      const { payload } = await jwtVerify(token, oauthKeys, {
+        issuer: opts.oauth.issuer,
+        audience: opts.oauth.audience ?? sim.url,
+      });
       const v = payload[opts.oauth.userClaim ?? 'email'];
       return typeof v === 'string' ? v : undefined;
     } catch {
@@ -150,7 +164,13 @@ export async function startVaultSimulator(opts: SimOptions = {}): Promise<VaultS
 
   const newSession = (user: SimUser, delegated = false): Session => {
     // Vault session ids are long upper-case hex strings.
-    const s = { id: randomBytes(48).toString('hex').toUpperCase(), user, createdAt: Date.now(), lastUsed: Date.now(), delegated };
+    const s = {
+      id: randomBytes(48).toString('hex').toUpperCase(),
+      user,
+      createdAt: Date.now(),
+      lastUsed: Date.now(),
+      delegated,
+    };
     sessions.set(s.id, s);
     return s;
   };
@@ -158,17 +178,29 @@ export async function startVaultSimulator(opts: SimOptions = {}): Promise<VaultS
 
   const server = createServer((req, res) => {
     handle(req, res).catch(() => {
-      if (!res.headersSent) send(res, 500, { responseStatus: 'EXCEPTION', errors: [{ type: 'UNEXPECTED_ERROR', message: 'simulator failure' }] });
+      if (!res.headersSent)
+        send(res, 500, {
+          responseStatus: 'EXCEPTION',
+          errors: [{ type: 'UNEXPECTED_ERROR', message: 'simulator failure' }],
+        });
     });
   });
 
   function send(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}) {
     const payload = JSON.stringify(body);
     const status_ = (body as { responseStatus?: string }).responseStatus;
-    res.writeHead(status, { 'content-type': 'application/json;charset=UTF-8', ...(status_ ? { 'X-VaultAPI-Status': status_ } : {}), ...headers });
+    res.writeHead(status, {
+      'content-type': 'application/json;charset=UTF-8',
+      ...(status_ ? { 'X-VaultAPI-Status': status_ } : {}),
+      ...headers,
+    });
     res.end(payload);
   }
-  const failure = (type: string, message: string, extra: Record<string, unknown> = {}) => ({ responseStatus: 'FAILURE', errors: [{ type, message }], ...extra });
+  const failure = (type: string, message: string, extra: Record<string, unknown> = {}) => ({
+    responseStatus: 'FAILURE',
+    errors: [{ type, message }],
+    ...extra,
+  });
 
   async function readBody(req: IncomingMessage): Promise<string> {
     let raw = '';
@@ -183,7 +215,8 @@ export async function startVaultSimulator(opts: SimOptions = {}): Promise<VaultS
     // Read the body once, up front, so a recorded request carries it.
     const rawBody = method === 'POST' || method === 'PUT' ? await readBody(req) : '';
     const readForm = () => new URLSearchParams(rawBody);
-    if (opts.recordRequests) recorded.push({ method, path: url.pathname, authorization: req.headers.authorization, body: rawBody });
+    if (opts.recordRequests)
+      recorded.push({ method, path: url.pathname, authorization: req.headers.authorization, body: rawBody });
     const clientId = req.headers['x-vaultapi-clientid'];
     if (typeof clientId === 'string' && !counters.clientIds.includes(clientId)) counters.clientIds.push(clientId);
     if (opts.latencyMs) await sleep(opts.latencyMs);
@@ -209,20 +242,28 @@ export async function startVaultSimulator(opts: SimOptions = {}): Promise<VaultS
       const f = fault;
       if (fault.times <= 0) fault = null;
       if (f.kind === 'http429') {
-        return send(res, 429, { responseStatus: 'FAILURE', errors: [{ type: 'API_LIMIT_EXCEEDED', message: 'Too many requests' }] }, {
-          ...limitHeaders, 'Retry-After': String(f.retryAfterSeconds ?? 0),
-        });
+        return send(
+          res,
+          429,
+          { responseStatus: 'FAILURE', errors: [{ type: 'API_LIMIT_EXCEEDED', message: 'Too many requests' }] },
+          {
+            ...limitHeaders,
+            'Retry-After': String(f.retryAfterSeconds ?? 0),
+          },
+        );
       }
       if (f.kind === 'http503') {
         res.writeHead(503, { 'content-type': 'text/html' });
         return res.end('<html><body>Service Unavailable</body></html>');
       }
-      if (f.kind === 'api_limit_exceeded') return send(res, 200, failure('API_LIMIT_EXCEEDED', 'API limit exceeded; try again later.'), limitHeaders);
+      if (f.kind === 'api_limit_exceeded')
+        return send(res, 200, failure('API_LIMIT_EXCEEDED', 'API limit exceeded; try again later.'), limitHeaders);
       if (f.kind === 'delay') await sleep(f.ms);
       if (f.kind === 'failure') return send(res, 200, failure(f.type, f.message), limitHeaders);
     }
 
-    const reply = (body: unknown, extra: Record<string, string> = {}) => send(res, 200, body, { ...limitHeaders, ...extra });
+    const reply = (body: unknown, extra: Record<string, string> = {}) =>
+      send(res, 200, body, { ...limitHeaders, ...extra });
 
     // OAuth 2.0 / OIDC session endpoint (on login.veevavault.com for real Vaults).
     const oauth = /^\/auth\/oauth\/session\/([^/]+)$/.exec(url.pathname);
@@ -249,13 +290,25 @@ export async function startVaultSimulator(opts: SimOptions = {}): Promise<VaultS
       wn.n++;
       authWindows.set(username.toLowerCase(), wn);
       if (wn.n > authBurst) return reply(failure('API_LIMIT_EXCEEDED', 'Authentication API burst limit exceeded.'));
-      if (!form.get('password')) return reply(failure('NO_PASSWORD_PROVIDED', 'No password was provided for the login call.', { errorType: 'AUTHENTICATION_FAILED' }));
+      if (!form.get('password'))
+        return reply(
+          failure('NO_PASSWORD_PROVIDED', 'No password was provided for the login call.', {
+            errorType: 'AUTHENTICATION_FAILED',
+          }),
+        );
       const user = userByName(username);
       if (!user || user.password !== form.get('password')) {
         counters.failedLogins++;
-        return reply(failure('USERNAME_OR_PASSWORD_INCORRECT', 'Authentication failed for user: ' + username, { errorType: 'AUTHENTICATION_FAILED' }));
+        return reply(
+          failure('USERNAME_OR_PASSWORD_INCORRECT', 'Authentication failed for user: ' + username, {
+            errorType: 'AUTHENTICATION_FAILED',
+          }),
+        );
       }
-      if (!user.active) return reply(failure('INACTIVE_USER', 'User is inactive or not found.', { errorType: 'AUTHENTICATION_FAILED' }));
+      if (!user.active)
+        return reply(
+          failure('INACTIVE_USER', 'User is inactive or not found.', { errorType: 'AUTHENTICATION_FAILED' }),
+        );
       counters.logins[user.user_name__v] = (counters.logins[user.user_name__v] ?? 0) + 1;
       return reply(authBody(newSession(user)));
     }
@@ -290,13 +343,19 @@ export async function startVaultSimulator(opts: SimOptions = {}): Promise<VaultS
       return ok({ delegated_vaults });
     }
     if (path === '/delegation/login' && method === 'POST') {
-      if (session.delegated) return fail('INVALID_SESSION_ID', 'A delegated session cannot initiate a delegated session.');
+      if (session.delegated)
+        return fail('INVALID_SESSION_ID', 'A delegated session cannot initiate a delegated session.');
       const form = readForm();
-      if (!form.get('vault_id') || !form.get('delegator_userid')) return fail('PARAMETER_REQUIRED', 'Missing required parameter [vault_id, delegator_userid]');
-      if (Number(form.get('vault_id')) !== seed.vaultId) return fail('INVALID_DATA', `Invalid vault_id [${form.get('vault_id')}]`);
+      if (!form.get('vault_id') || !form.get('delegator_userid'))
+        return fail('PARAMETER_REQUIRED', 'Missing required parameter [vault_id, delegator_userid]');
+      if (Number(form.get('vault_id')) !== seed.vaultId)
+        return fail('INVALID_DATA', `Invalid vault_id [${form.get('vault_id')}]`);
       const delegator = seed.users.find((u) => String(u.id) === form.get('delegator_userid'));
       if (!delegator || !delegator.active || !delegator.delegates.includes(me.id)) {
-        return fail('INSUFFICIENT_ACCESS', `User [${me.id}] has no delegate access for user [${form.get('delegator_userid')}]`);
+        return fail(
+          'INSUFFICIENT_ACCESS',
+          `User [${me.id}] has no delegate access for user [${form.get('delegator_userid')}]`,
+        );
       }
       counters.delegatedLogins[delegator.user_name__v] = (counters.delegatedLogins[delegator.user_name__v] ?? 0) + 1;
       return ok({ delegated_sessionid: newSession(delegator, true).id });
@@ -310,18 +369,24 @@ export async function startVaultSimulator(opts: SimOptions = {}): Promise<VaultS
       try {
         parsed = parseVql(q);
       } catch (e) {
-        if (e instanceof VqlSyntaxError) return fail('INCORRECT_QUERY_SYNTAX_ERROR', `Error parsing query: ${e.message}`);
+        if (e instanceof VqlSyntaxError)
+          return fail('INCORRECT_QUERY_SYNTAX_ERROR', `Error parsing query: ${e.message}`);
         throw e;
       }
       const source = tableFor(parsed.from, me);
       if (!source) return fail('INVALID_DATA', `Invalid object or query target [${parsed.from}]`);
       const known = new Set(source.fields);
       const bad = [...parsed.fields, ...(parsed.orderBy ? [parsed.orderBy.field] : [])].find((f) => !known.has(f));
-      if (bad) return fail('INCORRECT_QUERY_SYNTAX_ERROR', `Error parsing query: unknown field [${bad}] on [${parsed.from}]`);
+      if (bad)
+        return fail('INCORRECT_QUERY_SYNTAX_ERROR', `Error parsing query: unknown field [${bad}] on [${parsed.from}]`);
       let rows = source.rows.filter((r) => matches(r, parsed.where));
       if (parsed.orderBy) {
         const { field, desc } = parsed.orderBy;
-        rows = [...rows].sort((a, b) => String(a[field] ?? '').localeCompare(String(b[field] ?? ''), undefined, { numeric: true }) * (desc ? -1 : 1));
+        rows = [...rows].sort(
+          (a, b) =>
+            String(a[field] ?? '').localeCompare(String(b[field] ?? ''), undefined, { numeric: true }) *
+            (desc ? -1 : 1),
+        );
       }
       if (parsed.maxRows !== undefined) rows = rows.slice(0, parsed.maxRows);
       const projected = rows.map((r) => Object.fromEntries(parsed.fields.map((f) => [f, r[f] ?? null])));
@@ -350,12 +415,20 @@ export async function startVaultSimulator(opts: SimOptions = {}): Promise<VaultS
         const { shared_with: _s, ...document } = doc;
         return ok({
           document,
-          versions: [{ number: `${doc.major_version_number__v}.${doc.minor_version_number__v}`, value: `${url.origin}/api/${version}/objects/documents/${doc.id}/versions/${doc.major_version_number__v}/${doc.minor_version_number__v}` }],
-          renditions: { viewable_rendition__v: `${url.origin}/api/${version}/objects/documents/${doc.id}/renditions/viewable_rendition__v` },
+          versions: [
+            {
+              number: `${doc.major_version_number__v}.${doc.minor_version_number__v}`,
+              value: `${url.origin}/api/${version}/objects/documents/${doc.id}/versions/${doc.major_version_number__v}/${doc.minor_version_number__v}`,
+            },
+          ],
+          renditions: {
+            viewable_rendition__v: `${url.origin}/api/${version}/objects/documents/${doc.id}/renditions/viewable_rendition__v`,
+          },
         });
       }
       if (method === 'PUT') {
-        if (!me.canEdit) return fail('INSUFFICIENT_ACCESS', `User [${me.id}] does not have permission to edit document [${doc.id}]`);
+        if (!me.canEdit)
+          return fail('INSUFFICIENT_ACCESS', `User [${me.id}] does not have permission to edit document [${doc.id}]`);
         const form = readForm();
         const editable = new Set(['title__v', 'description__v', 'product__v']);
         for (const [k] of form) if (!editable.has(k)) return fail('INVALID_DATA', `Field [${k}] is not editable`);
@@ -377,7 +450,9 @@ export async function startVaultSimulator(opts: SimOptions = {}): Promise<VaultS
       const limit = Math.min(Number(url.searchParams.get('limit') ?? 200), 1000);
       const offset = Number(url.searchParams.get('offset') ?? 0);
       const fields = url.searchParams.get('fields')?.split(',').filter(Boolean);
-      const data = visible.slice(offset, offset + limit).map((r) => (fields ? Object.fromEntries(fields.map((f) => [f, r[f] ?? null])) : r));
+      const data = visible
+        .slice(offset, offset + limit)
+        .map((r) => (fields ? Object.fromEntries(fields.map((f) => [f, r[f] ?? null])) : r));
       return ok({ responseDetails: { limit, offset, size: data.length, total: visible.length }, data });
     }
 
@@ -385,21 +460,33 @@ export async function startVaultSimulator(opts: SimOptions = {}): Promise<VaultS
       const assigneeParam = url.searchParams.get('assignee__v');
       const object = url.searchParams.get('object__v');
       const record = url.searchParams.get('record_id__v');
-      if (!assigneeParam && !(object && record)) return fail('PARAMETER_REQUIRED', 'Missing required parameter [assignee__v] or [object__v, record_id__v]');
+      if (!assigneeParam && !(object && record))
+        return fail('PARAMETER_REQUIRED', 'Missing required parameter [assignee__v] or [object__v, record_id__v]');
       const assignee = assigneeParam === 'me()' ? String(me.id) : assigneeParam;
       const statuses = url.searchParams.get('status__v')?.split(',').filter(Boolean);
       const objectRows = (name: unknown) => seed.objects[String(name)] ?? [];
-      const all = seed.tasks.filter((t) =>
-        (!assignee || t.assignee__v === assignee) &&
-        (!object || (t.object__v === object && t.record_id__v === record)) &&
-        (!statuses || (t.status__v as string[]).some((s) => statuses.includes(s))) &&
-        // A task on a record the caller cannot see is not listed.
-        objectRows(t.object__v).some((r) => r.id === t.record_id__v && canSee(me, r)),
+      const all = seed.tasks.filter(
+        (t) =>
+          (!assignee || t.assignee__v === assignee) &&
+          (!object || (t.object__v === object && t.record_id__v === record)) &&
+          (!statuses || (t.status__v as string[]).some((s) => statuses.includes(s))) &&
+          // A task on a record the caller cannot see is not listed.
+          objectRows(t.object__v).some((r) => r.id === t.record_id__v && canSee(me, r)),
       );
       const offset = Number(url.searchParams.get('offset') ?? 0);
       const pageSize = Math.min(Number(url.searchParams.get('page_size') ?? 200), 1000);
       return ok({
-        responseDetails: { total: all.length, offset, page_size: pageSize, object: { name: 'objectworkflow_tasks', label: 'Object Workflow Task', url: `/api/${version}${path}${url.search}`, label_plural: 'Object Workflow Tasks' } },
+        responseDetails: {
+          total: all.length,
+          offset,
+          page_size: pageSize,
+          object: {
+            name: 'objectworkflow_tasks',
+            label: 'Object Workflow Task',
+            url: `/api/${version}${path}${url.search}`,
+            label_plural: 'Object Workflow Tasks',
+          },
+        },
         data: all.slice(offset, offset + pageSize),
       });
     }
@@ -423,8 +510,16 @@ export async function startVaultSimulator(opts: SimOptions = {}): Promise<VaultS
       return { fields: Object.keys(seed.documents[0] ?? { id: 0 }).filter((f) => f !== 'shared_with'), rows };
     }
     if (target === 'users') {
-      const rows = seed.users.map(({ id, user_name__v, user_email__v, user_first_name__v, user_last_name__v, active }) =>
-        ({ id, user_name__v, user_email__v, user_first_name__v, user_last_name__v, status__v: active ? 'active__v' : 'inactive__v' }));
+      const rows = seed.users.map(
+        ({ id, user_name__v, user_email__v, user_first_name__v, user_last_name__v, active }) => ({
+          id,
+          user_name__v,
+          user_email__v,
+          user_first_name__v,
+          user_last_name__v,
+          status__v: active ? 'active__v' : 'inactive__v',
+        }),
+      );
       return { fields: Object.keys(rows[0] ?? { id: 0 }), rows };
     }
     const obj = seed.objects[target];
@@ -440,7 +535,8 @@ export async function startVaultSimulator(opts: SimOptions = {}): Promise<VaultS
     get counters() {
       return counters;
     },
-    loginsFor: (name) => (counters.logins[name] ?? 0) + (counters.oauthLogins[name] ?? 0) + (counters.delegatedLogins[name] ?? 0),
+    loginsFor: (name) =>
+      (counters.logins[name] ?? 0) + (counters.oauthLogins[name] ?? 0) + (counters.delegatedLogins[name] ?? 0),
     setFault: (f) => void (fault = f ? { ...f } : null),
     expireAllSessions: () => sessions.clear(),
     liveSessions: () => [...sessions.values()].filter((s) => isLive(s)).length,
@@ -462,9 +558,16 @@ export async function startVaultSimulator(opts: SimOptions = {}): Promise<VaultS
 
 function pageOf(version: string, id: string, rows: Record<string, unknown>[], pageSize: number, offset: number) {
   const data = rows.slice(offset, offset + pageSize);
-  const details: Record<string, unknown> = { pagesize: pageSize, pageoffset: offset, size: data.length, total: rows.length };
-  if (offset + pageSize < rows.length) details.next_page = `/api/${version}/query/${id}?pagesize=${pageSize}&pageoffset=${offset + pageSize}`;
-  if (offset > 0) details.previous_page = `/api/${version}/query/${id}?pagesize=${pageSize}&pageoffset=${Math.max(0, offset - pageSize)}`;
+  const details: Record<string, unknown> = {
+    pagesize: pageSize,
+    pageoffset: offset,
+    size: data.length,
+    total: rows.length,
+  };
+  if (offset + pageSize < rows.length)
+    details.next_page = `/api/${version}/query/${id}?pagesize=${pageSize}&pageoffset=${offset + pageSize}`;
+  if (offset > 0)
+    details.previous_page = `/api/${version}/query/${id}?pagesize=${pageSize}&pageoffset=${Math.max(0, offset - pageSize)}`;
   return { responseDetails: details, data };
 }
 

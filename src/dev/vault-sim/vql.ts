@@ -17,27 +17,54 @@ function tokenize(q: string): Tok[] {
   let i = 0;
   while (i < q.length) {
     const c = q[i]!;
-    if (/\s/.test(c)) { i++; continue; }
+    if (/\s/.test(c)) {
+      i++;
+      continue;
+    }
     if (c === "'") {
       let s = '';
       i++;
       for (;;) {
         if (i >= q.length) throw new VqlSyntaxError('unterminated string literal');
         const d = q[i]!;
-        if (d === '\\') { s += q[i + 1] ?? ''; i += 2; continue; }
-        if (d === "'") { i++; break; }
-        s += d; i++;
+        if (d === '\\') {
+          s += q[i + 1] ?? '';
+          i += 2;
+          continue;
+        }
+        if (d === "'") {
+          i++;
+          break;
+        }
+        s += d;
+        i++;
       }
       out.push({ t: 'str', v: s });
       continue;
     }
     const op = /^(<=|>=|!=|<>|=|<|>)/.exec(q.slice(i));
-    if (op) { out.push({ t: 'op', v: op[1] === '<>' ? '!=' : op[1]! }); i += op[1]!.length; continue; }
-    if ('(),'.includes(c)) { out.push({ t: 'punct', v: c }); i++; continue; }
+    if (op) {
+      out.push({ t: 'op', v: op[1] === '<>' ? '!=' : op[1]! });
+      i += op[1]!.length;
+      continue;
+    }
+    if ('(),'.includes(c)) {
+      out.push({ t: 'punct', v: c });
+      i++;
+      continue;
+    }
     const num = /^-?\d+(\.\d+)?/.exec(q.slice(i));
-    if (num) { out.push({ t: 'num', v: num[0] }); i += num[0].length; continue; }
+    if (num) {
+      out.push({ t: 'num', v: num[0] });
+      i += num[0].length;
+      continue;
+    }
     const id = /^[A-Za-z_][\w.]*(\(\))?/.exec(q.slice(i));
-    if (id) { out.push({ t: 'id', v: id[0] }); i += id[0].length; continue; }
+    if (id) {
+      out.push({ t: 'id', v: id[0] });
+      i += id[0].length;
+      continue;
+    }
     throw new VqlSyntaxError(`unexpected character '${c}'`);
   }
   return out;
@@ -92,7 +119,10 @@ export function parseVql(q: string): ParsedQuery {
 
   expectKw('SELECT');
   const fields = [ident()];
-  while (peek()?.v === ',') { p++; fields.push(ident()); }
+  while (peek()?.v === ',') {
+    p++;
+    fields.push(ident());
+  }
   expectKw('FROM');
   const from = ident();
   const out: ParsedQuery = { fields, from };
@@ -109,7 +139,10 @@ export function parseVql(q: string): ParsedQuery {
       p++;
       if (toks[p++]?.v !== '(') throw new VqlSyntaxError('expected ( after IN');
       const values = [literal()];
-      while (peek()?.v === ',') { p++; values.push(literal()); }
+      while (peek()?.v === ',') {
+        p++;
+        values.push(literal());
+      }
       if (toks[p++]?.v !== ')') throw new VqlSyntaxError('expected )');
       return { kind: 'in', field, values };
     }
@@ -123,16 +156,25 @@ export function parseVql(q: string): ParsedQuery {
   };
   const andExpr = (): Cond => {
     let left = primary();
-    while (kw('AND')) { p++; left = { kind: 'and', left, right: primary() }; }
+    while (kw('AND')) {
+      p++;
+      left = { kind: 'and', left, right: primary() };
+    }
     return left;
   };
   function orExpr(): Cond {
     let left = andExpr();
-    while (kw('OR')) { p++; left = { kind: 'or', left, right: andExpr() }; }
+    while (kw('OR')) {
+      p++;
+      left = { kind: 'or', left, right: andExpr() };
+    }
     return left;
   }
 
-  if (kw('WHERE')) { p++; out.where = orExpr(); }
+  if (kw('WHERE')) {
+    p++;
+    out.where = orExpr();
+  }
   if (kw('ORDER')) {
     p++;
     expectKw('BY');
@@ -142,9 +184,21 @@ export function parseVql(q: string): ParsedQuery {
     out.orderBy = { field, desc };
   }
   for (;;) {
-    if (kw('MAXROWS')) { p++; out.maxRows = int(); continue; }
-    if (kw('PAGESIZE') || kw('LIMIT')) { p++; out.pageSize = int(); continue; }
-    if (kw('PAGEOFFSET') || kw('OFFSET')) { p++; out.pageOffset = int(); continue; }
+    if (kw('MAXROWS')) {
+      p++;
+      out.maxRows = int();
+      continue;
+    }
+    if (kw('PAGESIZE') || kw('LIMIT')) {
+      p++;
+      out.pageSize = int();
+      continue;
+    }
+    if (kw('PAGEOFFSET') || kw('OFFSET')) {
+      p++;
+      out.pageOffset = int();
+      continue;
+    }
     break;
   }
   if (p !== toks.length) throw new VqlSyntaxError(`unexpected '${toks[p]!.v}'`);
@@ -155,22 +209,36 @@ export function parseVql(q: string): ParsedQuery {
 export function matches(row: Record<string, unknown>, c: Cond | undefined): boolean {
   if (!c) return true;
   switch (c.kind) {
-    case 'and': return matches(row, c.left) && matches(row, c.right);
-    case 'or': return matches(row, c.left) || matches(row, c.right);
-    case 'in': return c.values.some((v) => eq(row[c.field], v));
+    case 'and':
+      return matches(row, c.left) && matches(row, c.right);
+    case 'or':
+      return matches(row, c.left) || matches(row, c.right);
+    case 'in':
+      return c.values.some((v) => eq(row[c.field], v));
     case 'cmp': {
       const a = row[c.field];
       const b = c.value;
       switch (c.op) {
-        case '=': return eq(a, b);
-        case '!=': return !eq(a, b);
-        case '<': return cmp(a, b) < 0;
-        case '>': return cmp(a, b) > 0;
-        case '<=': return cmp(a, b) <= 0;
-        case '>=': return cmp(a, b) >= 0;
-        case 'LIKE': return likeRe(String(b)).test(String(a ?? ''));
-        case 'CONTAINS': return String(a ?? '').toLowerCase().includes(String(b).toLowerCase());
-        default: return false;
+        case '=':
+          return eq(a, b);
+        case '!=':
+          return !eq(a, b);
+        case '<':
+          return cmp(a, b) < 0;
+        case '>':
+          return cmp(a, b) > 0;
+        case '<=':
+          return cmp(a, b) <= 0;
+        case '>=':
+          return cmp(a, b) >= 0;
+        case 'LIKE':
+          return likeRe(String(b)).test(String(a ?? ''));
+        case 'CONTAINS':
+          return String(a ?? '')
+            .toLowerCase()
+            .includes(String(b).toLowerCase());
+        default:
+          return false;
       }
     }
   }

@@ -10,27 +10,58 @@ import { defineTool, type ToolDef } from '../tool.js';
 import { pagedQuery, pagingInput, type VaultToolDeps } from './shared.js';
 
 export const DOCUMENT_FIELDS = [
-  'id', 'name__v', 'title__v', 'document_number__v', 'type__v', 'subtype__v', 'status__v', 'lifecycle__v',
-  'major_version_number__v', 'minor_version_number__v', 'product__v', 'created_by__v',
-  'document_creation_date__v', 'version_modified_date__v',
+  'id',
+  'name__v',
+  'title__v',
+  'document_number__v',
+  'type__v',
+  'subtype__v',
+  'status__v',
+  'lifecycle__v',
+  'major_version_number__v',
+  'minor_version_number__v',
+  'product__v',
+  'created_by__v',
+  'document_creation_date__v',
+  'version_modified_date__v',
 ] as const;
 
-export const DEFAULT_FIELDS = ['id', 'name__v', 'document_number__v', 'type__v', 'status__v', 'major_version_number__v', 'minor_version_number__v', 'version_modified_date__v'];
+export const DEFAULT_FIELDS = [
+  'id',
+  'name__v',
+  'document_number__v',
+  'type__v',
+  'status__v',
+  'major_version_number__v',
+  'minor_version_number__v',
+  'version_modified_date__v',
+];
 
 /** @example const tool = createDocumentsQuery({ sessions }); */
 export function createDocumentsQuery(deps: VaultToolDeps): ToolDef {
   return defineTool({
     name: 'documents_query',
     title: 'Search documents',
-    description: 'Find Vault documents you can see by name, type, status, product or modification date. Returns one page; pass next_page to continue.',
+    description:
+      'Find Vault documents you can see by name, type, status, product or modification date. Returns one page; pass next_page to continue.',
     scopes: ['vault:read'],
     input: {
       name_contains: z.string().min(1).max(200).optional().describe('Text the document name contains'),
       type: z.string().min(1).max(100).optional().describe('Document type (type__v), e.g. "SOP"'),
-      status: z.array(z.string().min(1).max(100)).min(1).max(20).optional().describe('Any of these statuses (status__v), e.g. ["Effective"]'),
+      status: z
+        .array(z.string().min(1).max(100))
+        .min(1)
+        .max(20)
+        .optional()
+        .describe('Any of these statuses (status__v), e.g. ["Effective"]'),
       product: z.string().min(1).max(100).optional().describe('Product (product__v)'),
       modified_after: z.iso.datetime().optional().describe('Only documents modified at or after this ISO 8601 time'),
-      fields: z.array(z.enum(DOCUMENT_FIELDS)).min(1).max(DOCUMENT_FIELDS.length).optional().describe('Fields to return'),
+      fields: z
+        .array(z.enum(DOCUMENT_FIELDS))
+        .min(1)
+        .max(DOCUMENT_FIELDS.length)
+        .optional()
+        .describe('Fields to return'),
       order_by: z.enum(DOCUMENT_FIELDS).optional(),
       ...pagingInput,
     },

@@ -13,7 +13,8 @@ export function createDocumentsUpdate(deps: VaultToolDeps): ToolDef {
   return defineTool({
     name: 'documents_update',
     title: 'Update document fields',
-    description: 'Update the title or description of a Vault document (latest version). Vault checks that you may edit it.',
+    description:
+      'Update the title or description of a Vault document (latest version). Vault checks that you may edit it.',
     scopes: ['vault:write'],
     input: {
       id: z.number().int().positive().describe('The document id'),
@@ -27,8 +28,14 @@ export function createDocumentsUpdate(deps: VaultToolDeps): ToolDef {
     },
     annotations: { readOnlyHint: false, destructiveHint: true, idempotentHint: true, openWorldHint: true },
     async run(a, ctx) {
-      const fields = Object.fromEntries(Object.entries(a.fields).filter(([, v]) => v !== undefined)) as Record<string, string>;
-      return deps.sessions.withSession(ctx, async (s) => ({ updated: await s.client.updateDocument(s.sessionId, a.id, fields), fields: Object.keys(fields) }));
+      const fields = Object.fromEntries(Object.entries(a.fields).filter(([, v]) => v !== undefined)) as Record<
+        string,
+        string
+      >;
+      return deps.sessions.withSession(ctx, async (s) => ({
+        updated: await s.client.updateDocument(s.sessionId, a.id, fields),
+        fields: Object.keys(fields),
+      }));
     },
   }) as unknown as ToolDef;
 }

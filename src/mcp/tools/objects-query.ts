@@ -17,13 +17,22 @@ export function createObjectsQuery(deps: VaultToolDeps): ToolDef {
   return defineTool({
     name: 'objects_query',
     title: 'Query object records',
-    description: 'List records of a Vault object (e.g. deviation__c, product__v) you can see, with optional filters. Pass next_page to continue.',
+    description:
+      'List records of a Vault object (e.g. deviation__c, product__v) you can see, with optional filters. Pass next_page to continue.',
     scopes: ['vault:read'],
     input: {
       object: vaultName.describe('Object API name, e.g. deviation__c'),
       fields: z.array(vaultName).min(1).max(50).default(['id', 'name__v']),
       filters: z
-        .array(z.object({ field: vaultName, op: z.enum(VQL_OPERATORS), value: z.union([value, z.array(value).min(1).max(100)]) }).strict())
+        .array(
+          z
+            .object({
+              field: vaultName,
+              op: z.enum(VQL_OPERATORS),
+              value: z.union([value, z.array(value).min(1).max(100)]),
+            })
+            .strict(),
+        )
         .max(10)
         .default([]),
       order_by: vaultName.optional(),

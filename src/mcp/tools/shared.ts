@@ -20,7 +20,10 @@ export const nextPageInput = z
   .describe('Continue a previous result: pass its next_page value (other inputs are then ignored)');
 
 /** Shape a VQL page for tool output. */
-export function pageResult(key: string, page: { responseDetails: { total: number; size: number; next_page?: string }; data: unknown[] }) {
+export function pageResult(
+  key: string,
+  page: { responseDetails: { total: number; size: number; next_page?: string }; data: unknown[] },
+) {
   return {
     total: page.responseDetails.total,
     returned: page.data.length,
@@ -40,9 +43,18 @@ export const pagingInput = {
  * Run a VQL query built by the tool (or continue one with `nextPage`) and shape the page. The query
  * is built before a session is taken, so invalid input never causes a Vault login.
  */
-export async function pagedQuery(deps: VaultToolDeps, ctx: CallContext, key: string, nextPage: string | undefined, vql: () => string) {
+export async function pagedQuery(
+  deps: VaultToolDeps,
+  ctx: CallContext,
+  key: string,
+  nextPage: string | undefined,
+  vql: () => string,
+) {
   const q = nextPage ? undefined : vql();
   return deps.sessions.withSession(ctx, async (s) =>
-    pageResult(key, q === undefined ? await s.client.queryPage(s.sessionId, nextPage!) : await s.client.query(s.sessionId, q)),
+    pageResult(
+      key,
+      q === undefined ? await s.client.queryPage(s.sessionId, nextPage!) : await s.client.query(s.sessionId, q),
+    ),
   );
 }

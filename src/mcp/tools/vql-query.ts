@@ -17,10 +17,15 @@ export function createVqlQuery(deps: VaultToolDeps): ToolDef {
   return defineTool({
     name: 'vql_query',
     title: 'Run a VQL query',
-    description: 'Run a read-only Vault Query Language (VQL) SELECT statement as yourself. Returns up to max_rows rows; pass next_page to continue.',
+    description:
+      'Run a read-only Vault Query Language (VQL) SELECT statement as yourself. Returns up to max_rows rows; pass next_page to continue.',
     scopes: ['vault:read', 'vault:vql'],
     input: {
-      q: z.string().min(1).max(50_000).describe("One VQL SELECT statement, e.g. SELECT id, name__v FROM documents WHERE status__v = 'Effective'"),
+      q: z
+        .string()
+        .min(1)
+        .max(50_000)
+        .describe("One VQL SELECT statement, e.g. SELECT id, name__v FROM documents WHERE status__v = 'Effective'"),
       max_rows: z.number().int().min(1).max(1000).default(200),
       next_page: nextPageInput,
     },
@@ -39,7 +44,10 @@ export function createVqlQuery(deps: VaultToolDeps): ToolDef {
         if (rows.length > a.max_rows) {
           // We cut a page short: resume exactly after the last row returned, not after the page.
           const template = next ?? page.responseDetails.previous_page;
-          next = template && /[?&]pageoffset=\d+/.test(template) ? template.replace(/([?&]pageoffset=)\d+/, `$1${start + a.max_rows}`) : null;
+          next =
+            template && /[?&]pageoffset=\d+/.test(template)
+              ? template.replace(/([?&]pageoffset=)\d+/, `$1${start + a.max_rows}`)
+              : null;
         }
         return {
           total: page.responseDetails.total,

@@ -15,7 +15,8 @@ export function createWhoami(deps: { sessions?: Pick<SessionManager, 'withSessio
   return defineTool({
     name: 'whoami',
     title: 'Who am I',
-    description: 'Show the authenticated user, identity provider, tenant, granted scopes and Vault user for this connection.',
+    description:
+      'Show the authenticated user, identity provider, tenant, granted scopes and Vault user for this connection.',
     scopes: [],
     input: {},
     annotations: { readOnlyHint: true, openWorldHint: false },
@@ -25,9 +26,18 @@ export function createWhoami(deps: { sessions?: Pick<SessionManager, 'withSessio
         try {
           vaultUser = await deps.sessions.withSession(ctx, async (s) => {
             const id = /^\d+$/.test(s.vaultUserId) ? s.vaultUserId : '0';
-            const { data } = await s.client.query(s.sessionId, `SELECT id, user_name__v, user_email__v FROM users WHERE id = ${id}`);
+            const { data } = await s.client.query(
+              s.sessionId,
+              `SELECT id, user_name__v, user_email__v FROM users WHERE id = ${id}`,
+            );
             const u = data[0] ?? {};
-            return { id: s.vaultUserId, username: u.user_name__v ?? null, email: u.user_email__v ?? null, mode: s.mode, vault: ctx.tenant!.vault.url };
+            return {
+              id: s.vaultUserId,
+              username: u.user_name__v ?? null,
+              email: u.user_email__v ?? null,
+              mode: s.mode,
+              vault: ctx.tenant!.vault.url,
+            };
           });
         } catch (e) {
           vaultUser = { error: (e as Error).message };
