@@ -146,89 +146,8 @@ const EnvSchema = z.object({
 
 export type Env = Record<string, string | undefined>;
 
-/** The validated, frozen configuration. */
-export interface Config {
-  env: 'development' | 'production' | 'test';
-  port: number;
-  host: string;
-  /** Public base URL, no trailing slash. */
-  publicUrl: string;
-  /** The protected resource identifier (RFC 8707 / RFC 9728): `publicUrl + /mcp`. */
-  resource: string;
-  allowedHosts: string[];
-  trustProxy: string;
-  logLevel: string;
-  db: {
-    /** Unset → an embedded Postgres under `dataDir`. */
-    url: string | undefined;
-    dataDir: string;
-    embeddedPort: number;
-    poolMax: number;
-    statementTimeoutMs: number;
-    migrateOnBoot: boolean;
-    /** Run tenant transactions as a per-tenant role (needs CREATEROLE). */
-    tenantRoles: boolean;
-  };
-  tenantsFile: string | undefined;
-  tenancy: {
-    /** What to do with users of public email domains (gmail.com …): refuse, or one private tenant each. */
-    publicDomainsPolicy: 'refuse' | 'personal';
-    /** Replaces the built-in list of public email domains when set. */
-    publicDomains: string[] | undefined;
-    /** Tenant whose Vault configuration personal tenants use. */
-    personalTemplate: string | undefined;
-    /** How long domain → tenant lookups are cached in memory (0 = no cache). */
-    cacheTtlMs: number;
-  };
-  secretKey: string | undefined;
-  auth: {
-    clockSkewSeconds: number;
-    maxTokenBytes: number;
-    /** Scopes granted when a token carries none that we recognise (default `vault:read`). */
-    defaultScopes: string[];
-    oidc: { issuer: string; audience: string; jwksUri: string | undefined; algorithms: string[] } | undefined;
-    jwksMaxAgeSeconds: number;
-    jwksCooldownSeconds: number;
-    /** TTL of cached opaque-token results (bounded by the token's expiry) and of cached refusals. */
-    opaqueCacheSeconds: number;
-    opaqueNegativeCacheSeconds: number;
-    /** TTL of cached VERIFIED JWT results (≤ 60 s, never past exp); 0 verifies every JWT in full. */
-    jwtCacheSeconds: number;
-    google: { clientIds: string[]; jwksUri: string; tokeninfoUrl: string; hostedDomains: string[] } | undefined;
-    auth0: { issuer: string; audience: string; claimsNamespace: string } | undefined;
-    /** `app` set: tokens must belong to this GitHub OAuth app. */
-    github: { apiUrl: string; app: { clientId: string; clientSecret: string } | undefined } | undefined;
-    githubActions:
-      { issuer: string; audience: string; repositories: string[]; tenantId: string; scopes: string[] } | undefined;
-  };
-  vault: {
-    /** Per-attempt timeout of every Vault call. */
-    timeoutMs: number;
-    /** Retries after HTTP 429/503 or API_LIMIT_EXCEEDED. */
-    maxRetries: number;
-    /** The Vaults' session duration (inactivity timeout); sessions are renewed before it. */
-    sessionIdleMs: number;
-    /** Keep sessions in recent use alive with POST /keep-alive. */
-    keepAlive: boolean;
-    /** X-VaultAPI-ClientID is `<prefix>-<tenant id>`. */
-    clientIdPrefix: string;
-  };
-  audit: {
-    /** Most rows per audit transaction. */
-    batchMax: number;
-    /** How long an idle audit queue waits before flushing (0 = next event-loop turn). */
-    lingerMs: number;
-  };
-  metrics: {
-    /** Bearer token for GET /metrics; unset → loopback clients only. */
-    token: string | undefined;
-  };
-  rateLimit: {
-    /** Sustained requests per minute per tenant (per subject when no tenant); 0 disables. */
-    perMinute: number;
-    burst: number;
-  };
-}
+/** The validated, frozen configuration: its type is derived from the schema through {@link toConfig}. */
+export type Config = ReturnType<typeof toConfig>;
 
 function formatIssues(error: z.ZodError): string[] {
   return error.issues.map((i) => `${i.path.join('.') || '(env)'}: ${i.message}`);
@@ -286,42 +205,57 @@ export function loadConfig(env: Env): Readonly<Config> {
     );
   }
   if (problems.length) throw new ConfigError(problems);
-  const defaultScopes = e.DEFAULT_SCOPES.length ? e.DEFAULT_SCOPES : ['vault:read'];
+  return deepFreeze(toConfig(e, publicUrl, resource));
+}
 
-  const config: Config = {
+type ParsedEnv = z.infer<typeof EnvSchema>;
+
+/** Shape the validated environment into the nested configuration (comments say what each field means). */
+function toConfig(e: ParsedEnv, publicUrl: string, resource: string) {
+  const defaultScopes = e.DEFAULT_SCOPES.length ? e.DEFAULT_SCOPES : ['vault:read'];
+  return {
     env: e.NODE_ENV,
     port: e.PORT,
     host: e.HOST,
+    /** Public base URL, no trailing slash. */
     publicUrl,
+    /** The protected resource identifier (RFC 8707 / RFC 9728): `publicUrl + /mcp`. */
     resource,
     allowedHosts: e.ALLOWED_HOSTS,
     trustProxy: e.TRUST_PROXY,
     logLevel: e.LOG_LEVEL,
     db: {
+      /** Unset → an embedded Postgres under `dataDir`. */
       url: e.DATABASE_URL,
       dataDir: e.DATA_DIR,
       embeddedPort: e.EMBEDDED_PG_PORT,
       poolMax: e.DB_POOL_MAX,
       statementTimeoutMs: e.DB_STATEMENT_TIMEOUT_MS,
       migrateOnBoot: e.MIGRATE_ON_BOOT,
+      /** Run tenant transactions as a per-tenant role (needs CREATEROLE). */
       tenantRoles: e.DB_TENANT_ROLES,
     },
     tenantsFile: e.TENANTS_FILE,
     tenancy: {
+      /** What to do with users of public email domains (gmail.com …): refuse, or one private tenant each. */
       publicDomainsPolicy: e.PUBLIC_EMAIL_DOMAINS_POLICY,
+      /** Replaces the built-in list of public email domains when set. */
       publicDomains:
         e.PUBLIC_EMAIL_DOMAINS === undefined
           ? undefined
           : e.PUBLIC_EMAIL_DOMAINS.split(',')
               .map((d) => d.trim().toLowerCase())
               .filter(Boolean),
+      /** Tenant whose Vault configuration personal tenants use. */
       personalTemplate: e.PERSONAL_TENANT_TEMPLATE,
+      /** How long domain → tenant lookups are cached in memory (0 = no cache). */
       cacheTtlMs: e.TENANT_CACHE_TTL_MS,
     },
     secretKey: e.SECRET_KEY,
     auth: {
       clockSkewSeconds: e.CLOCK_SKEW_SECONDS,
       maxTokenBytes: e.MAX_TOKEN_BYTES,
+      /** Scopes granted when a token carries none that we recognise (default `vault:read`). */
       defaultScopes,
       oidc: e.OIDC_ISSUER
         ? {
@@ -333,8 +267,10 @@ export function loadConfig(env: Env): Readonly<Config> {
         : undefined,
       jwksMaxAgeSeconds: e.JWKS_CACHE_MAX_AGE_SECONDS,
       jwksCooldownSeconds: e.JWKS_COOLDOWN_SECONDS,
+      /** TTL of cached opaque-token results (bounded by the token's expiry) and of cached refusals. */
       opaqueCacheSeconds: e.OPAQUE_TOKEN_CACHE_SECONDS,
       opaqueNegativeCacheSeconds: e.OPAQUE_TOKEN_NEGATIVE_CACHE_SECONDS,
+      /** TTL of cached VERIFIED JWT results (≤ 60 s, never past exp); 0 verifies every JWT in full. */
       jwtCacheSeconds: e.JWT_CACHE_SECONDS,
       google: e.GOOGLE_CLIENT_IDS.length
         ? {
@@ -354,6 +290,7 @@ export function loadConfig(env: Env): Readonly<Config> {
       github: e.GITHUB_ENABLED
         ? {
             apiUrl: e.GITHUB_API_URL.replace(/\/+$/, ''),
+            /** Set: tokens must belong to this GitHub OAuth app. */
             app:
               e.GITHUB_CLIENT_ID && e.GITHUB_CLIENT_SECRET
                 ? { clientId: e.GITHUB_CLIENT_ID, clientSecret: e.GITHUB_CLIENT_SECRET }
@@ -371,17 +308,24 @@ export function loadConfig(env: Env): Readonly<Config> {
         : undefined,
     },
     vault: {
+      /** Per-attempt timeout of every Vault call. */
       timeoutMs: e.VAULT_TIMEOUT_MS,
+      /** Retries after HTTP 429/503 or API_LIMIT_EXCEEDED. */
       maxRetries: e.VAULT_MAX_RETRIES,
+      /** The Vaults' session duration (inactivity timeout); sessions are renewed before it. */
       sessionIdleMs: e.VAULT_SESSION_IDLE_SECONDS * 1000,
+      /** Keep sessions in recent use alive with POST /keep-alive. */
       keepAlive: e.VAULT_KEEPALIVE,
+      /** X-VaultAPI-ClientID is `<prefix>-<tenant id>`. */
       clientIdPrefix: e.VAULT_CLIENT_ID_PREFIX,
     },
+    /** Group commit: most rows per transaction; how long an idle queue waits (0 = next event-loop turn). */
     audit: { batchMax: e.AUDIT_BATCH_MAX, lingerMs: e.AUDIT_LINGER_MS },
+    /** Bearer token for GET /metrics; unset → loopback clients only. */
     metrics: { token: e.METRICS_TOKEN },
+    /** Sustained requests per minute per tenant (per subject when no tenant; 0 disables) and the burst. */
     rateLimit: { perMinute: e.RATE_LIMIT_PER_MINUTE, burst: e.RATE_LIMIT_BURST },
   };
-  return deepFreeze(config);
 }
 
 function hostForUrl(host: string): string {
