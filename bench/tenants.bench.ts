@@ -79,7 +79,7 @@ export default async function run(): Promise<void> {
         withTenant(pool, ctx.tenant!, async (tx) => {
           const a = await tx.query('SELECT count(*) FROM user_mappings WHERE subject = $1', [ctx.user.subject]);
           const b = await tx.query('SELECT id FROM audit_log ORDER BY id DESC LIMIT 1');
-          return { rows: a.rowCount + b.rowCount, tenant: ctx.tenant!.id };
+          return { value: { rows: a.rowCount + b.rowCount, tenant: ctx.tenant!.id } };
         }),
     });
     const app = createApp({

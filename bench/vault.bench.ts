@@ -62,7 +62,11 @@ export default async function run(): Promise<void> {
     await measure('warm-up', direct, { ...opts, durationMs: 1500 });
     const rows = [
       await measure('direct client.query', direct, opts),
-      await measure('withSession only (no Vault call)', () => sessions.withSession(ctx, async () => undefined), opts),
+      await measure(
+        'withSession only (no Vault call)',
+        async () => void (await sessions.withSession(ctx, async () => undefined)),
+        opts,
+      ),
       await measure(
         'documents_query tool (cache hit)',
         async () => void (await docsQuery.run(docsArgs as never, ctx)),

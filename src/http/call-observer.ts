@@ -9,7 +9,7 @@
 import type { AuditEntry, AuditWriter } from '../audit/index.js';
 import { ERROR_CODES, isAppError, type ErrorCode } from '../errors/index.js';
 import type { Logger } from '../log/index.js';
-import type { CallContext } from '../mcp/context.js';
+import type { CallContext } from '../context/call-context.js';
 import type { ToolCallEvent } from '../mcp/tool.js';
 import type { Metrics } from '../metrics/index.js';
 

@@ -10,7 +10,8 @@ import type { CallToolResult, ToolAnnotations } from '@modelcontextprotocol/sdk/
 import type { z } from 'zod';
 import { dbUnavailable } from '../db/unavailable.js';
 import { isAppError } from '../errors/index.js';
-import { fromAuthInfo, type CallContext } from './context.js';
+import { actedAs, type Acted, type CallContext } from '../context/call-context.js';
+import { fromAuthInfo } from './context.js';
 
 export interface ToolDef<Shape extends z.ZodRawShape = z.ZodRawShape> {
   name: string;
@@ -20,8 +21,12 @@ export interface ToolDef<Shape extends z.ZodRawShape = z.ZodRawShape> {
   scopes: string[];
   input: Shape;
   annotations?: ToolAnnotations;
-  run(args: z.infer<z.ZodObject<Shape>>, ctx: CallContext): Promise<unknown>;
+  /** The value is shown to the client; `vaultUser` (from `withSession`) goes to the audit row. */
+  run(args: z.infer<z.ZodObject<Shape>>, ctx: CallContext): Promise<ToolOutput>;
 }
+
+/** What a tool returns: its value and, when it acted in Vault, as whom. */
+export type ToolOutput = Acted<unknown>;
 
 /** Define a tool with its input types inferred. */
 export function defineTool<Shape extends z.ZodRawShape>(def: ToolDef<Shape>): ToolDef<Shape> {
@@ -56,7 +61,7 @@ export interface ToolCallEvent {
   /** The AppError code when the tool failed (`ERR_INTERNAL` for unexpected errors). */
   errorCode: string | undefined;
   latencyMs: number;
-  /** The Vault user the tool acted as, when it used a Vault session (see CallContext.vaultUser). */
+  /** The Vault user the tool acted as, when it used a Vault session (see `withSession`). */
   vaultUser: string | undefined;
 }
 
@@ -95,17 +100,14 @@ export function registerTools(
         const started = performance.now();
         let result: CallToolResult;
         let errorCode: string | undefined;
-        let ctx: CallContext | undefined;
+        let vaultUser: string | undefined;
         try {
-          // A copy per call: what the call reports (vaultUser) must not leak into another call of the
-          // request. Copied with its descriptors: a spread would drop non-enumerable properties.
-          ctx = Object.defineProperties(
-            {},
-            Object.getOwnPropertyDescriptors(fromAuthInfo(extra.authInfo)),
-          ) as CallContext;
-          ctx.vaultUser = undefined;
-          result = toResult(await tool.run(args as never, ctx));
+          const ctx: CallContext = fromAuthInfo(extra.authInfo);
+          const out = await tool.run(args as never, ctx);
+          vaultUser = out.vaultUser;
+          result = toResult(out.value);
         } catch (thrown) {
+          vaultUser = actedAs(thrown);
           // A lost database connection (session store, user mappings) is a clear, retryable 503-class error.
           const e = dbUnavailable(thrown) ?? thrown;
           hooks.onError?.(tool.name, e);
@@ -121,7 +123,7 @@ export function registerTools(
               outcome: errorCode ? 'error' : 'ok',
               errorCode,
               latencyMs,
-              vaultUser: ctx?.vaultUser,
+              vaultUser,
             });
           } catch (e) {
             return toErrorResult(e);

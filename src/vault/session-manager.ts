@@ -17,7 +17,7 @@
  */
 import { AppError } from '../errors/index.js';
 import type { Logger } from '../log/index.js';
-import type { CallContext } from '../mcp/context.js';
+import { markActedAs, type Acted, type CallContext } from '../context/call-context.js';
 import type { Metrics } from '../metrics/index.js';
 import type { Tenant } from '../tenancy/tenant.js';
 import { createVaultClient, vaultClientId, type AuthResult, type VaultClient } from './client.js';
@@ -78,7 +78,7 @@ interface Cached extends StoredSession {
 /**
  * @example
  * const sessions = createSessionManager({ store, secrets: (n) => env[n] });
- * const docs = await sessions.withSession(ctx, (s) => s.client.query(s.sessionId, 'SELECT id FROM documents'));
+ * const { value: docs, vaultUser } = await sessions.withSession(ctx, (s) => s.client.query(s.sessionId, 'SELECT id FROM documents'));
  */
 export function createSessionManager(opts: SessionManagerOptions) {
   const idle = opts.idleTimeoutMs ?? 10 * 60 * 1000;
@@ -356,23 +356,28 @@ export function createSessionManager(opts: SessionManagerOptions) {
     /**
      * Run `fn` with a live session for the caller. If Vault answers INVALID_SESSION_ID, the session is
      * dropped and `fn` runs once more on a fresh login; a second failure is returned to the caller.
+     * Returns `fn`'s value with the Vault user the call acted as (a failure carries it: `actedAs(e)`).
      */
-    async withSession<T>(ctx: CallContext, fn: (s: VaultSession) => Promise<T>): Promise<T> {
+    async withSession<T>(ctx: CallContext, fn: (s: VaultSession) => Promise<T>): Promise<Acted<T>> {
       if (closed) throw new AppError('ERR_VAULT_UNAVAILABLE', 'The server is shutting down');
       const tenant = requireTenant(ctx);
       const hit = cache.get(cacheKey(tenant, keyFor(tenant, ctx)));
       m?.vaultSessionCache.inc({ tenant: tenant.id, result: hit && usable(hit) ? 'hit' : 'miss' });
-      const run = async (s: Cached) => {
-        // For the audit row: who this call acts as in Vault (set before the call: a failed call acted too).
-        ctx.vaultUser = s.vaultUsername ?? s.vaultUserId;
-        const r = await fn({
-          client: clientFor(tenant),
-          sessionId: s.sessionId,
-          vaultUserId: s.vaultUserId,
-          mode: tenant.vault.auth.mode,
-        });
-        used(s);
-        return r;
+      const run = async (s: Cached): Promise<Acted<T>> => {
+        // For the audit row: who this call acts as in Vault (a failed call acted too: kept on its error).
+        const vaultUser = s.vaultUsername ?? s.vaultUserId;
+        try {
+          const value = await fn({
+            client: clientFor(tenant),
+            sessionId: s.sessionId,
+            vaultUserId: s.vaultUserId,
+            mode: tenant.vault.auth.mode,
+          });
+          used(s);
+          return { value, vaultUser };
+        } catch (e) {
+          throw markActedAs(e, vaultUser);
+        }
       };
       const s = await sessionFor(tenant, ctx);
       try {

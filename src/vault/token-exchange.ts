@@ -13,7 +13,7 @@
  * @module
  */
 import { AppError } from '../errors/index.js';
-import { subjectToken, type CallContext } from '../mcp/context.js';
+import { subjectToken, type CallContext } from '../context/call-context.js';
 import type { Tenant } from '../tenancy/tenant.js';
 
 export const TOKEN_EXCHANGE_GRANT = 'urn:ietf:params:oauth:grant-type:token-exchange';

@@ -6,7 +6,7 @@ import type { UserContext } from '../../src/auth/types.js';
 import { migrate } from '../../src/db/migrate.js';
 import { createPool, type Pool } from '../../src/db/pool.js';
 import { generateSchemaName } from '../../src/db/schema-name.js';
-import type { CallContext } from '../../src/mcp/context.js';
+import type { CallContext } from '../../src/context/call-context.js';
 import { defaultSeed, type SimSeed } from '../../src/dev/vault-sim/seed.js';
 import { TenantVaultSchema, type Tenant, type VaultAuth } from '../../src/tenancy/tenant.js';
 import { createTestDatabase, type TestDb } from './db.js';

@@ -155,7 +155,7 @@ describe('createApp hooks: denied and failed calls are audited; an unwritable au
       input: { id: z.string(), password: z.string().optional() },
       async run(args) {
         if (args.id === 'boom') throw new AppError('ERR_VAULT', 'Vault said no');
-        return { approved: args.id };
+        return { value: { approved: args.id } };
       },
     }),
   ];

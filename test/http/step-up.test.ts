@@ -27,7 +27,7 @@ const readTool = defineTool({
   description: 'test tool',
   scopes: ['vault:read'],
   input: { id: z.string() },
-  run: async ({ id }) => ({ id }),
+  run: async ({ id }) => ({ value: { id } }),
 });
 const writeTool = defineTool({
   name: 'documents_update',
@@ -35,7 +35,7 @@ const writeTool = defineTool({
   description: 'test tool',
   scopes: ['vault:read', 'vault:write'],
   input: { id: z.string() },
-  run: async ({ id }) => ({ updated: id }),
+  run: async ({ id }) => ({ value: { updated: id } }),
 });
 
 /** A fixed tenant: this test is about scopes, not tenant resolution. */

@@ -31,9 +31,11 @@ describe('isolation: Vault sessions of two tenants', () => {
   let b: Tenant;
   let sessions: SessionManager;
   const names = (t: Tenant) =>
-    sessions.withSession(ctxFor(t, QA_MANAGER), async (s) =>
-      (await s.client.query(s.sessionId, 'SELECT name__v FROM documents')).data.map((r) => String(r.name__v)),
-    );
+    sessions
+      .withSession(ctxFor(t, QA_MANAGER), async (s) =>
+        (await s.client.query(s.sessionId, 'SELECT name__v FROM documents')).data.map((r) => String(r.name__v)),
+      )
+      .then((r) => r.value);
 
   before(async () => {
     const seedB = defaultSeed();
@@ -96,10 +98,12 @@ describe('isolation: Vault sessions of two tenants', () => {
     try {
       const requestsToA = simA.counters.requests;
       const loginsB = simB.loginsFor(SERVICE_ACCOUNT);
-      const rows = await fresh.withSession(
-        ctxFor(b, QA_MANAGER),
-        async (s) => (await s.client.query(s.sessionId, 'SELECT name__v FROM documents')).data,
-      );
+      const rows = await fresh
+        .withSession(
+          ctxFor(b, QA_MANAGER),
+          async (s) => (await s.client.query(s.sessionId, 'SELECT name__v FROM documents')).data,
+        )
+        .then((r) => r.value);
       assert.ok(rows.every((r) => String(r.name__v).startsWith('CANARY-B')));
       assert.equal(simB.loginsFor(SERVICE_ACCOUNT), loginsB + 1, 'tenant B logged in afresh');
       assert.equal(simA.counters.requests, requestsToA, "nothing reached tenant A's Vault");

@@ -39,7 +39,9 @@ describe('Vault tools (delegated tenant, real Postgres, simulator)', () => {
     scopes = ['vault:read', 'vault:vql', 'vault:write'],
   ) =>
     // Parse the input as the SDK does over MCP (zod defaults applied), then call the handler.
-    tool(name).run(z.object(tool(name).input).parse(args) as never, ctxFor(tenant, email, scopes)) as Promise<any>;
+    tool(name)
+      .run(z.object(tool(name).input).parse(args) as never, ctxFor(tenant, email, scopes))
+      .then((out) => out.value as any);
 
   before(async () => {
     sim = await startVaultSimulator();

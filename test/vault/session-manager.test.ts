@@ -24,9 +24,11 @@ import {
 const cipher = createSessionCipher(TEST_SECRET_KEY);
 const secrets = (n: string) => SIM_SECRETS[n];
 const docIds = (s: SessionManager, ctx: ReturnType<typeof ctxFor>) =>
-  s.withSession(ctx, async (v) =>
-    (await v.client.query(v.sessionId, 'SELECT id FROM documents ORDER BY id')).data.map((r) => r.id),
-  );
+  s
+    .withSession(ctx, async (v) =>
+      (await v.client.query(v.sessionId, 'SELECT id FROM documents ORDER BY id')).data.map((r) => r.id),
+    )
+    .then((r) => r.value);
 
 describe('session manager (real Postgres, simulator)', () => {
   let sim: VaultSimulator;
@@ -64,7 +66,7 @@ describe('session manager (real Postgres, simulator)', () => {
     const m = manager();
     const results = await Promise.all(
       Array.from({ length: 500 }, (_, i) =>
-        m.withSession(ctxFor(sa, `user${i % 7}@acme.com`), async (v) => v.sessionId),
+        m.withSession(ctxFor(sa, `user${i % 7}@acme.com`), async (v) => v.sessionId).then((r) => r.value),
       ),
     );
     assert.equal(new Set(results).size, 1);
@@ -78,7 +80,9 @@ describe('session manager (real Postgres, simulator)', () => {
     const replicas = [manager(env.newPool()), manager(env.newPool()), manager(env.newPool())];
     const ids = await Promise.all(
       replicas.flatMap((m) =>
-        Array.from({ length: 50 }, () => m.withSession(ctxFor(tenant, QA_MANAGER), async (v) => v.sessionId)),
+        Array.from({ length: 50 }, () =>
+          m.withSession(ctxFor(tenant, QA_MANAGER), async (v) => v.sessionId).then((r) => r.value),
+        ),
       ),
     );
     assert.equal(new Set(ids).size, 1);
@@ -87,7 +91,7 @@ describe('session manager (real Postgres, simulator)', () => {
 
   it('stores the session id encrypted, bound to its tenant and key', async () => {
     const m = manager();
-    const sessionId = await m.withSession(ctxFor(sa, QA_MANAGER), async (v) => v.sessionId);
+    const { value: sessionId } = await m.withSession(ctxFor(sa, QA_MANAGER), async (v) => v.sessionId);
     const { rows } = await withTenant(env.pool, sa.schema, (tx) =>
       tx.query<{ key: string; ciphertext: Buffer }>('SELECT key, ciphertext FROM vault_sessions'),
     );

@@ -12,7 +12,7 @@ import { decodeJwt } from 'jose';
 import { startDevIssuer, type DevIssuer } from '../../src/dev/issuer.js';
 import { startVaultSimulator, type VaultSimulator } from '../../src/dev/vault-sim/server.js';
 import { isAppError } from '../../src/errors/index.js';
-import { subjectToken, withSubjectToken } from '../../src/mcp/context.js';
+import { subjectToken, withSubjectToken } from '../../src/context/call-context.js';
 import { createTokenExchange } from '../../src/vault/token-exchange.js';
 import { connectClient, toolJson } from '../helpers/mcp.js';
 import { startTestServer, writeTenantsFile, type TestServer } from '../helpers/server.js';

@@ -19,5 +19,5 @@ export function createDocumentsGet(deps: VaultToolDeps): ToolDef {
     async run(a, ctx) {
       return deps.sessions.withSession(ctx, (s) => s.client.getDocument(s.sessionId, a.id));
     },
-  }) as unknown as ToolDef;
+  });
 }

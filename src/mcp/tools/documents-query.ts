@@ -84,5 +84,5 @@ export function createDocumentsQuery(deps: VaultToolDeps): ToolDef {
         });
       });
     },
-  }) as unknown as ToolDef;
+  });
 }

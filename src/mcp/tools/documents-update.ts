@@ -37,5 +37,5 @@ export function createDocumentsUpdate(deps: VaultToolDeps): ToolDef {
         fields: Object.keys(fields),
       }));
     },
-  }) as unknown as ToolDef;
+  });
 }

@@ -50,5 +50,5 @@ export function createObjectsQuery(deps: VaultToolDeps): ToolDef {
         }),
       );
     },
-  }) as unknown as ToolDef;
+  });
 }

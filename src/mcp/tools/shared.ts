@@ -4,7 +4,7 @@
  * @module
  */
 import { z } from 'zod';
-import type { CallContext } from '../context.js';
+import type { CallContext } from '../../context/call-context.js';
 import type { SessionManager } from '../../vault/session-manager.js';
 
 export interface VaultToolDeps {

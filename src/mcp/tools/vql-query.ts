@@ -59,5 +59,5 @@ export function createVqlQuery(deps: VaultToolDeps): ToolDef {
         };
       });
     },
-  }) as unknown as ToolDef;
+  });
 }

@@ -22,9 +22,10 @@ export function createWhoami(deps: { sessions?: Pick<SessionManager, 'withSessio
     annotations: { readOnlyHint: true, openWorldHint: false },
     async run(_args, ctx) {
       let vaultUser: Record<string, unknown> | null = null;
+      let actedAs: string | undefined;
       if (ctx.tenant && deps.sessions) {
         try {
-          vaultUser = await deps.sessions.withSession(ctx, async (s) => {
+          ({ value: vaultUser, vaultUser: actedAs } = await deps.sessions.withSession(ctx, async (s) => {
             const id = /^\d+$/.test(s.vaultUserId) ? s.vaultUserId : '0';
             const { data } = await s.client.query(
               s.sessionId,
@@ -38,12 +39,12 @@ export function createWhoami(deps: { sessions?: Pick<SessionManager, 'withSessio
               mode: s.mode,
               vault: ctx.tenant!.vault.url,
             };
-          });
+          }));
         } catch (e) {
           vaultUser = { error: (e as Error).message };
         }
       }
-      return {
+      const value = {
         user: ctx.user.email ?? ctx.user.subject,
         subject: ctx.user.subject,
         provider: ctx.user.provider,
@@ -53,8 +54,9 @@ export function createWhoami(deps: { sessions?: Pick<SessionManager, 'withSessio
         actor: ctx.user.actor ?? null,
         vaultUser,
       };
+      return { value, vaultUser: actedAs };
     },
-  }) as unknown as ToolDef;
+  });
 }
 
 /** whoami without Vault (no session manager). */

@@ -50,5 +50,5 @@ export function createWorkflowsGetTasks(deps: VaultToolDeps): ToolDef {
         return { total: page.responseDetails.total ?? page.data.length, offset: a.offset, tasks: page.data };
       });
     },
-  }) as unknown as ToolDef;
+  });
 }
