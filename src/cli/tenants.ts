@@ -20,6 +20,7 @@ import { runCli, UsageError } from './run-cli.js';
 
 const USAGE = `usage:
   npm run tenants -- add <id> --domain <d> [--domain <d2>…] [--include-subdomains] [--name <name>]
+        [--allow-consumer-accounts]                   (also Google accounts without hd, GitHub accounts)
         --vault-url <url> [--api-version v25.2] --auth-mode service_account|delegated|oauth
         [--username <u>] [--password-env <VAR> | --password-file <path>]
         [--profile-id <id>] [--client-id <id>] [--token-endpoint <url>] [--client-secret-env <VAR>]
@@ -34,6 +35,7 @@ const USAGE = `usage:
 const OPTIONS = {
   domain: { type: 'string', multiple: true },
   'include-subdomains': { type: 'boolean' },
+  'allow-consumer-accounts': { type: 'boolean' },
   name: { type: 'string' },
   'vault-url': { type: 'string' },
   'api-version': { type: 'string' },
@@ -101,7 +103,11 @@ await runCli('tenants', USAGE, async ({ pool, config, out }) => {
       if (!tenants.length) out('no tenants');
       for (const t of tenants) {
         const domains = t.domains.map((d) => (d.includeSubdomains ? `${d.domain} (+subdomains)` : d.domain)).join(', ');
-        const flags = [t.personal ? 'personal' : '', t.removedAt ? `removed ${t.removedAt.toISOString()}` : '']
+        const flags = [
+          t.personal ? 'personal' : '',
+          t.allowConsumerAccounts ? 'consumer accounts' : '',
+          t.removedAt ? `removed ${t.removedAt.toISOString()}` : '',
+        ]
           .filter(Boolean)
           .join(', ');
         out(`${t.id}\t${t.schema}\t${domains || '-'}${flags ? `\t[${flags}]` : ''}`);
@@ -147,6 +153,7 @@ function parseTenantFlags(id: string | undefined, v: Record<string, string | str
     ...(s('name') ? { name: s('name') } : {}),
     domains: (v.domain as string[] | undefined) ?? [],
     includeSubdomains: v['include-subdomains'] === true,
+    ...(v['allow-consumer-accounts'] ? { allowConsumerAccounts: true } : {}),
     vault: { url: s('vault-url'), ...(s('api-version') ? { apiVersion: s('api-version') } : {}), auth },
   };
   const r = TenantInputSchema.safeParse(candidate);
