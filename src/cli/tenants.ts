@@ -56,7 +56,9 @@ const OPTIONS = {
   yes: { type: 'boolean' },
 } as const;
 
-await runCli('tenants', USAGE, async ({ pool, config, out }) => {
+await runCli('tenants', USAGE, async ({ db, config, out }) => {
+  // Changes go through the owner role (MIGRATION_DATABASE_URL when set): schemas, roles, grants.
+  const pool = db.adminPool;
   let parsed;
   try {
     parsed = parseArgs({ args: process.argv.slice(2), options: OPTIONS, allowPositionals: true, strict: true });
@@ -70,7 +72,7 @@ await runCli('tenants', USAGE, async ({ pool, config, out }) => {
   // The control tables must exist (and be current) before any change.
   if (command === 'add' || command === 'remove') {
     if (config.db.tenantRoles) await assertCanManageTenantRoles(pool);
-    await migrate(pool);
+    await migrate(pool, { servingRole: await db.servingRole() });
   }
 
   switch (command) {
@@ -79,6 +81,7 @@ await runCli('tenants', USAGE, async ({ pool, config, out }) => {
         migrations: (await loadMigrations()).tenant,
         roles: config.db.tenantRoles,
         publicDomains: new Set(config.tenancy.publicDomains ?? DEFAULT_PUBLIC_EMAIL_DOMAINS),
+        servingRole: await db.servingRole(),
       };
       // A file is applied in one transaction: every tenant or none.
       const inputs = v.file ? await readTenantsFile(v.file) : [parseTenantFlags(id, v)];

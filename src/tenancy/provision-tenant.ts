@@ -23,6 +23,8 @@ export interface ProvisionDeps {
   roles: boolean;
   /** Public email domains, which no tenant may claim. */
   publicDomains: ReadonlySet<string>;
+  /** MIGRATION_DATABASE_URL: the role the server runs as, granted access to each new tenant. */
+  servingRole?: string;
 }
 
 /**
@@ -180,5 +182,5 @@ export async function provisionPersonalTenant(pool: Pool, email: string, deps: P
 
 async function createTenantSchemaInTx(client: PoolClient, schema: SchemaName, deps: ProvisionDeps): Promise<void> {
   await client.query(`CREATE SCHEMA IF NOT EXISTS ${ident(schema)}`);
-  await migrateTenantInTx(client, schema, deps.migrations, { roles: deps.roles });
+  await migrateTenantInTx(client, schema, deps.migrations, { roles: deps.roles, servingRole: deps.servingRole });
 }

@@ -39,6 +39,9 @@ export interface TenantResolverDeps {
   /** Needed to provision personal tenants. */
   migrations?: MigrationFile[];
   roles?: boolean;
+  /** MIGRATION_DATABASE_URL: personal tenants are created by the owner role, and granted to this one. */
+  adminPool?: Pool;
+  servingRole?: string;
   cacheTtlMs: number;
   now?: () => number;
 }
@@ -159,10 +162,11 @@ export function createTenantResolver(deps: TenantResolverDeps): TenantResolver {
     );
     if (rows[0]) return rows[0];
     if (!deps.migrations) throw new Error('personal tenants need the tenant migrations');
-    await provisionPersonalTenant(deps.pool, email, {
+    await provisionPersonalTenant(deps.adminPool ?? deps.pool, email, {
       migrations: deps.migrations,
       roles: deps.roles ?? true,
       publicDomains: deps.publicDomains,
+      servingRole: deps.servingRole,
     });
     const again = await deps.pool.query<TenantRow>(
       `SELECT ${TENANT_COLUMNS} FROM control.tenants t WHERE t.personal_email = $1 AND t.removed_at IS NULL`,
