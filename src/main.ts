@@ -13,7 +13,7 @@ import { loadConfig, type Config } from './config/index.js';
 import { loadMigrations, migrate, migrationStatus } from './db/migrate.js';
 import { openDatabase } from './db/open-database.js';
 import { stableSecretKey } from './db/secret-key.js';
-import { assertCanManageTenantRoles } from './db/tenant-roles.js';
+import { assertCanManageTenantRoles, tablesOwnedBy } from './db/tenant-roles.js';
 import { ConfigError } from './errors/index.js';
 import { createApp } from './http/app.js';
 import { listen } from './http/listen.js';
@@ -76,6 +76,12 @@ export async function start(config: Readonly<Config>, opts: StartOptions = {}): 
     if (config.db.tenantRoles) await assertCanManageTenantRoles(adminPool);
     // MIGRATION_DATABASE_URL: the owner migrates and provisions; the serving role gets grants only.
     const servingRole = await db.servingRole();
+    const owned = servingRole ? await tablesOwnedBy(adminPool, servingRole) : 0;
+    if (owned)
+      log.warn(
+        { role: servingRole, tables: owned },
+        'the serving role (DATABASE_URL) still owns tables and could disable the audit trigger: run REASSIGN OWNED BY <serving role> TO <owner role> (docs/operations.md)',
+      );
     if (config.db.migrateOnBoot) {
       const report = await migrate(adminPool, { migrations, servingRole });
       const failed = report.tenants.filter((t) => t.error);

@@ -6,7 +6,7 @@
  * @module
  */
 import { migrate } from '../db/migrate.js';
-import { assertCanManageTenantRoles } from '../db/tenant-roles.js';
+import { assertCanManageTenantRoles, tablesOwnedBy } from '../db/tenant-roles.js';
 import { runCli } from './run-cli.js';
 
 const USAGE =
@@ -16,7 +16,14 @@ await runCli('migrate', USAGE, async ({ db, config, out }) => {
   if (config.db.tenantRoles) await assertCanManageTenantRoles(db.adminPool);
   const servingRole = await db.servingRole();
   const report = await migrate(db.adminPool, { servingRole });
-  if (servingRole) out(`serving role ${servingRole}: granted (it owns nothing; audit_log is SELECT + INSERT only)`);
+  if (servingRole) {
+    const owned = await tablesOwnedBy(db.adminPool, servingRole);
+    out(
+      owned
+        ? `WARNING: serving role ${servingRole} still owns ${owned} table(s) and could disable the audit trigger: run REASSIGN OWNED BY ${servingRole} TO <owner role>`
+        : `serving role ${servingRole}: granted (it owns nothing; audit_log is SELECT + INSERT only)`,
+    );
+  }
   out(`control: ${report.control.length ? report.control.join(', ') : 'up to date'}`);
   for (const t of report.tenants) {
     out(`${t.schema}: ${t.error ? `FAILED: ${t.error}` : t.applied.length ? t.applied.join(', ') : 'ok'}`);

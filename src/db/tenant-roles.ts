@@ -101,6 +101,22 @@ export async function grantControlToServingRole(client: PoolClient, servingRole:
 }
 
 /**
+ * How many of our tables (control and tenant schemas) `role` owns. With MIGRATION_DATABASE_URL the
+ * serving role should own none: an owner can disable the audit trigger. A deployment that switched to
+ * the split keeps the old owner until `REASSIGN OWNED BY <serving> TO <owner>` is run.
+ *
+ * @example
+ * if (await tablesOwnedBy(pool, 'vault_mcp_app')) log.warn('…');
+ */
+export async function tablesOwnedBy(pool: Pool, role: string): Promise<number> {
+  const { rows } = await pool.query<{ n: string }>(
+    "SELECT count(*) AS n FROM pg_tables WHERE tableowner = $1 AND (schemaname = 'control' OR schemaname ~ '^t_[0-9a-f]{32}$')",
+    [role],
+  );
+  return Number(rows[0]?.n ?? 0);
+}
+
+/**
  * Drop the tenant's role (after its schema was dropped). Privileges it holds elsewhere in this
  * database are revoked first, so the DROP cannot fail on leftovers.
  *

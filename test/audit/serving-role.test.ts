@@ -128,6 +128,14 @@ for (const tenantRoles of ['true', 'false'] as const) {
       assert.equal(me.tenant, 'later');
       const migrated = await cli('migrate');
       assert.match(migrated.stdout, new RegExp(`serving role ${role}: granted`));
+      // A deployment that switched to the split without handing its tables to the owner is told so.
+      await owner.query(`ALTER TABLE control.api_keys OWNER TO ${role}`);
+      try {
+        const warned = await cli('migrate');
+        assert.match(warned.stdout, new RegExp(`WARNING: serving role ${role} still owns 1 table\\(s\\)`));
+      } finally {
+        await owner.query(`ALTER TABLE control.api_keys OWNER TO CURRENT_USER`);
+      }
     });
   });
 }
