@@ -10,13 +10,15 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import type { AuditEntry, AuditRow } from '../../src/audit/entry.js';
+import { toRow, type AuditEntry, type AuditRow } from '../../src/audit/entry.js';
 import { chainHash, chainMac } from '../../src/audit/hash.js';
 import { exportHeads, parseHeads, type ChainHead } from '../../src/audit/heads.js';
 import { createAuditKeys, type AuditKeys } from '../../src/audit/keys.js';
 import { verifyAuditChain } from '../../src/audit/verify.js';
 import { createAuditWriter } from '../../src/audit/writer.js';
+import { loadMigrations, migrate } from '../../src/db/migrate.js';
 import { createPool, type Pool } from '../../src/db/pool.js';
+import { generateSchemaName } from '../../src/db/schema-name.js';
 import { createLogger } from '../../src/log/index.js';
 import type { Tenant } from '../../src/tenancy/tenant.js';
 import { createTestDatabase, type TestDb } from '../helpers/db.js';
@@ -211,6 +213,61 @@ describe('keyed audit chain', () => {
     v = await verifyAuditChain(pool, t, { keys, heads: [head!] });
     assert.equal(v.ok, false);
     assert.match(v.broken!.reason, /differs from the anchored head/);
+  });
+
+  it('upgrade of a real pre-0120 database: old rows stay verifiable, new rows are keyed', async () => {
+    const m = await loadMigrations();
+    const before0120 = { control: m.control, tenant: m.tenant.filter((f) => f.name < '0120') };
+    const schema = generateSchemaName();
+    await migrate(pool, { migrations: before0120 });
+    await pool.query("INSERT INTO control.tenants (id, schema_name) VALUES ('upgraded', $1)", [schema]);
+    await migrate(pool, { migrations: before0120 });
+    // Rows as the previous version wrote them: no hash_version column yet, plain SHA-256 chain.
+    let prev: Buffer | null = null;
+    for (let i = 0; i < 3; i++) {
+      const row = toRow({ ...entry(`old-${i}`), at: new Date(Date.UTC(2026, 0, 1, 0, 0, i)) });
+      const hash = chainHash(prev, row);
+      await pool.query(
+        `INSERT INTO ${schema}.audit_log (at, request_id, subject, actor, provider, tool, scopes, outcome, error_code,
+                                          vault_user, latency_ms, details, prev_hash, hash)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)`,
+        [
+          row.at,
+          row.request_id,
+          row.subject,
+          row.actor,
+          row.provider,
+          row.tool,
+          row.scopes,
+          row.outcome,
+          row.error_code,
+          row.vault_user,
+          row.latency_ms,
+          JSON.stringify(row.details),
+          prev,
+          hash,
+        ],
+      );
+      prev = hash;
+    }
+    const report = await migrate(pool); // the upgrade: applies tenant/0120 to the existing rows
+    assert.ok(
+      report.tenants.some((t) => t.schema === schema && t.applied.includes('0120_audit_keyed_chain.sql')),
+      JSON.stringify(report),
+    );
+    const t = { id: 'upgraded', schema } as Tenant;
+    await write(t, 2);
+    const v = await verifyAuditChain(pool, t, { keys });
+    assert.equal(v.ok, true, JSON.stringify(v));
+    assert.equal(v.unkeyedRows, 3);
+    assert.equal(v.keyedFrom, '4');
+    const { rows: versions } = await pool.query<{ hash_version: number }>(
+      `SELECT hash_version FROM ${schema}.audit_log ORDER BY id`,
+    );
+    assert.deepEqual(
+      versions.map((r) => r.hash_version),
+      [1, 1, 1, 2, 2],
+    );
   });
 
   it('key rotation: rows written under the previous SECRET_KEY verify with SECRET_KEY_PREVIOUS', async () => {
