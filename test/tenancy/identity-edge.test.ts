@@ -3,6 +3,8 @@
  * outside their tenant. Each case here was accepted before the fix.
  */
 import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
 import { after, before, describe, it } from 'node:test';
 import { createApiKey } from '../../src/auth/api-keys.js';
 import type { UserContext } from '../../src/auth/types.js';
@@ -126,6 +128,53 @@ describe('tenant domains: Public Suffix List', () => {
     } finally {
       await file.remove();
     }
+  });
+
+  it('the admin CLIs refuse a public-suffix tenant domain and an act-as user outside the tenant, naming them', async () => {
+    const env = { ...process.env, DATABASE_URL: t.db.url, NODE_ENV: 'test', LOG_LEVEL: 'silent' };
+    const cli = (script: string, ...args: string[]) =>
+      promisify(execFile)(process.execPath, ['--import', 'tsx', `src/cli/${script}.ts`, ...args], { env });
+    const vault = [
+      '--vault-url',
+      'https://x.veevavault.com',
+      '--auth-mode',
+      'service_account',
+      '--username',
+      'bot@x.com',
+    ];
+    await assert.rejects(
+      cli('tenants', 'add', 'uk', '--domain', 'co.uk', ...vault),
+      (e: { code: number; stderr: string }) =>
+        e.code === 1 && e.stderr.includes('domain "co.uk" is a public suffix') && e.stderr.includes('tenant "uk"'),
+    );
+    const added = await cli(
+      'tenants',
+      'add',
+      'lab',
+      '--domain',
+      'lab-example.org',
+      '--allow-consumer-accounts',
+      ...vault,
+    );
+    assert.match(added.stdout, /created tenant lab/);
+    assert.match((await cli('tenants', 'list')).stdout, /lab\t.*lab-example\.org\t\[consumer accounts\]/);
+    await assert.rejects(
+      cli(
+        'api-keys',
+        'create',
+        '--tenant',
+        'lab',
+        '--name',
+        'k',
+        '--scopes',
+        'vault:read',
+        '--act-as',
+        'ceo@kacme.com',
+      ),
+      (e: { code: number; stderr: string }) =>
+        e.code === 1 &&
+        e.stderr.includes("--act-as ceo@kacme.com is not at a domain of tenant 'lab' (lab-example.org)"),
+    );
   });
 
   it('never matches a public suffix at sign-in, even one left in the database by an older version', async () => {
