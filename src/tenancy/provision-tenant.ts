@@ -13,6 +13,7 @@ import { inTransaction } from '../db/in-transaction.js';
 import type { Pool, PoolClient } from '../db/pool.js';
 import { generateSchemaName, ident, parseSchemaName, type SchemaName } from '../db/schema-name.js';
 import { AppError } from '../errors/index.js';
+import { normalizeEmail } from './email-domain.js';
 import { isPublicDomain, isPublicSuffix } from './public-domains.js';
 import type { TenantInput } from './tenant.js';
 
@@ -158,7 +159,8 @@ async function provisionTenantInTx(client: PoolClient, input: TenantInput, deps:
  * const t = await provisionPersonalTenant(pool, 'ann@gmail.com', deps);
  */
 export async function provisionPersonalTenant(pool: Pool, email: string, deps: ProvisionDeps): Promise<Provisioned> {
-  const normalized = email.toLowerCase();
+  // ASCII check before lower-casing (email-domain.ts): '\u212A' must not fold into another address.
+  const normalized = normalizeEmail(email).email;
   const id = `p-${createHash('sha256').update(normalized).digest('hex').slice(0, 24)}`;
   return inTransaction(pool, async (client) => {
     await client.query('SELECT pg_advisory_xact_lock($1, hashtext($2))', [LOCK_NS, `tenant:${id}`]);

@@ -14,6 +14,7 @@ import {
   createTenantResolver,
   isPublicSuffix,
   loadTenantsFile,
+  provisionPersonalTenant,
   provisionTenant,
   TenantInputSchema,
   type TenantResolver,
@@ -187,6 +188,20 @@ describe('tenant domains: Public Suffix List', () => {
     } finally {
       await t.pool.query("DELETE FROM control.tenant_domains WHERE domain = 'co.uk'");
     }
+  });
+
+  it('personal tenants are keyed by the address normalised the same way (no Unicode folding)', async () => {
+    await assert.rejects(
+      provisionPersonalTenant(t.pool, 'ann@gmail.com\u212A', t.deps),
+      code('ERR_TENANT_EMAIL_INVALID'),
+    );
+    await assert.rejects(
+      provisionPersonalTenant(t.pool, '\u212Aim@gmail.com', t.deps),
+      code('ERR_TENANT_EMAIL_INVALID'),
+    );
+    const a = await provisionPersonalTenant(t.pool, 'Kim@Gmail.com', t.deps);
+    const b = await provisionPersonalTenant(t.pool, 'kim@gmail.com', t.deps);
+    assert.equal(a.id, b.id);
   });
 
   it('a Kelvin-sign address no longer lands in the tenant of its ASCII fold', async () => {
