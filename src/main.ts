@@ -5,15 +5,15 @@
  * @module
  */
 import { randomBytes } from 'node:crypto';
-import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { createAuthFromConfig } from './auth/from-config.js';
-import { createAuditWriter } from './audit/index.js';
+import { createAuditKeys, createAuditWriter } from './audit/index.js';
 import { loadConfig, type Config } from './config/index.js';
 import { loadMigrations, migrate, migrationStatus } from './db/migrate.js';
 import { openDatabase } from './db/open-database.js';
-import { assertCanManageTenantRoles } from './db/tenant-roles.js';
+import { stableSecretKey } from './db/secret-key.js';
+import { assertCanManageTenantRoles, tablesOwnedBy } from './db/tenant-roles.js';
 import { ConfigError } from './errors/index.js';
 import { createApp } from './http/app.js';
 import { listen } from './http/listen.js';
@@ -53,34 +53,51 @@ export async function start(config: Readonly<Config>, opts: StartOptions = {}): 
     onEmbedded: (dir) => log.info({ dir }, 'no DATABASE_URL: starting embedded Postgres'),
     onError: (e) => log.warn({ err: e.message }, 'idle database client error'),
   });
-  const { pool } = db;
+  const { pool, adminPool } = db;
   const metrics = createMetrics();
+  // One stable key for Vault session encryption and the keyed audit chain (embedded: kept beside the data).
+  const secretKey = await stableSecretKey(config, db.embedded).catch(async (e: unknown) => {
+    await db.close().catch(() => undefined);
+    throw e;
+  });
+  if (!secretKey)
+    log.warn('SECRET_KEY is not set: audit rows are written unkeyed (hash_version 1), which `audit verify` reports');
   const audit = createAuditWriter({
     pool,
     log,
     metrics,
     maxBatch: config.audit.batchMax,
     lingerMs: config.audit.lingerMs,
+    keys: secretKey ? createAuditKeys(secretKey, config.auditTrail.previousSecretKeys) : undefined,
   });
   try {
     const migrations = await loadMigrations();
     // Fail closed: with per-tenant roles on, a user that cannot create them must stop the boot.
-    if (config.db.tenantRoles) await assertCanManageTenantRoles(pool);
+    if (config.db.tenantRoles) await assertCanManageTenantRoles(adminPool);
+    // MIGRATION_DATABASE_URL: the owner migrates and provisions; the serving role gets grants only.
+    const servingRole = await db.servingRole();
+    const owned = servingRole ? await tablesOwnedBy(adminPool, servingRole) : 0;
+    if (owned)
+      log.warn(
+        { role: servingRole, tables: owned },
+        'the serving role (DATABASE_URL) still owns tables and could disable the audit trigger: run REASSIGN OWNED BY <serving role> TO <owner role> (docs/operations.md)',
+      );
     if (config.db.migrateOnBoot) {
-      const report = await migrate(pool, { migrations });
+      const report = await migrate(adminPool, { migrations, servingRole });
       const failed = report.tenants.filter((t) => t.error);
       if (report.control.length || report.tenants.some((t) => t.applied.length))
         log.info({ report }, 'migrations applied');
       if (failed.length) log.error({ failed }, 'some tenants failed to migrate; they are not ready');
     }
     const publicDomains = new Set(config.tenancy.publicDomains ?? DEFAULT_PUBLIC_EMAIL_DOMAINS);
-    const provisionDeps = { migrations: migrations.tenant, roles: config.db.tenantRoles, publicDomains };
+    const provisionDeps = { migrations: migrations.tenant, roles: config.db.tenantRoles, publicDomains, servingRole };
     if (config.tenantsFile) {
-      const upserted = await loadTenantsFile(pool, config.tenantsFile, provisionDeps);
+      const upserted = await loadTenantsFile(adminPool, config.tenantsFile, provisionDeps);
       log.info({ tenants: upserted.map((t) => t.id) }, 'tenants file applied');
     }
     const resolveTenant = createTenantResolver({
       pool,
+      adminPool,
       ...provisionDeps,
       publicDomainsPolicy: config.tenancy.publicDomainsPolicy,
       personalTemplate: config.tenancy.personalTemplate,
@@ -95,8 +112,6 @@ export async function start(config: Readonly<Config>, opts: StartOptions = {}): 
     else log.info({ providers: auth.providers }, 'identity providers enabled');
 
     // Vault sessions: one per (tenant, user), shared across replicas through the tenant schema.
-    let secretKey = config.secretKey;
-    if (!secretKey && db.embedded) secretKey = await localSecretKey(path.join(config.db.dataDir, 'secret.key'));
     if (!secretKey)
       log.warn('SECRET_KEY is not set: stored Vault sessions use a per-process key and are not shared across restarts');
     const cipher = createSessionCipher(secretKey ?? randomBytes(32).toString('base64'));
@@ -164,17 +179,6 @@ export async function start(config: Readonly<Config>, opts: StartOptions = {}): 
     await audit.close().catch(() => undefined);
     await db.close().catch(() => undefined);
     throw e;
-  }
-}
-
-/** The embedded (single-machine) setup keeps a generated key beside its database, readable by this user only. */
-async function localSecretKey(file: string): Promise<string> {
-  try {
-    return (await readFile(file, 'utf8')).trim();
-  } catch {
-    const key = randomBytes(32).toString('base64');
-    await writeFile(file, key, { mode: 0o600, flag: 'wx' }).catch(() => undefined);
-    return (await readFile(file, 'utf8')).trim();
   }
 }
 

@@ -8,6 +8,9 @@
  * - Each batch is one `withTenant` transaction: a per-tenant transaction advisory lock, then the last
  *   hash read inside the lock, then one multi-row INSERT. Replicas sharing the database therefore
  *   extend the same chain in turn and never fork it.
+ * - Rows are keyed (hash version 2: HMAC under the tenant's key derived from SECRET_KEY, see keys.ts).
+ *   Without keys (a development server with no stable SECRET_KEY) they are written unkeyed (version
+ *   1), which `audit verify` reports once keyed rows exist.
  * - If the batch fails, every caller in it gets `ERR_DB_UNAVAILABLE`: an action we could not audit
  *   is reported as failed rather than silently unaudited.
  * - `close()` refuses new rows and flushes everything queued, so nothing awaited is lost on SIGTERM.
@@ -21,7 +24,8 @@ import { AppError } from '../errors/index.js';
 import type { Logger } from '../log/index.js';
 import type { Metrics } from '../metrics/index.js';
 import { toRow, type AuditEntry, type AuditRow } from './entry.js';
-import { chainHash } from './hash.js';
+import { chainHash, chainMac, HASH_V1, HASH_V2 } from './hash.js';
+import type { AuditKeys } from './keys.js';
 
 /** Advisory-lock namespace for audit chains ('vmca'); the migration runner uses 'vmcp'. */
 export const AUDIT_LOCK_NS = 0x766d6361;
@@ -67,6 +71,8 @@ const COLUMNS = [
   'details',
   'prev_hash',
   'hash',
+  'hash_version',
+  'key_id',
 ];
 const CASTS = [
   '::timestamptz',
@@ -83,6 +89,8 @@ const CASTS = [
   '::jsonb',
   '::bytea',
   '::bytea',
+  '::smallint',
+  '',
 ];
 
 /**
@@ -101,6 +109,8 @@ export function createAuditWriter(opts: {
   maxBatch?: number;
   /** How long an idle queue waits for company before flushing, in ms (default 0: next turn). */
   lingerMs?: number;
+  /** Chain keys (from SECRET_KEY); without them rows are written unkeyed. */
+  keys?: AuditKeys;
 }): AuditWriter {
   const maxBatch = opts.maxBatch ?? 256;
   const lingerMs = opts.lingerMs ?? 0;
@@ -113,10 +123,11 @@ export function createAuditWriter(opts: {
       await tx.query('SELECT pg_advisory_xact_lock($1, hashtext($2))', [AUDIT_LOCK_NS, tenant.schema]);
       const head = await tx.query<{ hash: Buffer | null }>('SELECT hash FROM audit_log ORDER BY id DESC LIMIT 1');
       let prev = head.rows[0]?.hash ?? null;
+      const key = opts.keys?.current(tenant.id);
       const params: unknown[] = [];
       const tuples: string[] = [];
       for (const r of rows) {
-        const hash = chainHash(prev, r);
+        const hash = key ? chainMac(key.key, prev, r) : chainHash(prev, r);
         const base = params.length;
         params.push(
           r.at,
@@ -133,6 +144,8 @@ export function createAuditWriter(opts: {
           JSON.stringify(r.details),
           prev,
           hash,
+          key ? HASH_V2 : HASH_V1,
+          key?.keyId ?? null,
         );
         tuples.push(`(${COLUMNS.map((_, i) => `$${base + i + 1}${CASTS[i]}`).join(', ')})`);
         prev = hash;
@@ -207,7 +220,7 @@ export function createAuditWriter(opts: {
       try {
         row = toRow(entry);
       } catch (e) {
-        return Promise.reject(e);
+        return Promise.reject(e instanceof Error ? e : new Error(String(e)));
       }
       return new Promise<void>((resolve, reject) => {
         let q = queues.get(tenant.schema);
@@ -224,7 +237,7 @@ export function createAuditWriter(opts: {
       closing ??= (async () => {
         // Keep going until no queue has rows or a batch in flight.
         for (;;) {
-          const busy = [...queues.values()].filter((q) => q.items.length || q.flushing);
+          const busy = [...queues.values()].filter((q) => q.items.length > 0 || q.flushing !== undefined);
           if (!busy.length) return;
           await Promise.all(busy.map((q) => q.flushing ?? flush(q)));
         }

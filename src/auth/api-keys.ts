@@ -2,8 +2,9 @@
  * Service API keys, bound to one tenant: `vmcp_<id>_<secret>`. Only the SHA-256 of the secret is
  * stored (the secret is 256 random bits, so a fast hash is enough: there is nothing to brute-force);
  * the id part lets us find the row without scanning, and the hash is compared in constant time.
- * A key may act as a named user (`act_as`): the audit then records the key as actor and the user
- * as subject.
+ * A key may act as a named user (`act_as`), who must be at one of the tenant's domains (checked
+ * here and again on every request by the tenant resolver): the audit then records the key as actor
+ * and the user as subject.
  *
  * @module
  */
@@ -23,8 +24,11 @@ export const ApiKeyInputSchema = z
     tenantId: z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/, 'lower-case letters, digits and dashes'),
     name: z.string().trim().min(1).max(200),
     scopes: z.array(ScopeSchema).min(1, 'at least one scope (e.g. vault:read)'),
+    // ASCII is checked BEFORE lower-casing: '\u212A'.toLowerCase() is 'k' (see tenancy/email-domain.ts).
     actAs: z
-      .email()
+      .string()
+      .regex(/^[\x21-\x7e]+$/, 'must be a plain ASCII email address')
+      .pipe(z.email())
       .transform((e) => e.toLowerCase())
       .optional(),
     expiresDays: z.number().int().min(1).max(3650).optional(),
@@ -75,15 +79,33 @@ export async function createApiKey(pool: Pool, input: ApiKeyInput): Promise<{ ke
       'ERR_TENANT_NOT_FOUND',
       `No tenant '${p.tenantId}' exists; create it first (npm run tenants -- add)`,
     );
+  if (p.actAs) {
+    // The key may act only as a user of its own tenant: the same domain rules as sign-in.
+    const domain = p.actAs.slice(p.actAs.lastIndexOf('@') + 1);
+    const d = await pool.query<{ domain: string }>(
+      'SELECT domain FROM control.tenant_domains WHERE tenant_id = $1 ORDER BY domain',
+      [p.tenantId],
+    );
+    const ok = await pool.query(
+      `SELECT 1 FROM control.tenant_domains WHERE tenant_id = $1
+          AND (domain = $2 OR (include_subdomains AND right($2, length(domain) + 1) = '.' || domain))`,
+      [p.tenantId, domain],
+    );
+    if (!ok.rowCount)
+      throw new AppError(
+        'ERR_BAD_REQUEST',
+        `Invalid API key: --act-as ${p.actAs} is not at a domain of tenant '${p.tenantId}' (${d.rows.map((r) => r.domain).join(', ') || 'it has no domains'}); a key may act only as a user of its own tenant`,
+      );
+  }
   const id = randomBytes(8).toString('hex');
   const secret = randomBytes(32).toString('base64url');
-  const r = await pool.query(
+  const r = await pool.query<Record<string, unknown>>(
     `INSERT INTO control.api_keys (id, tenant_id, name, secret_sha256, scopes, act_as, expires_at)
      VALUES ($1, $2, $3, $4, $5, $6, CASE WHEN $7::int IS NULL THEN NULL ELSE now() + make_interval(days => $7::int) END)
      RETURNING ${COLUMNS}`,
     [id, p.tenantId, p.name, hashSecret(secret), p.scopes, p.actAs ?? null, p.expiresDays ?? null],
   );
-  return { key: `${API_KEY_PREFIX}${id}_${secret}`, info: toInfo(r.rows[0]) };
+  return { key: `${API_KEY_PREFIX}${id}_${secret}`, info: toInfo(r.rows[0]!) };
 }
 
 /**
@@ -93,9 +115,10 @@ export async function createApiKey(pool: Pool, input: ApiKeyInput): Promise<{ ke
  * for (const k of await listApiKeys(pool, 'acme')) console.log(k.id, k.name);
  */
 export async function listApiKeys(pool: Pool, tenantId: string): Promise<ApiKeyInfo[]> {
-  const r = await pool.query(`SELECT ${COLUMNS} FROM control.api_keys WHERE tenant_id = $1 ORDER BY created_at, id`, [
-    tenantId,
-  ]);
+  const r = await pool.query<Record<string, unknown>>(
+    `SELECT ${COLUMNS} FROM control.api_keys WHERE tenant_id = $1 ORDER BY created_at, id`,
+    [tenantId],
+  );
   return r.rows.map(toInfo);
 }
 
@@ -106,12 +129,12 @@ export async function listApiKeys(pool: Pool, tenantId: string): Promise<ApiKeyI
  * await revokeApiKey(pool, '0123456789abcdef');
  */
 export async function revokeApiKey(pool: Pool, id: string): Promise<ApiKeyInfo> {
-  const r = await pool.query(
+  const r = await pool.query<Record<string, unknown>>(
     `UPDATE control.api_keys SET revoked_at = coalesce(revoked_at, now()) WHERE id = $1 RETURNING ${COLUMNS}`,
     [id],
   );
   if (!r.rowCount) throw new AppError('ERR_NOT_FOUND', `No API key with id '${id.slice(0, 64)}'`);
-  return toInfo(r.rows[0]);
+  return toInfo(r.rows[0]!);
 }
 
 const COLUMNS = 'id, tenant_id, name, scopes, act_as, created_at, expires_at, revoked_at, last_used_at';

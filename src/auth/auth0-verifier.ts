@@ -54,7 +54,7 @@ export function createAuth0Verifier(opts: Auth0Options): JwtIssuerVerifier {
         ...base,
         subject: `auth0:${claims.sub}`,
         email: typeof email === 'string' ? email : undefined,
-        emailVerified: verified === true || verified === 'true',
+        emailVerified: verified === true,
       };
     },
   });

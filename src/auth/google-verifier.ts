@@ -46,7 +46,11 @@ export function createGoogleVerifiers(opts: GoogleOptions): { idTokens: IssuerVe
     if (typeof claims.email !== 'string' || !claims.email) {
       throw new AuthError('ERR_AUTH_INVALID_TOKEN', `The Google ${kind} carries no email; request the 'email' scope`);
     }
-    if (claims.email_verified !== true && claims.email_verified !== 'true') {
+    // A JWT's claim must be the boolean true. Google's tokeninfo endpoint (opaque access tokens)
+    // answers every value as a JSON string (`"email_verified": "true"`, `"exp": "1700000000"`), so
+    // there, and only there, the exact string "true" means verified.
+    const verified = claims.email_verified === true || (kind === 'access token' && claims.email_verified === 'true');
+    if (!verified) {
       throw new AuthError('ERR_AUTH_EMAIL_UNVERIFIED', `The Google account email ${claims.email} is not verified`);
     }
     if (opts.hostedDomains.length) {
@@ -90,7 +94,7 @@ export function createGoogleVerifiers(opts: GoogleOptions): { idTokens: IssuerVe
         emailVerified: true,
         hostedDomain,
         scopes: [...opts.defaultScopes],
-        clientId: String(claims.azp ?? claims.aud),
+        clientId: typeof claims.azp === 'string' ? claims.azp : String(claims.aud),
       };
     },
   });

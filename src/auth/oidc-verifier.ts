@@ -121,9 +121,10 @@ export function defaultUser(payload: JWTPayload, provider: Provider, scopes: str
     provider,
     issuer: String(payload.iss),
     email: typeof payload.email === 'string' ? payload.email : undefined,
-    emailVerified: payload.email_verified === true || payload.email_verified === 'true',
+    // Only the boolean true (OIDC Core §5.1): a string "true" is a malformed claim, not a verification.
+    emailVerified: payload.email_verified === true,
     scopes,
-    clientId: String(payload.azp ?? payload.client_id ?? ''),
+    clientId: [payload.azp, payload.client_id].find((v): v is string => typeof v === 'string') ?? '',
     expiresAt: payload.exp!,
   };
 }

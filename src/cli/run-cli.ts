@@ -6,7 +6,7 @@
  * @module
  */
 import { loadConfig, type Config } from '../config/index.js';
-import { openDatabase } from '../db/open-database.js';
+import { openDatabase, type Database } from '../db/open-database.js';
 import type { Pool } from '../db/pool.js';
 import { ConfigError, isAppError } from '../errors/index.js';
 
@@ -20,7 +20,7 @@ export class UsageError extends Error {}
 export async function runCli(
   name: string,
   usage: string,
-  fn: (deps: { pool: Pool; config: Readonly<Config>; out: (line: string) => void }) => Promise<number>,
+  fn: (deps: { pool: Pool; db: Database; config: Readonly<Config>; out: (line: string) => void }) => Promise<number>,
 ): Promise<never> {
   const out = (line: string) => process.stdout.write(`${line}\n`);
   let code: number;
@@ -28,7 +28,7 @@ export async function runCli(
     const config = loadConfig(process.env);
     const db = await openDatabase(config, { applicationName: `vault-mcp ${name}` });
     try {
-      code = await fn({ pool: db.pool, config, out });
+      code = await fn({ pool: db.pool, db, config, out });
     } finally {
       await db.close();
     }

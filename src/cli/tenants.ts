@@ -20,6 +20,7 @@ import { runCli, UsageError } from './run-cli.js';
 
 const USAGE = `usage:
   npm run tenants -- add <id> --domain <d> [--domain <d2>…] [--include-subdomains] [--name <name>]
+        [--allow-consumer-accounts]                   (also Google accounts without hd, GitHub accounts)
         --vault-url <url> [--api-version v25.2] --auth-mode service_account|delegated|oauth
         [--username <u>] [--password-env <VAR> | --password-file <path>]
         [--profile-id <id>] [--client-id <id>] [--token-endpoint <url>] [--client-secret-env <VAR>]
@@ -34,6 +35,7 @@ const USAGE = `usage:
 const OPTIONS = {
   domain: { type: 'string', multiple: true },
   'include-subdomains': { type: 'boolean' },
+  'allow-consumer-accounts': { type: 'boolean' },
   name: { type: 'string' },
   'vault-url': { type: 'string' },
   'api-version': { type: 'string' },
@@ -54,7 +56,9 @@ const OPTIONS = {
   yes: { type: 'boolean' },
 } as const;
 
-await runCli('tenants', USAGE, async ({ pool, config, out }) => {
+await runCli('tenants', USAGE, async ({ db, config, out }) => {
+  // Changes go through the owner role (MIGRATION_DATABASE_URL when set): schemas, roles, grants.
+  const pool = db.adminPool;
   let parsed;
   try {
     parsed = parseArgs({ args: process.argv.slice(2), options: OPTIONS, allowPositionals: true, strict: true });
@@ -68,7 +72,7 @@ await runCli('tenants', USAGE, async ({ pool, config, out }) => {
   // The control tables must exist (and be current) before any change.
   if (command === 'add' || command === 'remove') {
     if (config.db.tenantRoles) await assertCanManageTenantRoles(pool);
-    await migrate(pool);
+    await migrate(pool, { servingRole: await db.servingRole() });
   }
 
   switch (command) {
@@ -77,6 +81,7 @@ await runCli('tenants', USAGE, async ({ pool, config, out }) => {
         migrations: (await loadMigrations()).tenant,
         roles: config.db.tenantRoles,
         publicDomains: new Set(config.tenancy.publicDomains ?? DEFAULT_PUBLIC_EMAIL_DOMAINS),
+        servingRole: await db.servingRole(),
       };
       // A file is applied in one transaction: every tenant or none.
       const inputs = v.file ? await readTenantsFile(v.file) : [parseTenantFlags(id, v)];
@@ -101,7 +106,11 @@ await runCli('tenants', USAGE, async ({ pool, config, out }) => {
       if (!tenants.length) out('no tenants');
       for (const t of tenants) {
         const domains = t.domains.map((d) => (d.includeSubdomains ? `${d.domain} (+subdomains)` : d.domain)).join(', ');
-        const flags = [t.personal ? 'personal' : '', t.removedAt ? `removed ${t.removedAt.toISOString()}` : '']
+        const flags = [
+          t.personal ? 'personal' : '',
+          t.allowConsumerAccounts ? 'consumer accounts' : '',
+          t.removedAt ? `removed ${t.removedAt.toISOString()}` : '',
+        ]
           .filter(Boolean)
           .join(', ');
         out(`${t.id}\t${t.schema}\t${domains || '-'}${flags ? `\t[${flags}]` : ''}`);
@@ -147,6 +156,7 @@ function parseTenantFlags(id: string | undefined, v: Record<string, string | str
     ...(s('name') ? { name: s('name') } : {}),
     domains: (v.domain as string[] | undefined) ?? [],
     includeSubdomains: v['include-subdomains'] === true,
+    ...(v['allow-consumer-accounts'] ? { allowConsumerAccounts: true } : {}),
     vault: { url: s('vault-url'), ...(s('api-version') ? { apiVersion: s('api-version') } : {}), auth },
   };
   const r = TenantInputSchema.safeParse(candidate);

@@ -142,6 +142,12 @@ const EnvSchema = z.object({
   METRICS_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
   RATE_LIMIT_PER_MINUTE: int(1200, 0, 10_000_000),
   RATE_LIMIT_BURST: int(200, 1, 10_000_000),
+  // Audit trail hardening (issue #12): keyed chain rotation, a separate owner role for migrations.
+  SECRET_KEY_PREVIOUS: csv.pipe(z.array(z.string().min(32, 'each key must be at least 32 characters'))),
+  MIGRATION_DATABASE_URL: z
+    .string()
+    .regex(/^postgres(ql)?:\/\//, 'must be a postgres:// URL')
+    .optional(),
 });
 
 export type Env = Record<string, string | undefined>;
@@ -204,6 +210,9 @@ export function loadConfig(env: Env): Readonly<Config> {
       'PERSONAL_TENANT_TEMPLATE: required when PUBLIC_EMAIL_DOMAINS_POLICY=personal (the tenant whose Vault settings personal tenants use)',
     );
   }
+  if (e.MIGRATION_DATABASE_URL && !e.DATABASE_URL)
+    problems.push('MIGRATION_DATABASE_URL: set DATABASE_URL too (the role the server runs as)');
+  if (e.SECRET_KEY_PREVIOUS.length && !e.SECRET_KEY) problems.push('SECRET_KEY_PREVIOUS: set SECRET_KEY too');
   if (problems.length) throw new ConfigError(problems);
   return deepFreeze(toConfig(e, publicUrl, resource));
 }
@@ -325,6 +334,12 @@ function toConfig(e: ParsedEnv, publicUrl: string, resource: string) {
     metrics: { token: e.METRICS_TOKEN },
     /** Sustained requests per minute per tenant (per subject when no tenant; 0 disables) and the burst. */
     rateLimit: { perMinute: e.RATE_LIMIT_PER_MINUTE, burst: e.RATE_LIMIT_BURST },
+    auditTrail: {
+      /** Earlier SECRET_KEY values: verification finds the keys of rows (and heads) written under them. */
+      previousSecretKeys: e.SECRET_KEY_PREVIOUS,
+      /** The role that owns the schema (migrations, provisioning); unset → DATABASE_URL does both. */
+      migrationDatabaseUrl: e.MIGRATION_DATABASE_URL,
+    },
   };
 }
 

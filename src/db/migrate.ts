@@ -17,7 +17,7 @@ import { fileURLToPath } from 'node:url';
 import { inTransaction } from './in-transaction.js';
 import { tenantRolesEnabled, type Pool, type PoolClient } from './pool.js';
 import { ident, parseSchemaName, type SchemaName } from './schema-name.js';
-import { ensureTenantRole } from './tenant-roles.js';
+import { ensureTenantRole, grantControlToServingRole, grantServingRole } from './tenant-roles.js';
 
 /** Advisory-lock namespace ('vmcp'); the second key is 0 for the global lock, hashtext(schema) per tenant. */
 export const LOCK_NS = 0x766d6370;
@@ -107,7 +107,7 @@ export async function migrateTenantInTx(
   client: PoolClient,
   schema: SchemaName,
   files: MigrationFile[],
-  opts: { roles?: boolean } = {},
+  opts: { roles?: boolean; servingRole?: string } = {},
 ): Promise<string[]> {
   await client.query('SELECT pg_advisory_xact_lock($1, hashtext($2))', [LOCK_NS, schema]);
   await client.query("SELECT set_config('lock_timeout', '10s', true)");
@@ -122,6 +122,7 @@ export async function migrateTenantInTx(
     ]);
   }
   if (opts.roles ?? true) await ensureTenantRole(client, schema);
+  if (opts.servingRole) await grantServingRole(client, schema, opts.servingRole, opts.roles ?? true);
   await client.query("SELECT set_config('search_path', '', true)");
   return todo.map((f) => f.name);
 }
@@ -135,7 +136,12 @@ export async function migrateTenantInTx(
  */
 export async function migrate(
   pool: Pool,
-  opts: { migrations?: Migrations; concurrency?: number } = {},
+  opts: {
+    migrations?: Migrations;
+    concurrency?: number;
+    /** MIGRATION_DATABASE_URL: `pool` is the owner; this role (DATABASE_URL's) serves and gets grants. */
+    servingRole?: string;
+  } = {},
 ): Promise<MigrateReport> {
   const m = opts.migrations ?? (await loadMigrations());
   const lockClient = await pool.connect();
@@ -155,6 +161,7 @@ export async function migrate(
           ]);
           report.control.push(f.name);
         }
+        if (opts.servingRole) await grantControlToServingRole(lockClient, opts.servingRole);
         await lockClient.query('COMMIT');
       } catch (e) {
         await lockClient.query('ROLLBACK');
@@ -165,11 +172,13 @@ export async function migrate(
       const roles = tenantRolesEnabled(pool);
       const seen = new Set<string>();
       for (;;) {
-        const schemas = (await listTenantsNeedingWork(lockClient, m.tenant, roles)).filter((s) => !seen.has(s));
+        const schemas = (await listTenantsNeedingWork(lockClient, m.tenant, roles, opts.servingRole)).filter(
+          (s) => !seen.has(s),
+        );
         if (!schemas.length) break;
         schemas.forEach((s) => seen.add(s));
         await runPool(schemas, opts.concurrency ?? 4, async (schema) => {
-          report.tenants.push(await migrateOneTenant(pool, schema, m.tenant, roles));
+          report.tenants.push(await migrateOneTenant(pool, schema, m.tenant, roles, opts.servingRole));
         });
       }
     } finally {
@@ -189,6 +198,7 @@ async function listTenantsNeedingWork(
   client: PoolClient,
   files: MigrationFile[],
   roles: boolean,
+  servingRole: string | undefined,
 ): Promise<SchemaName[]> {
   const { rows } = await client.query<{ schema_name: string }>(
     `SELECT t.schema_name FROM control.tenants t
@@ -197,17 +207,28 @@ async function listTenantsNeedingWork(
               WHERE s.scope = t.schema_name) < $3
          OR NOT EXISTS (SELECT 1 FROM pg_namespace n WHERE n.nspname = t.schema_name)
          OR ($4 AND NOT EXISTS (SELECT 1 FROM pg_roles r WHERE r.rolname = t.schema_name))
+         OR ($5::text IS NOT NULL AND $4 AND NOT EXISTS (
+               SELECT 1 FROM pg_auth_members m JOIN pg_roles r ON r.oid = m.roleid JOIN pg_roles u ON u.oid = m.member
+                WHERE r.rolname = t.schema_name AND u.rolname = $5))
+         OR ($5::text IS NOT NULL AND NOT $4 AND NOT EXISTS (
+               SELECT 1 FROM pg_namespace n WHERE n.nspname = t.schema_name AND has_schema_privilege($5, n.oid, 'USAGE')))
       ORDER BY t.id`,
-    [files.map((f) => f.name), files.map((f) => f.sha256), files.length, roles],
+    [files.map((f) => f.name), files.map((f) => f.sha256), files.length, roles, servingRole ?? null],
   );
   return rows.map((r) => parseSchemaName(r.schema_name));
 }
 
-async function migrateOneTenant(pool: Pool, schema: SchemaName, files: MigrationFile[], roles: boolean) {
+async function migrateOneTenant(
+  pool: Pool,
+  schema: SchemaName,
+  files: MigrationFile[],
+  roles: boolean,
+  servingRole: string | undefined,
+) {
   try {
     const appliedNow = await inTransaction(pool, async (client) => {
       await client.query(`CREATE SCHEMA IF NOT EXISTS ${ident(schema)}`);
-      return migrateTenantInTx(client, schema, files, { roles });
+      return migrateTenantInTx(client, schema, files, { roles, servingRole });
     });
     return { schema, applied: appliedNow };
   } catch (e) {

@@ -1,6 +1,8 @@
 /**
  * The database as the server and the admin CLIs see it: `DATABASE_URL`, or the embedded Postgres under
- * `DATA_DIR` when it is unset, behind one pool configured from {@link Config}.
+ * `DATA_DIR` when it is unset, behind one pool configured from {@link Config}. With
+ * `MIGRATION_DATABASE_URL` a second, small pool connects as the role that owns the schema: migrations,
+ * provisioning and role management go through it, and the server's own role owns nothing.
  *
  * @module
  */
@@ -13,6 +15,10 @@ export interface Database {
   pool: Pool;
   /** True when this process started an embedded Postgres (single-machine, local use). */
   embedded: boolean;
+  /** The owner role's pool (MIGRATION_DATABASE_URL) for migrations and provisioning; else `pool`. */
+  adminPool: Pool;
+  /** The role `pool` connects as, when it is not the owner (it then needs grants); else undefined. */
+  servingRole(): Promise<string | undefined>;
   /** Ends the pool, then stops an embedded server. */
   close(): Promise<void>;
 }
@@ -42,12 +48,33 @@ export async function openDatabase(
     applicationName: opts.applicationName,
     onError: opts.onError,
   });
+  const migrationUrl = config.auditTrail.migrationDatabaseUrl;
+  const adminPool = migrationUrl
+    ? createPool({
+        url: migrationUrl,
+        max: 4,
+        statementTimeoutMs: Math.max(config.db.statementTimeoutMs, 60_000),
+        tenantRoles: config.db.tenantRoles,
+        applicationName: `${opts.applicationName ?? 'vault-mcp'} (migrations)`,
+        onError: opts.onError,
+      })
+    : pool;
+  let serving: Promise<string | undefined> | undefined;
   return {
     pool,
     embedded: embedded !== undefined,
+    adminPool,
+    servingRole: () =>
+      (serving ??= (async () => {
+        if (adminPool === pool) return undefined;
+        const me = async (p: Pool) => (await p.query<{ u: string }>('SELECT current_user AS u')).rows[0]!.u;
+        const [server, owner] = await Promise.all([me(pool), me(adminPool)]);
+        return server === owner ? undefined : server;
+      })()),
     async close() {
       try {
         await pool.end();
+        if (adminPool !== pool) await adminPool.end();
       } finally {
         await embedded?.stop();
       }

@@ -10,6 +10,7 @@
  *
  * @module
  */
+import pg from 'pg';
 import type { Pool, PoolClient } from './pool.js';
 import { ident, type SchemaName } from './schema-name.js';
 
@@ -47,6 +48,72 @@ export async function ensureTenantRole(client: PoolClient, schema: SchemaName): 
     if (rowCount) await client.query(`REVOKE UPDATE, DELETE, TRUNCATE ON ${role}.${table} FROM ${role}`);
   }
   await client.query(`GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA ${role} TO ${role}`);
+}
+
+/**
+ * MIGRATION_DATABASE_URL: the server runs as a role that owns nothing. Give it exactly what serving
+ * needs in one tenant schema: membership of the tenant role (DB_TENANT_ROLES, so `SET LOCAL ROLE`
+ * works), or the same privileges granted directly when tenant roles are off. Either way the audit
+ * log stays SELECT + INSERT only, and since the serving role does not own the table it cannot
+ * disable or drop the append-only trigger (ALTER TABLE needs ownership).
+ *
+ * @example
+ * await grantServingRole(client, schema, 'vault_mcp_app', true);
+ */
+export async function grantServingRole(
+  client: PoolClient,
+  schema: SchemaName,
+  servingRole: string,
+  roles: boolean,
+): Promise<void> {
+  const serving = pg.escapeIdentifier(servingRole);
+  const s = ident(schema);
+  if (roles) {
+    await client.query(`GRANT ${s} TO ${serving}`);
+    return;
+  }
+  await client.query(`GRANT USAGE ON SCHEMA ${s} TO ${serving}`);
+  await client.query(`GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA ${s} TO ${serving}`);
+  for (const table of APPEND_ONLY_TABLES) {
+    const { rowCount } = await client.query('SELECT 1 FROM pg_tables WHERE schemaname = $1 AND tablename = $2', [
+      schema,
+      table,
+    ]);
+    if (rowCount) await client.query(`REVOKE UPDATE, DELETE, TRUNCATE ON ${s}.${table} FROM ${serving}`);
+  }
+  await client.query(`GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA ${s} TO ${serving}`);
+}
+
+/**
+ * The serving role's access to the shared control schema: read and write the control tables (API key
+ * bookkeeping, personal tenants, what later features add), read the migration history (readiness),
+ * never write it. Re-run after every migration so new control tables are covered.
+ *
+ * @example
+ * await grantControlToServingRole(client, 'vault_mcp_app');
+ */
+export async function grantControlToServingRole(client: PoolClient, servingRole: string): Promise<void> {
+  const serving = pg.escapeIdentifier(servingRole);
+  await client.query(`GRANT USAGE ON SCHEMA control TO ${serving}`);
+  await client.query(`GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA control TO ${serving}`);
+  await client.query(`REVOKE INSERT, UPDATE, DELETE, TRUNCATE ON control.schema_migrations FROM ${serving}`);
+  await client.query(`GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA control TO ${serving}`);
+}
+
+/**
+ * How many of our tables (control and tenant schemas) `role` owns. With MIGRATION_DATABASE_URL the
+ * serving role should own none: an owner can disable the audit trigger. A deployment that switched to
+ * the split keeps the old owner until `REASSIGN OWNED BY <serving> TO <owner>` is run.
+ *
+ * @example
+ * if (await tablesOwnedBy(pool, 'vault_mcp_app')) log.warn('…');
+ */
+export async function tablesOwnedBy(pool: Pool, role: string): Promise<number> {
+  const { rows } = await pool.query<{ n: string }>(
+    "SELECT count(*) AS n FROM pg_tables WHERE tableowner = $1 AND (schemaname = 'control' OR schemaname ~ '^t_[0-9a-f]{32}$')",
+    [role],
+  );
+  return Number(rows[0]?.n ?? 0);
 }
 
 /**

@@ -51,6 +51,9 @@ export const ERROR_CODES = {
   ERR_VAULT_UNAVAILABLE: { status: 503, jsonRpc: JSONRPC.serverError },
   ERR_VQL_REJECTED: { status: 400, jsonRpc: JSONRPC.serverError },
   ERR_TENANT_MISCONFIGURED: { status: 500, jsonRpc: JSONRPC.internal },
+  // Identity hardening (issue #12): consumer accounts and API-key act-as users outside the tenant.
+  ERR_TENANT_CONSUMER_ACCOUNT: { status: 403, jsonRpc: JSONRPC.serverError },
+  ERR_TENANT_ACT_AS_DOMAIN: { status: 403, jsonRpc: JSONRPC.serverError },
   ERR_INTERNAL: { status: 500, jsonRpc: JSONRPC.internal },
 } as const satisfies Record<string, CodeInfo>;
 

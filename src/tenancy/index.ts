@@ -3,7 +3,7 @@
  *
  * @module
  */
-export { emailDomain } from './email-domain.js';
+export { domainProblem, emailDomain, normalizeEmail } from './email-domain.js';
 export { loadTenantsFile, readTenantsFile } from './load-tenants-file.js';
 export {
   checkTenantInput,
@@ -14,7 +14,7 @@ export {
   type ProvisionDeps,
   type Provisioned,
 } from './provision-tenant.js';
-export { DEFAULT_PUBLIC_EMAIL_DOMAINS, domainSuffixes, isPublicDomain } from './public-domains.js';
+export { DEFAULT_PUBLIC_EMAIL_DOMAINS, domainSuffixes, isPublicDomain, isPublicSuffix } from './public-domains.js';
 export { listTenants, type TenantSummary } from './list-tenants.js';
 export { removeTenant } from './remove-tenant.js';
 export { createTenantResolver, type TenantResolver, type TenantResolverDeps } from './resolve-tenant.js';

@@ -11,6 +11,8 @@ export interface TenantSummary {
   schema: string;
   domains: { domain: string; includeSubdomains: boolean }[];
   personal: boolean;
+  /** Consumer accounts (Google without `hd`, GitHub) at its domains are mapped to it. */
+  allowConsumerAccounts: boolean;
   removedAt: Date | null;
   createdAt: Date;
 }
@@ -25,11 +27,12 @@ export async function listTenants(pool: Pool, opts: { includeRemoved?: boolean }
     display_name: string | null;
     schema_name: string;
     personal: boolean;
+    allow_consumer_accounts: boolean;
     removed_at: Date | null;
     created_at: Date;
     domains: { domain: string; includeSubdomains: boolean }[];
   }>(
-    `SELECT t.id, t.display_name, t.schema_name, t.personal_email IS NOT NULL AS personal, t.removed_at, t.created_at,
+    `SELECT t.id, t.display_name, t.schema_name, t.personal_email IS NOT NULL AS personal, t.allow_consumer_accounts, t.removed_at, t.created_at,
             coalesce(json_agg(json_build_object('domain', d.domain, 'includeSubdomains', d.include_subdomains) ORDER BY d.domain)
                      FILTER (WHERE d.domain IS NOT NULL), '[]') AS domains
        FROM control.tenants t LEFT JOIN control.tenant_domains d ON d.tenant_id = t.id
@@ -43,6 +46,7 @@ export async function listTenants(pool: Pool, opts: { includeRemoved?: boolean }
     schema: r.schema_name,
     domains: r.domains,
     personal: r.personal,
+    allowConsumerAccounts: r.allow_consumer_accounts,
     removedAt: r.removed_at,
     createdAt: r.created_at,
   }));

@@ -13,7 +13,8 @@ import { inTransaction } from '../db/in-transaction.js';
 import type { Pool, PoolClient } from '../db/pool.js';
 import { generateSchemaName, ident, parseSchemaName, type SchemaName } from '../db/schema-name.js';
 import { AppError } from '../errors/index.js';
-import { isPublicDomain } from './public-domains.js';
+import { normalizeEmail } from './email-domain.js';
+import { isPublicDomain, isPublicSuffix } from './public-domains.js';
 import type { TenantInput } from './tenant.js';
 
 export interface ProvisionDeps {
@@ -23,6 +24,8 @@ export interface ProvisionDeps {
   roles: boolean;
   /** Public email domains, which no tenant may claim. */
   publicDomains: ReadonlySet<string>;
+  /** MIGRATION_DATABASE_URL: the role the server runs as, granted access to each new tenant. */
+  servingRole?: string;
 }
 
 /**
@@ -47,7 +50,8 @@ export interface Provisioned {
 }
 
 /**
- * Problems with an input that need no database to find (public domains, duplicates).
+ * Problems with an input that need no database to find (public suffixes, public mail domains,
+ * duplicates).
  *
  * @example
  * const problems = checkTenantInput(input, publicDomains); // [] when fine
@@ -55,7 +59,11 @@ export interface Provisioned {
 export function checkTenantInput(input: TenantInput, publicDomains: ReadonlySet<string>): string[] {
   const problems: string[] = [];
   for (const d of input.domains) {
-    if (isPublicDomain(d, publicDomains))
+    if (isPublicSuffix(d))
+      problems.push(
+        `domain "${d}" is a public suffix (Public Suffix List: anyone can register names under it), which cannot belong to tenant "${input.id}"`,
+      );
+    else if (isPublicDomain(d, publicDomains))
       problems.push(`domain "${d}" is a public email domain, which cannot belong to tenant "${input.id}"`);
   }
   if (new Set(input.domains).size !== input.domains.length) problems.push(`tenant "${input.id}" lists a domain twice`);
@@ -123,10 +131,11 @@ async function provisionTenantInTx(client: PoolClient, input: TenantInput, deps:
     throw new ProvisionError('ERR_CONFLICT', [`tenant "${input.id}" is a personal tenant and cannot be edited`]);
   const schema = row ? parseSchemaName(row.schema_name) : generateSchemaName();
   await client.query(
-    `INSERT INTO control.tenants (id, schema_name, display_name, vault) VALUES ($1, $2, $3, $4)
+    `INSERT INTO control.tenants (id, schema_name, display_name, vault, allow_consumer_accounts) VALUES ($1, $2, $3, $4, $5)
      ON CONFLICT (id) DO UPDATE SET display_name = EXCLUDED.display_name, vault = EXCLUDED.vault,
+                                    allow_consumer_accounts = EXCLUDED.allow_consumer_accounts,
                                     removed_at = NULL, updated_at = now()`,
-    [input.id, schema, input.name ?? null, JSON.stringify(input.vault)],
+    [input.id, schema, input.name ?? null, JSON.stringify(input.vault), input.allowConsumerAccounts ?? false],
   );
   await createTenantSchemaInTx(client, schema, deps);
   await client.query('DELETE FROM control.tenant_domains WHERE tenant_id = $1 AND domain <> ALL($2)', [
@@ -150,7 +159,8 @@ async function provisionTenantInTx(client: PoolClient, input: TenantInput, deps:
  * const t = await provisionPersonalTenant(pool, 'ann@gmail.com', deps);
  */
 export async function provisionPersonalTenant(pool: Pool, email: string, deps: ProvisionDeps): Promise<Provisioned> {
-  const normalized = email.toLowerCase();
+  // ASCII check before lower-casing (email-domain.ts): '\u212A' must not fold into another address.
+  const normalized = normalizeEmail(email).email;
   const id = `p-${createHash('sha256').update(normalized).digest('hex').slice(0, 24)}`;
   return inTransaction(pool, async (client) => {
     await client.query('SELECT pg_advisory_xact_lock($1, hashtext($2))', [LOCK_NS, `tenant:${id}`]);
@@ -174,5 +184,5 @@ export async function provisionPersonalTenant(pool: Pool, email: string, deps: P
 
 async function createTenantSchemaInTx(client: PoolClient, schema: SchemaName, deps: ProvisionDeps): Promise<void> {
   await client.query(`CREATE SCHEMA IF NOT EXISTS ${ident(schema)}`);
-  await migrateTenantInTx(client, schema, deps.migrations, { roles: deps.roles });
+  await migrateTenantInTx(client, schema, deps.migrations, { roles: deps.roles, servingRole: deps.servingRole });
 }

@@ -3,8 +3,12 @@
  * organisation's tenant: PUBLIC_EMAIL_DOMAINS_POLICY decides (refuse, or one private tenant per user),
  * and provisioning refuses to attach these domains to a tenant. PUBLIC_EMAIL_DOMAINS replaces the list.
  *
+ * Public suffixes (`co.uk`, `github.io`: names under which anyone can register) come from the Public
+ * Suffix List, ICANN and private sections both, through the maintained `tldts` package.
+ *
  * @module
  */
+import { getPublicSuffix } from 'tldts';
 
 /** The built-in list: the large consumer mail providers. */
 export const DEFAULT_PUBLIC_EMAIL_DOMAINS: readonly string[] = [
@@ -71,4 +75,16 @@ export function domainSuffixes(domain: string): string[] {
   const out: string[] = [];
   for (let i = 0; i <= labels.length - 2; i++) out.push(labels.slice(i).join('.'));
   return out;
+}
+
+/**
+ * True when `domain` is itself a public suffix (`co.uk`, `com`, `github.io`): no organisation owns it,
+ * so no tenant may claim it. Unknown TLDs (`acme.internal`) follow the list's default rule `*`.
+ *
+ * @example
+ * isPublicSuffix('co.uk');      // true
+ * isPublicSuffix('acme.co.uk'); // false
+ */
+export function isPublicSuffix(domain: string): boolean {
+  return getPublicSuffix(domain, { allowPrivateDomains: true }) === domain;
 }

@@ -1,11 +1,17 @@
 /**
  * Verified user → tenant.
  *
- * - API-key users carry `tenantId` and are mapped by id (no email involved).
- * - Everyone else needs an email with `email_verified: true`; its domain (strictly parsed, lower-cased)
- *   must equal a tenant domain exactly, or be a sub-domain of one whose tenant opted in with
- *   `includeSubdomains`. The most specific match wins. `a.com` never matches `a.com.evil.io` or
- *   `evil-a.com`: matching is on whole labels, never on string prefixes/suffixes.
+ * - API-key and GitHub Actions users carry `tenantId` and are mapped by id. An API key's act-as user
+ *   (its email) must be at one of that tenant's domains, checked on every request: a key cannot act
+ *   as someone outside its organisation, even if the tenant's domains changed after it was created.
+ * - Everyone else needs an email with `email_verified: true`; its domain (strictly parsed, ASCII
+ *   checked before lower-casing) must equal a tenant domain exactly, or be a sub-domain of one whose
+ *   tenant opted in with `includeSubdomains`. The most specific match wins. `a.com` never matches
+ *   `a.com.evil.io` or `evil-a.com`: matching is on whole labels, never on string prefixes/suffixes,
+ *   and never on a public suffix (`co.uk`), whatever the database holds.
+ * - Consumer accounts prove an address, not membership of the organisation: a Google account must
+ *   carry a Workspace `hd` that maps to the same tenant, and GitHub accounts are refused, unless the
+ *   tenant opted in with `allowConsumerAccounts`.
  * - Unknown domain → 403 naming the domain. Public domains (gmail.com …) → refused, or one private
  *   tenant per address with PUBLIC_EMAIL_DOMAINS_POLICY=personal.
  *
@@ -19,9 +25,9 @@ import type { MigrationFile } from '../db/migrate.js';
 import type { Pool } from '../db/pool.js';
 import { parseSchemaName } from '../db/schema-name.js';
 import { AppError, AuthError } from '../errors/index.js';
-import { emailDomain } from './email-domain.js';
+import { domainProblem, normalizeEmail } from './email-domain.js';
 import { provisionPersonalTenant } from './provision-tenant.js';
-import { domainSuffixes, isPublicDomain } from './public-domains.js';
+import { domainSuffixes, isPublicDomain, isPublicSuffix } from './public-domains.js';
 import { TenantVaultSchema, type Tenant } from './tenant.js';
 
 export interface TenantResolverDeps {
@@ -33,6 +39,9 @@ export interface TenantResolverDeps {
   /** Needed to provision personal tenants. */
   migrations?: MigrationFile[];
   roles?: boolean;
+  /** MIGRATION_DATABASE_URL: personal tenants are created by the owner role, and granted to this one. */
+  adminPool?: Pool;
+  servingRole?: string;
   cacheTtlMs: number;
   now?: () => number;
 }
@@ -49,9 +58,10 @@ interface TenantRow {
   schema_name: string;
   vault: unknown;
   personal_email: string | null;
+  allow_consumer_accounts: boolean;
 }
 
-const TENANT_COLUMNS = 't.id, t.display_name, t.schema_name, t.vault, t.personal_email';
+const TENANT_COLUMNS = 't.id, t.display_name, t.schema_name, t.vault, t.personal_email, t.allow_consumer_accounts';
 
 /**
  * @example
@@ -60,13 +70,13 @@ const TENANT_COLUMNS = 't.id, t.display_name, t.schema_name, t.vault, t.personal
  */
 export function createTenantResolver(deps: TenantResolverDeps): TenantResolver {
   const now = deps.now ?? Date.now;
-  const cache = new Map<string, { value: Promise<TenantRow | undefined>; expires: number }>();
+  const cache = new Map<string, { value: Promise<unknown>; expires: number }>();
 
   // Caches the promise, so concurrent first requests for one domain share a single query.
-  function cached(key: string, load: () => Promise<TenantRow | undefined>): Promise<TenantRow | undefined> {
+  function cached<T = TenantRow | undefined>(key: string, load: () => Promise<T>): Promise<T> {
     if (deps.cacheTtlMs <= 0) return load();
     const hit = cache.get(key);
-    if (hit && hit.expires > now()) return hit.value;
+    if (hit && hit.expires > now()) return hit.value as Promise<T>;
     if (cache.size > 10_000) cache.clear();
     const value = load();
     cache.set(key, { value, expires: now() + deps.cacheTtlMs });
@@ -87,9 +97,62 @@ export function createTenantResolver(deps: TenantResolverDeps): TenantResolver {
       `SELECT ${TENANT_COLUMNS} FROM control.tenant_domains d JOIN control.tenants t ON t.id = d.tenant_id
         WHERE d.domain = ANY($1) AND (d.domain = $2 OR d.include_subdomains) AND t.removed_at IS NULL
         ORDER BY length(d.domain) DESC LIMIT 1`,
-      [domainSuffixes(domain), domain],
+      [domainSuffixes(domain).filter((d) => !isPublicSuffix(d)), domain],
     );
     return rows[0];
+  }
+
+  async function domainsOf(id: string): Promise<{ domain: string; include_subdomains: boolean }[]> {
+    const { rows } = await deps.pool.query<{ domain: string; include_subdomains: boolean }>(
+      'SELECT domain, include_subdomains FROM control.tenant_domains WHERE tenant_id = $1',
+      [id],
+    );
+    return rows;
+  }
+
+  /** An API key's act-as user must be at one of its tenant's domains (the same rules as sign-in). */
+  async function checkActAs(row: TenantRow, actAs: string): Promise<void> {
+    const { domain } = normalizeEmail(actAs);
+    const domains = await cached(`domains:${row.id}`, () => domainsOf(row.id));
+    const ok = domains.some((d) => d.domain === domain || (d.include_subdomains && domain.endsWith(`.${d.domain}`)));
+    if (!ok)
+      throw new AppError(
+        'ERR_TENANT_ACT_AS_DOMAIN',
+        `This API key acts as ${actAs}, whose domain "${domain}" is not a domain of tenant "${row.id}"; create a key that acts as a user of the tenant`,
+        { domain },
+      );
+  }
+
+  /**
+   * Consumer accounts: an address at the domain is all Google (without `hd`) or GitHub prove, not
+   * that the organisation manages the account (a former employee's personal Google account made with
+   * the work address stays verified forever).
+   */
+  async function checkAccountProof(row: TenantRow, user: UserContext): Promise<void> {
+    if (row.personal_email || row.allow_consumer_accounts) return;
+    if (user.provider === 'github') {
+      throw new AppError(
+        'ERR_TENANT_CONSUMER_ACCOUNT',
+        `GitHub accounts prove no organisation domain, and tenant "${row.id}" does not accept consumer accounts (allowConsumerAccounts); sign in with your organisation's identity provider`,
+      );
+    }
+    if (user.provider !== 'google') return;
+    const hd = user.hostedDomain;
+    if (!hd) {
+      throw new AppError(
+        'ERR_TENANT_CONSUMER_ACCOUNT',
+        `This Google account is a consumer account (no Workspace domain, hd), and tenant "${row.id}" accepts only its Google Workspace accounts (allowConsumerAccounts is off)`,
+      );
+    }
+    const hdDomain = /^[\x21-\x7e]*$/.test(hd) ? hd.toLowerCase() : hd;
+    const hdRow = domainProblem(hdDomain) ? undefined : await cached(`domain:${hdDomain}`, () => byDomain(hdDomain));
+    if (hdRow?.id !== row.id) {
+      throw new AppError(
+        'ERR_TENANT_CONSUMER_ACCOUNT',
+        `The Google Workspace domain (hd) "${hd.slice(0, 120)}" of this account is not a domain of tenant "${row.id}"`,
+        { domain: hdDomain },
+      );
+    }
   }
 
   async function byPersonalEmail(email: string): Promise<TenantRow | undefined> {
@@ -99,10 +162,11 @@ export function createTenantResolver(deps: TenantResolverDeps): TenantResolver {
     );
     if (rows[0]) return rows[0];
     if (!deps.migrations) throw new Error('personal tenants need the tenant migrations');
-    await provisionPersonalTenant(deps.pool, email, {
+    await provisionPersonalTenant(deps.adminPool ?? deps.pool, email, {
       migrations: deps.migrations,
       roles: deps.roles ?? true,
       publicDomains: deps.publicDomains,
+      servingRole: deps.servingRole,
     });
     const again = await deps.pool.query<TenantRow>(
       `SELECT ${TENANT_COLUMNS} FROM control.tenants t WHERE t.personal_email = $1 AND t.removed_at IS NULL`,
@@ -145,6 +209,7 @@ export function createTenantResolver(deps: TenantResolverDeps): TenantResolver {
           'ERR_TENANT_UNAVAILABLE',
           `The tenant "${user.tenantId}" of this credential does not exist or was removed`,
         );
+      if (user.email !== undefined) await checkActAs(row, user.email);
       return toTenant(row);
     }
     if (!user.email) {
@@ -159,9 +224,12 @@ export function createTenantResolver(deps: TenantResolverDeps): TenantResolver {
         'The email address in the token is not verified (email_verified is not true)',
       );
     }
-    const domain = emailDomain(user.email);
+    const { email, domain } = normalizeEmail(user.email);
     const row = await cached(`domain:${domain}`, () => byDomain(domain));
-    if (row) return toTenant(row);
+    if (row) {
+      await checkAccountProof(row, user);
+      return toTenant(row);
+    }
     if (isPublicDomain(domain, deps.publicDomains)) {
       if (deps.publicDomainsPolicy !== 'personal') {
         throw new AppError(
@@ -169,7 +237,6 @@ export function createTenantResolver(deps: TenantResolverDeps): TenantResolver {
           `Accounts at the public email domain "${domain}" cannot use this server; sign in with your organisation's account`,
         );
       }
-      const email = user.email.toLowerCase();
       const personal = await cached(`personal:${email}`, () => byPersonalEmail(email));
       if (!personal)
         throw new AppError('ERR_TENANT_UNAVAILABLE', 'Your personal tenant was removed by an administrator');

@@ -6,6 +6,7 @@
  */
 import { z } from 'zod';
 import type { SchemaName } from '../db/schema-name.js';
+import { domainProblem } from './email-domain.js';
 
 /** Secrets are referenced by the name of the environment variable that holds them. */
 const EnvVarName = z.string().regex(/^[A-Z_][A-Z0-9_]*$/, 'must be an environment variable name');
@@ -58,12 +59,21 @@ export type TenantVault = z.infer<typeof TenantVaultSchema>;
 /** Tenant ids are short slugs chosen by the admin; schema names are generated separately. */
 export const TenantIdSchema = z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/, 'lower-case letters, digits and dashes');
 
-export const DomainSchema = z
-  .string()
-  .transform((d) => d.trim().toLowerCase().replace(/\.$/, ''))
-  .pipe(
-    z.string().regex(/^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$/, 'not a valid DNS domain'),
-  );
+/**
+ * A tenant domain: ASCII checked BEFORE lower-casing (so the Kelvin sign cannot fold into `k`),
+ * internationalised domains only as valid `xn--` labels (see {@link domainProblem}). Whether it is a
+ * public suffix is checked at provisioning, which names the tenant too.
+ */
+export const DomainSchema = z.string().transform((given, ctx) => {
+  const d = given.trim().replace(/\.$/, '');
+  const lower = /^[\x21-\x7e]*$/.test(d) ? d.toLowerCase() : d;
+  const problem = domainProblem(lower);
+  if (problem) {
+    ctx.addIssue({ code: 'custom', message: `${JSON.stringify(given.slice(0, 120))} is not usable: ${problem}` });
+    return z.NEVER;
+  }
+  return lower;
+});
 
 /** One entry of TENANTS_FILE. */
 export const TenantInputSchema = z
@@ -73,6 +83,11 @@ export const TenantInputSchema = z
     domains: z.array(DomainSchema).min(1),
     /** Also accept users from sub-domains of each domain (e.g. eu.acme.com for acme.com). */
     includeSubdomains: z.boolean().default(false),
+    /**
+     * Also map consumer accounts whose email is at one of the domains: Google accounts without a
+     * Workspace `hd` proving the domain, and GitHub accounts (GitHub proves no domain). Off by default.
+     */
+    allowConsumerAccounts: z.boolean().optional(),
     vault: TenantVaultSchema,
   })
   .strict();

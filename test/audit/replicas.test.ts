@@ -5,6 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+import { createAuditKeys } from '../../src/audit/keys.js';
 import { verifyAuditChain } from '../../src/audit/verify.js';
 import { loadConfig } from '../../src/config/index.js';
 import { createPool, type Pool } from '../../src/db/pool.js';
@@ -104,7 +105,7 @@ describe('three replicas on one Postgres', () => {
     assert.deepEqual([...new Set(results)], ['ok']);
     const ids = await stored('rep-');
     assert.equal(ids.size, 300);
-    const v = await verifyAuditChain(pool, tenant!);
+    const v = await verifyAuditChain(pool, tenant!, { keys: createAuditKeys('s'.repeat(32)) });
     assert.equal(v.ok, true, JSON.stringify(v));
     // Every replica wrote batches (the lock serialised them rather than one replica doing all).
     for (const r of replicas) {
@@ -144,6 +145,6 @@ describe('three replicas on one Postgres', () => {
     const after = await Promise.all(replicas.map((r, i) => call(r.url, `after-${i}`)));
     assert.deepEqual(after, ['ok', 'ok', 'ok']);
     assert.equal((await stored('after-')).size, 3);
-    assert.equal((await verifyAuditChain(pool, tenant!)).ok, true);
+    assert.equal((await verifyAuditChain(pool, tenant!, { keys: createAuditKeys('s'.repeat(32)) })).ok, true);
   });
 });

@@ -7,9 +7,10 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { createPool, type Pool } from '../../src/db/pool.js';
 import { withTenant } from '../../src/db/with-tenant.js';
+import { createAuditKeys } from '../../src/audit/keys.js';
 import { verifyAuditChain } from '../../src/audit/verify.js';
 import type { Tenant } from '../../src/tenancy/tenant.js';
-import { startTestServer, type TestServer } from '../helpers/server.js';
+import { startTestServer, TEST_SECRET_KEY, type TestServer } from '../helpers/server.js';
 import { existingTenant } from '../helpers/tenant-fixture.js';
 
 describe('shutdown under load loses no audit row', () => {
@@ -69,6 +70,6 @@ describe('shutdown under load loses no audit row', () => {
     const stored = new Set(rows.map((r) => r.request_id));
     const missing = answered.filter((id) => !stored.has(id));
     assert.deepEqual(missing, [], 'every answered call was audited');
-    assert.equal((await verifyAuditChain(pool, tenant!)).ok, true);
+    assert.equal((await verifyAuditChain(pool, tenant!, { keys: createAuditKeys(TEST_SECRET_KEY) })).ok, true);
   });
 });

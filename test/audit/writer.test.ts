@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { after, before, describe, it } from 'node:test';
 import type { AuditEntry } from '../../src/audit/entry.js';
+import { createAuditKeys } from '../../src/audit/keys.js';
 import { verifyAuditChain } from '../../src/audit/verify.js';
 import { AUDIT_LOCK_NS, createAuditWriter } from '../../src/audit/writer.js';
 import { createPool, type Pool } from '../../src/db/pool.js';
@@ -171,7 +172,9 @@ describe('audit writer (group commit, hash chain)', () => {
     );
     await audit.close();
     const { rows } = await withTenant(pool, globex.schema, (tx) =>
-      tx.query<{ details: any }>("SELECT details FROM audit_log WHERE request_id = 'secrets-1'"),
+      tx.query<{ details: { args: { query: string; weird: string } } }>(
+        "SELECT details FROM audit_log WHERE request_id = 'secrets-1'",
+      ),
     );
     const text = JSON.stringify(rows[0]!.details);
     assert.ok(!text.includes('hunter2') && !text.includes('eyJ.abc.def'), text);
@@ -191,21 +194,22 @@ describe('audit writer (group commit, hash chain)', () => {
   });
 
   it('verify reports the first tampered row (UPDATE / DELETE as superuser with triggers bypassed) and the CLI exits 1', async () => {
-    const audit = createAuditWriter({ pool, log });
+    const keys = createAuditKeys('x'.repeat(32)); // the CLI's SECRET_KEY below
+    const audit = createAuditWriter({ pool, log, keys });
     const t = await createTenantFixture(pool, 'tamper');
     for (let i = 0; i < 10; i++) await audit.record(t, entry(`t-${i}`, { outcome: i === 4 ? 'denied' : 'ok' }));
     await audit.close();
     const ids = (await pool.query<{ id: string }>(`SELECT id FROM ${t.schema}.audit_log ORDER BY id`)).rows.map(
       (r) => r.id,
     );
-    assert.equal((await verifyAuditChain(pool, t)).ok, true);
+    assert.equal((await verifyAuditChain(pool, t, { keys })).ok, true);
 
     const env = { ...process.env, DATABASE_URL: db.url, NODE_ENV: 'test', SECRET_KEY: 'x'.repeat(32) };
     const cli = (args: string[]) =>
       spawnSync(process.execPath, ['--import', 'tsx', 'src/cli/audit.ts', ...args], { env, encoding: 'utf8' });
     const good = cli(['verify', '--tenant', 'tamper']);
     assert.equal(good.status, 0, good.stderr);
-    assert.match(good.stdout, /tamper: OK 10 rows, head [0-9a-f]{64}/);
+    assert.match(good.stdout, /tamper: OK 10 rows \(keyed from row \d+\), head [0-9a-f]{64}/);
 
     const superuser = async (sql: string) => {
       const c = await pool.connect();
@@ -219,22 +223,22 @@ describe('audit writer (group commit, hash chain)', () => {
       }
     };
     await superuser(`UPDATE ${t.schema}.audit_log SET outcome = 'ok' WHERE id = ${ids[4]}`);
-    let v = await verifyAuditChain(pool, t);
+    let v = await verifyAuditChain(pool, t, { keys });
     assert.equal(v.ok, false);
     assert.equal(v.broken!.id, ids[4]);
-    assert.match(v.broken!.reason, /contents do not match/);
+    assert.match(v.broken!.reason, /contents do not match its keyed hash/);
     const bad = cli(['verify', '--tenant', 'tamper']);
     assert.equal(bad.status, 1);
     assert.match(bad.stdout, new RegExp(`BROKEN at row id ${ids[4]}`));
 
     await superuser(`UPDATE ${t.schema}.audit_log SET outcome = 'denied' WHERE id = ${ids[4]}`); // restore
-    assert.equal((await verifyAuditChain(pool, t)).ok, true);
+    assert.equal((await verifyAuditChain(pool, t, { keys })).ok, true);
     await superuser(`DELETE FROM ${t.schema}.audit_log WHERE id = ${ids[6]}`);
-    v = await verifyAuditChain(pool, t);
+    v = await verifyAuditChain(pool, t, { keys });
     assert.equal(v.broken!.id, ids[7]);
     assert.match(v.broken!.reason, /prev_hash/);
     await superuser(`DELETE FROM ${t.schema}.audit_log WHERE id = ${ids[0]}`);
-    v = await verifyAuditChain(pool, t);
+    v = await verifyAuditChain(pool, t, { keys });
     assert.equal(v.broken!.id, ids[1]);
     assert.match(v.broken!.reason, /rows before it were deleted/);
     assert.equal(cli(['verify', '--tenant', 'nope']).status, 1);

@@ -44,6 +44,19 @@ describe('Auth0', () => {
     assert.deepEqual(me.scopes, ['openid', 'email', 'vault:read', 'vault:vql']);
   });
 
+  it('refuses a namespaced email_verified that is the string "true" (only the boolean counts)', async () => {
+    const token = await auth0.mint({
+      sub: 'auth0|1',
+      aud: API,
+      'https://vault-mcp/email': 'ra@acme.com',
+      'https://vault-mcp/email_verified': 'true',
+    });
+    const res = await postWithToken(s.url, token);
+    assert.equal(res.status, 403);
+    const body = (await res.json()) as { error: { data: { code: string } } };
+    assert.equal(body.error.data.code, 'ERR_AUTH_EMAIL_UNVERIFIED');
+  });
+
   it('refuses a token for another API (aud)', async () => {
     await assert401(
       await postWithToken(s.url, await auth0.mint({ sub: 'auth0|1', aud: 'https://other-api' })),

@@ -6,18 +6,30 @@ import { after, before, describe, it } from 'node:test';
 import { startGithubFake, type GithubFake } from '../../src/dev/github-fake.js';
 import { assert401, postWithToken } from '../helpers/http.js';
 import { callWhoami, connectClient, toolJson } from '../helpers/mcp.js';
-import { startTestServer, type TestServer } from '../helpers/server.js';
+import { DEFAULT_TEST_TENANTS, startTestServer, writeTenantsFile, type TestServer } from '../helpers/server.js';
+
+/** GitHub proves no organisation domain: only a tenant that opted in accepts GitHub accounts. */
+const consumerTenants = () =>
+  writeTenantsFile({ tenants: DEFAULT_TEST_TENANTS.tenants.map((t) => ({ ...t, allowConsumerAccounts: true })) });
 
 describe('GitHub user tokens', () => {
   let gh: GithubFake;
   let s: TestServer;
+  let file: Awaited<ReturnType<typeof writeTenantsFile>>;
   before(async () => {
     gh = await startGithubFake();
-    s = await startTestServer({ GITHUB_ENABLED: 'true', GITHUB_API_URL: gh.apiUrl, DEFAULT_SCOPES: 'vault:read' });
+    file = await consumerTenants();
+    s = await startTestServer({
+      GITHUB_ENABLED: 'true',
+      GITHUB_API_URL: gh.apiUrl,
+      DEFAULT_SCOPES: 'vault:read',
+      TENANTS_FILE: file.file,
+    });
   });
   after(async () => {
     await s?.close();
     await gh?.close();
+    await file?.remove();
   });
 
   it('uses the verified primary email only, with the default scopes, and caches the lookup', async () => {
@@ -106,18 +118,22 @@ describe('GitHub user tokens', () => {
 describe('GitHub user tokens bound to our OAuth app (GITHUB_CLIENT_ID)', () => {
   let gh: GithubFake;
   let s: TestServer;
+  let file: Awaited<ReturnType<typeof writeTenantsFile>>;
   before(async () => {
     gh = await startGithubFake({ apps: { 'Iv1.vaultmcp': 'app-secret', 'Iv1.otherapp': 'other-secret' } });
+    file = await consumerTenants();
     s = await startTestServer({
       GITHUB_ENABLED: 'true',
       GITHUB_API_URL: gh.apiUrl,
       GITHUB_CLIENT_ID: 'Iv1.vaultmcp',
       GITHUB_CLIENT_SECRET: 'app-secret',
+      TENANTS_FILE: file.file,
     });
   });
   after(async () => {
     await s?.close();
     await gh?.close();
+    await file?.remove();
   });
   const emails = [{ email: 'dev@acme.com', primary: true, verified: true }];
 
@@ -133,5 +149,31 @@ describe('GitHub user tokens bound to our OAuth app (GITHUB_CLIENT_ID)', () => {
       msg,
     );
     await assert401(await postWithToken(s.url, gh.addUser({ id: 10, login: 'dev', emails })), msg);
+  });
+});
+
+describe('GitHub accounts and tenants that did not opt in to consumer accounts', () => {
+  let gh: GithubFake;
+  let s: TestServer;
+  before(async () => {
+    gh = await startGithubFake();
+    s = await startTestServer({ GITHUB_ENABLED: 'true', GITHUB_API_URL: gh.apiUrl });
+  });
+  after(async () => {
+    await s?.close();
+    await gh?.close();
+  });
+
+  it('refuses a verified GitHub account at the tenant domain: GitHub proves no hosted domain', async () => {
+    const token = gh.addUser({
+      id: 77,
+      login: 'exemployee',
+      emails: [{ email: 'ex@acme.com', primary: true, verified: true }],
+    });
+    const res = await postWithToken(s.url, token);
+    assert.equal(res.status, 403);
+    const body = (await res.json()) as { error: { message: string; data: { code: string } } };
+    assert.equal(body.error.data.code, 'ERR_TENANT_CONSUMER_ACCOUNT');
+    assert.match(body.error.message, /GitHub accounts prove no organisation domain, and tenant "acme"/);
   });
 });

@@ -8,32 +8,107 @@ import { startGoogleFake, type GoogleFake } from '../../src/dev/google-fake.js';
 import { AuthError } from '../../src/errors/index.js';
 import { assert401, postWithToken } from '../helpers/http.js';
 import { callWhoami as whoami } from '../helpers/mcp.js';
-import { startTestServer, type TestServer } from '../helpers/server.js';
+import { DEFAULT_TEST_TENANTS, startTestServer, writeTenantsFile, type TestServer } from '../helpers/server.js';
+import { tenantInput } from '../helpers/tenants.js';
 
 const CLIENT = '1234-abc.apps.googleusercontent.com';
 
 describe('Google', () => {
   let google: GoogleFake;
   let s: TestServer;
+  let file: Awaited<ReturnType<typeof writeTenantsFile>>;
   before(async () => {
     google = await startGoogleFake();
+    // acme: Workspace accounts only (the default); open: consumer accounts opted in.
+    file = await writeTenantsFile({
+      tenants: [...DEFAULT_TEST_TENANTS.tenants, tenantInput('open', ['open.org'], { allowConsumerAccounts: true })],
+    });
     s = await startTestServer({
       GOOGLE_CLIENT_IDS: `${CLIENT}, other-client`,
       GOOGLE_JWKS_URI: google.jwksUri,
       GOOGLE_TOKENINFO_URL: google.tokeninfoUrl,
       DEFAULT_SCOPES: 'vault:read',
+      TENANTS_FILE: file.file,
     });
   });
   after(async () => {
     await s?.close();
     await google?.close();
+    await file?.remove();
+  });
+
+  it('refuses an ID token whose email_verified is the string "true": only the boolean counts in a JWT', async () => {
+    for (const email_verified of ['true', 'True', 1]) {
+      const res = await postWithToken(
+        s.url,
+        await google.mintIdToken({ sub: '1', aud: CLIENT, email: 'qa@acme.com', hd: 'acme.com', email_verified }),
+      );
+      assert.equal(res.status, 403, String(email_verified));
+      const body = (await res.json()) as { error: { data: { code: string } } };
+      assert.equal(body.error.data.code, 'ERR_AUTH_EMAIL_UNVERIFIED');
+    }
+  });
+
+  it('reads tokeninfo as Google sends it: the string "true" is verified there, "false" and other strings are not', async () => {
+    const ok = google.issueAccessToken({ sub: '50', aud: CLIENT, email: 'ti@acme.com', hd: 'acme.com' });
+    assert.equal((await whoami(s.url, ok)).user, 'ti@acme.com');
+    const no = google.issueAccessToken({
+      sub: '51',
+      aud: CLIENT,
+      email: 'ti@acme.com',
+      hd: 'acme.com',
+      email_verified: false,
+    });
+    const res = await postWithToken(s.url, no);
+    assert.equal(res.status, 403);
+  });
+
+  it('refuses a consumer Google account (no hd) at a tenant domain unless the tenant opted in', async () => {
+    const consumer = await google.mintIdToken({ sub: '60', aud: CLIENT, email: 'ex.employee@acme.com' });
+    const res = await postWithToken(s.url, consumer);
+    assert.equal(res.status, 403);
+    const body = (await res.json()) as { error: { message: string; data: { code: string } } };
+    assert.equal(body.error.data.code, 'ERR_TENANT_CONSUMER_ACCOUNT');
+    assert.match(body.error.message, /consumer account \(no Workspace domain, hd\), and tenant "acme"/);
+    // An opaque access token's tokeninfo carries no hd: a consumer account too.
+    const opaque = google.issueAccessToken({ sub: '61', aud: CLIENT, email: 'ex.employee@acme.com' });
+    assert.equal((await postWithToken(s.url, opaque)).status, 403);
+    // The tenant that opted in accepts both.
+    const me = await whoami(s.url, await google.mintIdToken({ sub: '62', aud: CLIENT, email: 'fan@open.org' }));
+    assert.equal(me.tenant, 'open');
+  });
+
+  it("refuses a Workspace account whose hd is not a domain of the email's tenant", async () => {
+    for (const hd of ['evil.com', 'open.org', 'ACME.COM.evil.io']) {
+      const res = await postWithToken(
+        s.url,
+        await google.mintIdToken({ sub: '70', aud: CLIENT, email: 'qa@acme.com', hd }),
+      );
+      assert.equal(res.status, 403, hd);
+      const body = (await res.json()) as { error: { message: string; data: { code: string } } };
+      assert.equal(body.error.data.code, 'ERR_TENANT_CONSUMER_ACCOUNT', hd);
+      assert.match(body.error.message, /is not a domain of tenant "acme"/);
+    }
+    // hd compared case-insensitively (Google writes it lower-case anyway).
+    const me = await whoami(
+      s.url,
+      await google.mintIdToken({ sub: '71', aud: CLIENT, email: 'qa@acme.com', hd: 'Acme.com' }),
+    );
+    assert.equal(me.tenant, 'acme');
   });
 
   it('accepts an ID token for our client id (both iss spellings) with the default scopes', async () => {
     for (const iss of ['https://accounts.google.com', 'accounts.google.com']) {
       const me = await whoami(
         s.url,
-        await google.mintIdToken({ iss, sub: '10769150350006150715', aud: CLIENT, azp: CLIENT, email: 'qa@acme.com' }),
+        await google.mintIdToken({
+          iss,
+          sub: '10769150350006150715',
+          aud: CLIENT,
+          azp: CLIENT,
+          email: 'qa@acme.com',
+          hd: 'acme.com',
+        }),
       );
       assert.equal(me.provider, 'google');
       assert.equal(me.subject, 'google:10769150350006150715');
@@ -80,7 +155,13 @@ describe('Google', () => {
   });
 
   it('accepts an opaque access token via tokeninfo and caches the result', async () => {
-    const token = google.issueAccessToken({ sub: '42', aud: CLIENT, email: 'rs@acme.com', email_verified: true });
+    const token = google.issueAccessToken({
+      sub: '42',
+      aud: CLIENT,
+      email: 'rs@acme.com',
+      email_verified: true,
+      hd: 'acme.com',
+    });
     const before = google.tokeninfoCalls();
     const me = await whoami(s.url, token);
     assert.equal(me.provider, 'google');
@@ -117,7 +198,7 @@ describe('Google', () => {
   });
 
   it('answers 503 while tokeninfo is down, and does not cache the outage', async () => {
-    const token = google.issueAccessToken({ sub: '43', aud: CLIENT, email: 'ops@acme.com' });
+    const token = google.issueAccessToken({ sub: '43', aud: CLIENT, email: 'ops@acme.com', hd: 'acme.com' });
     google.setDown(true);
     try {
       const res = await postWithToken(s.url, token);

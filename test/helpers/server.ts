@@ -56,7 +56,15 @@ export async function writeTenantsFile(content: unknown): Promise<{ file: string
   return { file, remove: () => rm(dir, { recursive: true, force: true }) };
 }
 
+/** The SECRET_KEY of every test server (audit chain keys derive from it). */
+export const TEST_SECRET_KEY = 'test-secret-key-0123456789abcdef0123456789';
+
 export interface TestServerOptions extends Omit<StartOptions, 'log' | 'secrets'> {
+  /**
+   * Run the server as this (existing, LOGIN) role, which owns nothing: DATABASE_URL connects as it and
+   * MIGRATION_DATABASE_URL as the test database's owner.
+   */
+  servingRole?: string;
   /** Where log lines go (tests that inspect logs); default nowhere unless TEST_LOG_LEVEL is set. */
   logTo?: NodeJS.WritableStream;
   /** What start()'s secrets lookup answers (main() builds it from process.env): passwordEnv / clientSecretEnv values. */
@@ -76,16 +84,17 @@ export async function startTestServer(env: Env = {}, opts: TestServerOptions = {
     NODE_ENV: 'test',
     PORT: String(port),
     HOST: '127.0.0.1',
-    DATABASE_URL: db.url,
+    DATABASE_URL: opts.servingRole ? withUser(db.url, opts.servingRole) : db.url,
+    ...(opts.servingRole ? { MIGRATION_DATABASE_URL: db.url } : {}),
     OIDC_ISSUER: issuer.issuer,
-    SECRET_KEY: 'test-secret-key-0123456789abcdef0123456789',
+    SECRET_KEY: TEST_SECRET_KEY,
     LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent',
     TENANTS_FILE: tenantsFile?.file,
     ...env,
   });
   let running: Running;
   try {
-    const { logTo, secrets = {}, issuer: _issuer, ...startOpts } = opts;
+    const { logTo, secrets = {}, issuer: _issuer, servingRole: _role, ...startOpts } = opts;
     running = await start(config, {
       ...startOpts,
       log: createLogger({ level: config.logLevel, destination: logTo }),
@@ -127,4 +136,12 @@ export async function startTestServer(env: Env = {}, opts: TestServerOptions = {
       }
     },
   };
+}
+
+/** `url` connecting as another user (no password: the test Postgres trusts local connections). */
+export function withUser(url: string, user: string): string {
+  const u = new URL(url);
+  u.username = encodeURIComponent(user);
+  u.password = '';
+  return u.toString();
 }

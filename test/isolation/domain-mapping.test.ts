@@ -78,7 +78,7 @@ describe('domain → tenant mapping attacks (real HTTP, dev issuer tokens)', () 
   }
 
   it('refuses unverified or missing emails', async () => {
-    for (const email_verified of [false, 'false', undefined, 1]) {
+    for (const email_verified of [false, 'false', undefined, 1, 'true', 'TRUE']) {
       const r = await whoamiAs(s, { email: 'ann@a.com', email_verified });
       assert.equal(r.status, 403, String(email_verified));
       assert.equal(r.code, 'ERR_AUTH_EMAIL_UNVERIFIED');

@@ -49,8 +49,8 @@ describe('resolveTenant', () => {
     assert.equal(tenant.vault.auth.mode, 'service_account');
   });
 
-  it('maps API-key users by their tenant id, not by email', async () => {
-    const tenant = await resolve(user({ provider: 'api-key', email: 'svc@elsewhere.org', tenantId: 'res' }));
+  it('maps API-key users by their tenant id, not by email (the act-as email must still be in the tenant)', async () => {
+    const tenant = await resolve(user({ provider: 'api-key', email: 'svc@res.com', tenantId: 'res' }));
     assert.equal(tenant.id, 'res');
     await assert.rejects(resolve(user({ provider: 'api-key', tenantId: 'nope' })), code('ERR_TENANT_UNAVAILABLE'));
   });
