@@ -37,7 +37,7 @@ describe('singleFlight', () => {
       ['rejected', 'rejected'],
     );
     assert.equal(calls, 1);
-    assert.equal(await flights.run('k', async () => 7), 7);
+    assert.equal(await flights.run('k', () => Promise.resolve(7)), 7);
   });
 
   it('a synchronous throw settles the flight instead of leaving it stuck', async () => {
@@ -49,6 +49,6 @@ describe('singleFlight', () => {
       /sync/,
     );
     assert.equal(flights.pending('k'), undefined);
-    assert.equal(await flights.run('k', async () => 1), 1);
+    assert.equal(await flights.run('k', () => Promise.resolve(1)), 1);
   });
 });
