@@ -19,7 +19,8 @@ function scripted(answer: (url: URL, form: URLSearchParams, n: number) => Respon
     seen.push({ url, form });
     return Promise.resolve(answer(url, form, seen.length));
   };
-  return { fetch: fetchFake as typeof fetch, seen };
+  const typed: typeof fetch = fetchFake;
+  return { fetch: typed, seen };
 }
 
 const json = (body: unknown, headers: Record<string, string> = {}) =>
@@ -44,7 +45,9 @@ const rejectsWith = (code: string, type: string, message?: RegExp) => (e: unknow
 describe('Vault client: documented Vault behaviour', () => {
   it('refuses a login whose session is on another Vault when this Vault is not among vaultIds, naming both', async () => {
     // The user has no account on acme-qd: Vault logs them in to their default Vault instead.
-    const v = scripted(() => json(authBody(2, [{ id: 2, name: 'PromoMats', url: 'https://acme-pm.veevavault.com/api' }])));
+    const v = scripted(() =>
+      json(authBody(2, [{ id: 2, name: 'PromoMats', url: 'https://acme-pm.veevavault.com/api' }])),
+    );
     const c = createVaultClient({ url: QD, apiVersion: 'v25.2', clientId: 't', fetch: v.fetch });
     await assert.rejects(
       c.auth('a@acme.com', 'pw'),
@@ -54,7 +57,9 @@ describe('Vault client: documented Vault behaviour', () => {
   });
 
   it('refuses an OAuth session opened on another Vault too', async () => {
-    const v = scripted(() => json(authBody(2, [{ id: 2, name: 'PromoMats', url: 'https://acme-pm.veevavault.com/api' }])));
+    const v = scripted(() =>
+      json(authBody(2, [{ id: 2, name: 'PromoMats', url: 'https://acme-pm.veevavault.com/api' }])),
+    );
     const c = createVaultClient({ url: QD, apiVersion: 'v25.2', clientId: 't', fetch: v.fetch });
     await assert.rejects(
       c.oauthSession('profile', 'token'),
@@ -90,7 +95,10 @@ describe('Vault client: documented Vault behaviour', () => {
       clientId: 't',
       fetch: v.fetch,
       now: () => clock,
-      sleep: async (ms) => void sleeps.push(ms),
+      sleep: (ms) => {
+        sleeps.push(ms);
+        return Promise.resolve();
+      },
     });
     const limited = (seconds: number) => (e: unknown) => {
       rejectsWith('ERR_VAULT_RATE_LIMITED', 'API_LIMIT_EXCEEDED', new RegExp(`retry in ${seconds} s`))(e);
@@ -115,7 +123,10 @@ describe('Vault client: documented Vault behaviour', () => {
 
   it("the auth limit's wait follows Retry-After when Vault sends one", async () => {
     const v = scripted(() =>
-      json({ responseStatus: 'FAILURE', errors: [{ type: 'API_LIMIT_EXCEEDED', message: 'limit' }] }, { 'Retry-After': '17' }),
+      json(
+        { responseStatus: 'FAILURE', errors: [{ type: 'API_LIMIT_EXCEEDED', message: 'limit' }] },
+        { 'Retry-After': '17' },
+      ),
     );
     const c = createVaultClient({ url: QD, apiVersion: 'v25.2', clientId: 't', fetch: v.fetch });
     await assert.rejects(c.auth('a@acme.com', 'pw'), (e: unknown) => isVaultError(e) && e.details.retryAfter === 17);
@@ -161,7 +172,9 @@ describe('Vault client: documented Vault behaviour', () => {
         responseStatus: 'SUCCESS',
         document: { id: 101, name__v: 'SOP' },
         versions: [{ number: '1.0', value: `${internal}/api/v25.2/objects/documents/101/versions/1/0` }],
-        renditions: { viewable_rendition__v: `${internal}/api/v25.2/objects/documents/101/renditions/viewable_rendition__v` },
+        renditions: {
+          viewable_rendition__v: `${internal}/api/v25.2/objects/documents/101/renditions/viewable_rendition__v`,
+        },
       }),
     );
     const c = createVaultClient({ url: `${QD}/`, apiVersion: 'v25.2', clientId: 't', fetch: v.fetch });
