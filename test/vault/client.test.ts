@@ -60,7 +60,7 @@ describe('Vault client against the simulator', () => {
       [101, 102, 103],
     );
     assert.ok(first.responseDetails.next_page);
-    const second = await c.queryPage(sessionId, first.responseDetails.next_page!);
+    const second = await c.queryPage(sessionId, first.responseDetails.next_page);
     assert.deepEqual(
       second.data.map((r) => r.id),
       [104, 105, 106],
@@ -99,7 +99,7 @@ describe('Vault client against the simulator', () => {
     const before = sim.counters.requests;
     await assert.rejects(
       c.keepAlive(sessionId),
-      (e: unknown) => isVaultError(e, 'API_LIMIT_EXCEEDED') && (e as VaultError).code === 'ERR_VAULT_RATE_LIMITED',
+      (e: unknown) => isVaultError(e, 'API_LIMIT_EXCEEDED') && e.code === 'ERR_VAULT_RATE_LIMITED',
     );
     assert.equal(sim.counters.requests - before, 4);
     sim.setFault(null);
@@ -110,7 +110,7 @@ describe('Vault client against the simulator', () => {
     sim.setFault({ kind: 'delay', times: 1, ms: 1000 });
     await assert.rejects(
       c.auth(QA_MANAGER, SIM_PASSWORD),
-      (e: unknown) => isVaultError(e, 'TIMEOUT') && (e as VaultError).code === 'ERR_VAULT_UNAVAILABLE',
+      (e: unknown) => isVaultError(e, 'TIMEOUT') && e.code === 'ERR_VAULT_UNAVAILABLE',
     );
   });
 
@@ -130,7 +130,10 @@ describe('Vault client against the simulator', () => {
         apiVersion: 'v25.2',
         clientId: 't',
         backoffBaseMs: 25,
-        sleep: async (ms) => void waits.push(ms),
+        sleep: (ms) => {
+          waits.push(ms);
+          return Promise.resolve();
+        },
       });
       const { sessionId } = await c.auth(QA_MANAGER, SIM_PASSWORD);
       await c.keepAlive(sessionId);
@@ -163,16 +166,35 @@ describe('Vault client against the simulator', () => {
       url: 'https://acme-qd.veevavault.com',
       apiVersion: 'v25.2',
       clientId: 't',
-      fetch: (async (_u: unknown, init?: RequestInit) => {
-        sent = String(init?.body);
-        return new Response(JSON.stringify(body), { status: 200, headers: { 'content-type': 'application/json' } });
-      }) as typeof fetch,
+      fetch: (_u: unknown, init?: RequestInit) => {
+        sent = typeof init?.body === 'string' ? init.body : '';
+        return Promise.resolve(
+          new Response(JSON.stringify(body), { status: 200, headers: { 'content-type': 'application/json' } }),
+        );
+      },
     });
     await assert.rejects(
       c.auth('a@acme.com', 'pw'),
-      (e: unknown) => isVaultError(e, 'WRONG_VAULT') && (e as VaultError).code === 'ERR_VAULT_AUTH',
+      (e: unknown) => isVaultError(e, 'WRONG_VAULT') && e.code === 'ERR_VAULT_AUTH',
     );
     assert.match(sent, /vaultDNS=acme-qd\.veevavault\.com/);
+  });
+
+  it("document links use the tenant's Vault URL when the tenant names another host than the simulator's", async () => {
+    // The simulator listens on 127.0.0.1 and answers links on its internal host; the tenant calls it localhost.
+    const alias = sim.url.replace('127.0.0.1', 'localhost');
+    const c = createVaultClient({ url: alias, apiVersion: 'v25.2', clientId: 't' });
+    const { sessionId } = await c.auth(QA_MANAGER, SIM_PASSWORD);
+    const doc = await c.getDocument(sessionId, 101);
+    const links = [
+      ...Object.values(doc.renditions as Record<string, string>),
+      ...(doc.versions as { value: string }[]).map((v) => v.value),
+    ];
+    assert.ok(links.length >= 2);
+    for (const link of links) {
+      assert.equal(new URL(link).origin, alias, link);
+      assert.match(new URL(link).pathname, /^\/api\/v25\.2\/objects\/documents\/101\//);
+    }
   });
 
   it('keeps alive and ends a session', async () => {

@@ -66,7 +66,7 @@ describe('session manager (real Postgres, simulator)', () => {
     const m = manager();
     const results = await Promise.all(
       Array.from({ length: 500 }, (_, i) =>
-        m.withSession(ctxFor(sa, `user${i % 7}@acme.com`), async (v) => v.sessionId).then((r) => r.value),
+        m.withSession(ctxFor(sa, `user${i % 7}@acme.com`), (v) => Promise.resolve(v.sessionId)).then((r) => r.value),
       ),
     );
     assert.equal(new Set(results).size, 1);
@@ -81,7 +81,7 @@ describe('session manager (real Postgres, simulator)', () => {
     const ids = await Promise.all(
       replicas.flatMap((m) =>
         Array.from({ length: 50 }, () =>
-          m.withSession(ctxFor(tenant, QA_MANAGER), async (v) => v.sessionId).then((r) => r.value),
+          m.withSession(ctxFor(tenant, QA_MANAGER), (v) => Promise.resolve(v.sessionId)).then((r) => r.value),
         ),
       ),
     );
@@ -91,7 +91,7 @@ describe('session manager (real Postgres, simulator)', () => {
 
   it('stores the session id encrypted, bound to its tenant and key', async () => {
     const m = manager();
-    const { value: sessionId } = await m.withSession(ctxFor(sa, QA_MANAGER), async (v) => v.sessionId);
+    const { value: sessionId } = await m.withSession(ctxFor(sa, QA_MANAGER), (v) => Promise.resolve(v.sessionId));
     const { rows } = await withTenant(env.pool, sa.schema, (tx) =>
       tx.query<{ key: string; ciphertext: Buffer }>('SELECT key, ciphertext FROM vault_sessions'),
     );
@@ -229,9 +229,9 @@ describe('session manager (real Postgres, simulator)', () => {
       store: createMemorySessionStore(),
       secrets,
       keepAliveIntervalMs: 0,
-      oauthToken: async (ctx) => {
+      oauthToken: (ctx) => {
         asked++;
-        return sim.oauthToken(ctx.user.email!);
+        return Promise.resolve(sim.oauthToken(ctx.user.email!));
       },
     });
     managers.push(m);
@@ -250,7 +250,7 @@ describe('session manager (real Postgres, simulator)', () => {
       await provisionTenant(env.pool, onA);
       const onB: Tenant = { ...onA, vault: { ...onA.vault, url: simB.url } };
       const m = manager();
-      const { value: oldId } = await m.withSession(ctxFor(onA, QA_MANAGER), async (v) => v.sessionId);
+      const { value: oldId } = await m.withSession(ctxFor(onA, QA_MANAGER), (v) => Promise.resolve(v.sessionId));
 
       // Same manager (cached session of A) and a fresh replica (only the stored row of A).
       const replica = manager(env.newPool());
@@ -315,7 +315,7 @@ describe('session manager (real Postgres, simulator)', () => {
       const elapsed = performance.now() - started;
       for (const o of [...outcomes, ...again]) {
         assert.equal(o.status, 'rejected');
-        const e = (o as PromiseRejectedResult).reason as AppError;
+        const e = o.reason as AppError;
         assert.equal(e.code, 'ERR_VAULT_RATE_LIMITED');
         assert.match(e.message, /login limit .* retry in \d+ s/);
         assert.ok(Number(e.details.retryAfter) > 0 && Number(e.details.retryAfter) <= 60);
