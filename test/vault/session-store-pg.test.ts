@@ -70,11 +70,14 @@ describe('Postgres session store: login lease', () => {
     const key = sessionKey(tenant, 'delegated', 'user-fail');
     const a = createPgSessionStore({ pool: pool(), cipher });
     const b = createPgSessionStore({ pool: pool(), cipher });
+    let loggingIn!: () => void;
+    const inLogin = new Promise<void>((r) => (loggingIn = r));
     const first = a.getOrCreate(tenant, key, always, async () => {
+      loggingIn();
       await sleep(100);
       throw new Error('Vault said no');
     });
-    await sleep(20);
+    await inLogin; // a holds the lease
     const started = performance.now();
     const second = b.getOrCreate(tenant, key, always, () => Promise.resolve(fresh('S-B')));
     await assert.rejects(first, /Vault said no/);
