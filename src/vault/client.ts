@@ -190,7 +190,8 @@ export function createVaultClient(opts: VaultClientOptions) {
         opts.observe?.attempt(e.reason === 'timeout' ? 'timeout' : 'network', performance.now() - started);
         throw unavailable(e);
       }
-      limits = { ...limits, ...stripUndefined(readLimits(res.headers)) };
+      const seen = readLimits(res.headers);
+      limits = { ...limits, ...stripUndefined(seen) };
 
       let parsed: Body | undefined;
       if (text !== undefined) {
@@ -208,7 +209,8 @@ export function createVaultClient(opts: VaultClientOptions) {
       const limited =
         retryable || (parsed?.errors && (parsed.errors as { type?: string }[])[0]?.type === 'API_LIMIT_EXCEEDED');
       if (limited) {
-        const hint = retryAfterMs(res.headers) ?? limits.responseDelayMs;
+        // This answer's hint only: an older X-VaultAPI-ResponseDelay says nothing about now.
+        const hint = retryAfterMs(res.headers) ?? seen.responseDelayMs;
         if (p.login !== undefined && (res.status === 429 || !retryable)) {
           // The auth limit is per minute: retrying within seconds only burns the next window too.
           const waitMs = retryAfterMs(res.headers) ?? AUTH_WINDOW_MS;

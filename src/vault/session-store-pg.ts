@@ -94,10 +94,10 @@ export function createPgSessionStore(deps: PgSessionStoreOptions): SessionStore 
           );
           if (!claimed.rowCount) return { waiting: true };
           // Another replica may have stored a session and dropped its lease since the read above.
-          const now = await read(tx, tenant, key);
-          if (now && usable(now)) {
+          const stored = await read(tx, tenant, key);
+          if (stored && usable(stored)) {
             await tx.query('DELETE FROM vault_login_leases WHERE key = $1 AND holder = $2', [k, holder]);
-            return { session: now };
+            return { session: stored };
           }
           return { claimed: true };
         });
