@@ -165,6 +165,18 @@ describe('Vault client: documented Vault behaviour', () => {
     assert.equal(v.seen.length, 3, 'no refused URL was fetched');
   });
 
+  it('refuses an oversized answer with a typed error instead of buffering it', async () => {
+    const v = scripted(() => json({ responseStatus: 'SUCCESS', data: ['x'.repeat(5_000)] }));
+    const c = createVaultClient({
+      url: QD,
+      apiVersion: 'v25.2',
+      clientId: 't',
+      fetch: v.fetch,
+      maxResponseBytes: 1_000,
+    });
+    await assert.rejects(c.query('S', 'SELECT id FROM documents'), rejectsWith('ERR_VAULT_UNAVAILABLE', 'TOO_LARGE'));
+  });
+
   it("document version and rendition links use the tenant's Vault URL, not the host Vault answered with", async () => {
     const internal = 'http://vault-internal.local:8080';
     const v = scripted(() =>
