@@ -22,10 +22,18 @@ export interface SessionKey {
   readonly subject: string | null;
 }
 
+// Parsed once per tenant settings object (the hot path asks on every call).
+const normalised = new WeakMap<Tenant['vault'], string>();
+
 /** The tenant's Vault URL as sessions are keyed by it: no trailing slash, host lower-cased. */
 export function vaultUrlOf(tenant: Tenant): string {
-  const u = new URL(tenant.vault.url);
-  return `${u.origin}${u.pathname.replace(/\/+$/, '')}`;
+  let url = normalised.get(tenant.vault);
+  if (url === undefined) {
+    const u = new URL(tenant.vault.url);
+    url = `${u.origin}${u.pathname.replace(/\/+$/, '')}`;
+    normalised.set(tenant.vault, url);
+  }
+  return url;
 }
 
 /**
