@@ -18,7 +18,7 @@
  */
 import { fetchUpstream, UpstreamError } from '../shared/fetch-upstream.js';
 import { backoffDelay, readLimits, retryAfterMs, type RateLimitState } from './backoff.js';
-import { VaultError } from './errors.js';
+import { loginLimitError, VaultError } from './errors.js';
 
 export interface VaultClientOptions {
   /** Vault base URL, e.g. `https://acme.veevavault.com`. */
@@ -147,7 +147,7 @@ export function createVaultClient(opts: VaultClientOptions) {
       authBlockedUntil.delete(account);
       return undefined;
     }
-    return authLimitError(Math.ceil(left / 1000));
+    return loginLimitError(Math.ceil(left / 1000));
   }
 
   async function send(method: 'GET' | 'POST' | 'PUT' | 'DELETE', url: string, p: CallParams): Promise<Body> {
@@ -215,7 +215,7 @@ export function createVaultClient(opts: VaultClientOptions) {
           // The auth limit is per minute: retrying within seconds only burns the next window too.
           const waitMs = retryAfterMs(res.headers) ?? AUTH_WINDOW_MS;
           authBlockedUntil.set(p.login, now() + waitMs);
-          throw authLimitError(Math.ceil(waitMs / 1000));
+          throw loginLimitError(Math.ceil(waitMs / 1000));
         }
         if (attempt < maxRetries) {
           await sleep(
@@ -417,15 +417,6 @@ function defaultOAuthLoginUrl(base: string): string {
 
 /** The auth limit counts logins per user per minute (developer.veevavault.com, API rate limits). */
 const AUTH_WINDOW_MS = 60_000;
-
-function authLimitError(retryAfterSeconds: number): VaultError {
-  return new VaultError(
-    'ERR_VAULT_RATE_LIMITED',
-    'API_LIMIT_EXCEEDED',
-    `Vault's login limit (per user, per minute) is used up; logins are paused, retry in ${retryAfterSeconds} s`,
-    { retryAfter: retryAfterSeconds },
-  );
-}
 
 /** Only pagination URLs of this Vault's query endpoint are followed (never an arbitrary URL or host). */
 function resolvePageUrl(base: string, version: string, pageUrl: string): string {

@@ -7,6 +7,9 @@
  * no connection checked out, then stores the session and drops the lease in a second short
  * transaction. The others poll the shared row (short transactions, backing off to 500 ms) until the
  * session is there, or the lease is released or expired, in which case they claim it themselves.
+ * A login refused by Vault's per-minute login limit leaves the lease as a cooldown until the window
+ * Vault reported has passed: other replicas then fail at once with the same retryable error instead
+ * of calling /auth again.
  * So a Vault that hangs on login holds no database connection, and cannot starve other tenants.
  *
  * @module
@@ -16,8 +19,12 @@ import type { Pool } from '../db/pool.js';
 import { withTenant, type TenantTx } from '../db/with-tenant.js';
 import type { Tenant } from '../tenancy/tenant.js';
 import type { SessionCipher } from './crypto.js';
+import { isVaultError, loginLimitError } from './errors.js';
 import { rowKey, vaultUrlOf, type SessionKey } from './session-cache.js';
 import type { SessionStore, StoredSession } from './session-store.js';
+
+/** The lease holder while Vault refuses logins for the key (API_LIMIT_EXCEEDED on a login). */
+const COOLDOWN = 'vault-login-limit';
 
 interface Row extends Record<string, unknown> {
   vault_user: string | null;
@@ -77,6 +84,16 @@ export function createPgSessionStore(deps: PgSessionStoreOptions): SessionStore 
       tx.query('DELETE FROM vault_login_leases WHERE key = $1 AND holder = $2', [rowKey(key), holder]),
     );
 
+  /** Keep the lease until Vault's login window has passed (a holder no replica can be). */
+  const cooldown = (tenant: Tenant, key: SessionKey, holder: string, ms: number) =>
+    withTenant(pool, tenant.schema, (tx) =>
+      tx.query(
+        `UPDATE vault_login_leases SET holder = $3, expires_at = now() + $4 * interval '1 millisecond'
+          WHERE key = $1 AND holder = $2`,
+        [rowKey(key), holder, COOLDOWN, ms],
+      ),
+    );
+
   return {
     shared: true,
     async getOrCreate(tenant, key, usable, login) {
@@ -92,7 +109,14 @@ export function createPgSessionStore(deps: PgSessionStoreOptions): SessionStore 
                WHERE vault_login_leases.expires_at <= now()`,
             [k, holder, leaseMs],
           );
-          if (!claimed.rowCount) return { waiting: true };
+          if (!claimed.rowCount) {
+            const { rows } = await tx.query<{ left_ms: number }>(
+              `SELECT ceil(extract(epoch FROM expires_at - now()) * 1000)::int AS left_ms
+                 FROM vault_login_leases WHERE key = $1 AND holder = $2`,
+              [k, COOLDOWN],
+            );
+            return rows[0] ? { cooldownMs: rows[0].left_ms } : { waiting: true };
+          }
           // Another replica may have stored a session and dropped its lease since the read above.
           const stored = await read(tx, tenant, key);
           if (stored && usable(stored)) {
@@ -102,6 +126,7 @@ export function createPgSessionStore(deps: PgSessionStoreOptions): SessionStore 
           return { claimed: true };
         });
         if (found.session) return { ...found.session, created: false };
+        if (found.cooldownMs !== undefined) throw loginLimitError(found.cooldownMs / 1000);
         if (found.claimed) break;
         await new Promise((r) => setTimeout(r, pause));
       }
@@ -111,7 +136,11 @@ export function createPgSessionStore(deps: PgSessionStoreOptions): SessionStore 
       try {
         s = await login();
       } catch (e) {
-        await release(tenant, key, holder).catch(() => undefined);
+        // Vault's login limit: the lease turns into a cooldown, so other replicas do not try either.
+        const wait = isVaultError(e, 'API_LIMIT_EXCEEDED') ? Number(e.details.retryAfter) : NaN;
+        await (wait > 0 ? cooldown(tenant, key, holder, wait * 1000) : release(tenant, key, holder)).catch(
+          () => undefined,
+        );
         throw e;
       }
       const blob = cipher.encrypt(s.sessionId, aad(tenant, key));

@@ -8,6 +8,7 @@ import { createPool, type Pool } from '../../src/db/pool.js';
 import { withTenant } from '../../src/db/with-tenant.js';
 import type { Tenant } from '../../src/tenancy/tenant.js';
 import { createSessionCipher } from '../../src/vault/crypto.js';
+import { isVaultError, loginLimitError } from '../../src/vault/errors.js';
 import { sessionKey } from '../../src/vault/session-cache.js';
 import { createPgSessionStore } from '../../src/vault/session-store-pg.js';
 import type { NewSession } from '../../src/vault/session-store.js';
@@ -85,6 +86,43 @@ describe('Postgres session store: login lease', () => {
     assert.ok(performance.now() - started < 2_000);
   });
 
+  it("Vault's login limit on one replica makes the others answer the same retryable error, without logging in", async () => {
+    const key = sessionKey(tenant, 'service_account', null);
+    const limitedTenant: Tenant = { ...tenant, vault: { ...tenant.vault, url: 'https://acme-limited.veevavault.com' } };
+    const limitedKey = sessionKey(limitedTenant, key.kind, key.subject);
+    const a = createPgSessionStore({ pool: pool(), cipher });
+    const b = createPgSessionStore({ pool: pool(), cipher });
+    await assert.rejects(
+      a.getOrCreate(limitedTenant, limitedKey, always, () => Promise.reject(loginLimitError(30))),
+      (e: unknown) => isVaultError(e, 'API_LIMIT_EXCEEDED'),
+    );
+    let called = false;
+    const started = performance.now();
+    await assert.rejects(
+      b.getOrCreate(limitedTenant, limitedKey, always, () => {
+        called = true;
+        return Promise.resolve(fresh('S-TOO-SOON'));
+      }),
+      (e: unknown) => {
+        assert.ok(isVaultError(e, 'API_LIMIT_EXCEEDED'));
+        assert.equal(e.code, 'ERR_VAULT_RATE_LIMITED');
+        const left = Number(e.details.retryAfter);
+        assert.ok(left >= 28 && left <= 30, `retry in ${left} s`);
+        return true;
+      },
+    );
+    assert.equal(called, false, 'the other replica did not call Vault');
+    assert.ok(performance.now() - started < 1_000, 'answered at once');
+    // Once the window has passed, a login is tried again.
+    await withTenant(env.pool, tenant.schema, (tx) =>
+      tx.query("UPDATE vault_login_leases SET expires_at = now() - interval '1 second' WHERE key = 'sa'"),
+    );
+    assert.equal(
+      (await b.getOrCreate(limitedTenant, limitedKey, always, () => Promise.resolve(fresh('S-LATER')))).sessionId,
+      'S-LATER',
+    );
+  });
+
   it("a crashed holder's lease expires and another replica takes over", async () => {
     const key = sessionKey(tenant, 'oauth', 'user-crash');
     await withTenant(env.pool, tenant.schema, (tx) =>
@@ -106,16 +144,14 @@ describe('Postgres session store: login lease', () => {
     const onA = sessionKey(tenant, 'service_account', null);
     const moved: Tenant = { ...tenant, vault: { ...tenant.vault, url: 'https://acme-new.veevavault.com' } };
     const onB = sessionKey(moved, 'service_account', null);
-    assert.equal(
-      (await store.getOrCreate(tenant, onA, always, () => Promise.resolve(fresh('S-A')))).sessionId,
-      'S-ONE',
-    );
+    const onOld = await store.getOrCreate(tenant, onA, always, () => Promise.resolve(fresh('S-A')));
     let loggedIn = false;
     const s = await store.getOrCreate(moved, onB, always, () => {
       loggedIn = true;
       return Promise.resolve(fresh('S-NEW'));
     });
     assert.equal(s.sessionId, 'S-NEW');
+    assert.notEqual(onOld.sessionId, s.sessionId);
     assert.ok(loggedIn);
     await store.touch(tenant, onA, Date.now()); // a late touch from the old URL changes nothing
     assert.equal(await store.remove(tenant, onA), undefined, 'the old URL finds no session to remove');
