@@ -272,6 +272,10 @@ export function createVaultClient(opts: VaultClientOptions) {
     return r;
   }
 
+  // New endpoints: one method here that calls `call(method, `${api}/…`, { session, form?, query? })`
+  // (timeout, size limit, retries, Vault errors and metrics come with it) and returns typed fields;
+  // links in the answer go through `rebaseLinks`, query pages through `relativePages`, and a URL
+  // taken from a caller through `ownVaultUrl` (never fetch a caller's URL as given).
   return {
     /** The last limit headers seen (for metrics and tests). */
     limits: (): Readonly<RateLimitState> => limits,
@@ -418,29 +422,28 @@ function defaultOAuthLoginUrl(base: string): string {
 /** The auth limit counts logins per user per minute (developer.veevavault.com, API rate limits). */
 const AUTH_WINDOW_MS = 60_000;
 
-/** Only pagination URLs of this Vault's query endpoint are followed (never an arbitrary URL or host). */
-function resolvePageUrl(base: string, version: string, pageUrl: string): string {
+/**
+ * `url` (absolute or a path) if it is on this Vault — same scheme, host and port, no credentials —
+ * and under `pathPrefix`; else `ERR_VAULT_INVALID_REQUEST` with `type` and `message`. Never an arbitrary URL.
+ */
+function ownVaultUrl(base: string, url: string, pathPrefix: string, type: string, message: string): string {
   let u: URL | undefined;
   try {
-    u = new URL(pageUrl, base);
+    u = new URL(url, base);
   } catch {
     u = undefined;
   }
-  if (
-    !u ||
-    u.origin !== new URL(base).origin ||
-    u.username ||
-    u.password ||
-    !u.pathname.startsWith(`/api/${version}/query/`)
-  ) {
-    throw new VaultError(
-      'ERR_VAULT_INVALID_REQUEST',
-      'INVALID_PAGE_URL',
-      'the page URL is not a query page of this Vault',
-    );
+  if (!u || u.origin !== new URL(base).origin || u.username || u.password || !u.pathname.startsWith(pathPrefix)) {
+    throw new VaultError('ERR_VAULT_INVALID_REQUEST', type, message);
   }
   u.hash = '';
   return u.toString();
+}
+
+/** Only pagination URLs of this Vault's query endpoint are followed. */
+function resolvePageUrl(base: string, version: string, pageUrl: string): string {
+  const message = 'the page URL is not a query page of this Vault';
+  return ownVaultUrl(base, pageUrl, `/api/${version}/query/`, 'INVALID_PAGE_URL', message);
 }
 
 /** Page links of this Vault as paths (what tools hand back to the caller as `next_page`). */
