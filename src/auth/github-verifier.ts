@@ -7,6 +7,7 @@
  * @module
  */
 import { AppError, AuthError } from '../errors/index.js';
+import { fetchUpstream } from '../shared/fetch-upstream.js';
 import type { OpaqueVerifier } from './create-verifier.js';
 import { cachedIntrospection } from './opaque-cache.js';
 import type { UserContext } from './types.js';
@@ -34,26 +35,17 @@ export function createGithubVerifier(opts: GithubOptions): OpaqueVerifier {
   const base = opts.apiUrl.replace(/\/+$/, '');
 
   async function get(path: string, token: string): Promise<unknown> {
-    let res: Response;
-    try {
-      res = await doFetch(`${base}${path}`, {
-        headers: {
-          authorization: `Bearer ${token}`,
-          accept: 'application/vnd.github+json',
-          'x-github-api-version': '2022-11-28',
-          'user-agent': 'vault-mcp',
-        },
-        signal: AbortSignal.timeout(5000),
-        redirect: 'error',
-      });
-    } catch (e) {
-      throw new AppError(
-        'ERR_UPSTREAM_UNAVAILABLE',
-        'The GitHub API could not be reached; try again shortly',
-        {},
-        { cause: e },
-      );
-    }
+    const res = await fetchUpstream(`${base}${path}`, {
+      upstream: 'The GitHub API',
+      timeoutMs: 5000,
+      fetch: doFetch,
+      headers: {
+        authorization: `Bearer ${token}`,
+        accept: 'application/vnd.github+json',
+        'x-github-api-version': '2022-11-28',
+        'user-agent': 'vault-mcp',
+      },
+    });
     if (res.status === 401) {
       await res.body?.cancel();
       throw new AuthError('ERR_AUTH_INVALID_TOKEN', 'GitHub rejected the token (invalid, expired or revoked)');
@@ -77,29 +69,20 @@ export function createGithubVerifier(opts: GithubOptions): OpaqueVerifier {
 
   /** Confused-deputy check: the token must belong to our OAuth app, not to any app the user uses. */
   async function checkApp(token: string, app: { clientId: string; clientSecret: string }): Promise<void> {
-    let res: Response;
-    try {
-      res = await doFetch(`${base}/applications/${encodeURIComponent(app.clientId)}/token`, {
-        method: 'POST',
-        headers: {
-          authorization: `Basic ${Buffer.from(`${app.clientId}:${app.clientSecret}`).toString('base64')}`,
-          accept: 'application/vnd.github+json',
-          'content-type': 'application/json',
-          'x-github-api-version': '2022-11-28',
-          'user-agent': 'vault-mcp',
-        },
-        body: JSON.stringify({ access_token: token }),
-        signal: AbortSignal.timeout(5000),
-        redirect: 'error',
-      });
-    } catch (e) {
-      throw new AppError(
-        'ERR_UPSTREAM_UNAVAILABLE',
-        'The GitHub API could not be reached; try again shortly',
-        {},
-        { cause: e },
-      );
-    }
+    const res = await fetchUpstream(`${base}/applications/${encodeURIComponent(app.clientId)}/token`, {
+      upstream: 'The GitHub API',
+      timeoutMs: 5000,
+      fetch: doFetch,
+      method: 'POST',
+      headers: {
+        authorization: `Basic ${Buffer.from(`${app.clientId}:${app.clientSecret}`).toString('base64')}`,
+        accept: 'application/vnd.github+json',
+        'content-type': 'application/json',
+        'x-github-api-version': '2022-11-28',
+        'user-agent': 'vault-mcp',
+      },
+      body: JSON.stringify({ access_token: token }),
+    });
     await res.body?.cancel();
     // 404: not a token of this app (or revoked); 422: not a token at all.
     if (res.status === 404 || res.status === 422) {

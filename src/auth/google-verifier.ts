@@ -10,6 +10,7 @@
  */
 import type { JWTPayload } from 'jose';
 import { AppError, AuthError } from '../errors/index.js';
+import { fetchUpstream } from '../shared/fetch-upstream.js';
 import type { IssuerVerifier, OpaqueVerifier } from './create-verifier.js';
 import { createOidcVerifier } from './oidc-verifier.js';
 import { cachedIntrospection } from './opaque-cache.js';
@@ -100,24 +101,15 @@ export function createGoogleVerifiers(opts: GoogleOptions): { idTokens: IssuerVe
   });
 
   async function tokeninfo(token: string): Promise<UserContext> {
-    let res: Response;
-    try {
-      res = await doFetch(opts.tokeninfoUrl, {
-        method: 'POST',
-        // POST keeps the token out of URLs (and so out of every proxy log).
-        body: new URLSearchParams({ access_token: token }),
-        headers: { accept: 'application/json' },
-        signal: AbortSignal.timeout(5000),
-        redirect: 'error',
-      });
-    } catch (e) {
-      throw new AppError(
-        'ERR_UPSTREAM_UNAVAILABLE',
-        'Google tokeninfo could not be reached; try again shortly',
-        {},
-        { cause: e },
-      );
-    }
+    const res = await fetchUpstream(opts.tokeninfoUrl, {
+      upstream: 'Google tokeninfo',
+      timeoutMs: 5000,
+      fetch: doFetch,
+      method: 'POST',
+      // POST keeps the token out of URLs (and so out of every proxy log).
+      body: new URLSearchParams({ access_token: token }),
+      headers: { accept: 'application/json' },
+    });
     if (res.status === 400 || res.status === 401) {
       await res.body?.cancel();
       throw new AuthError('ERR_AUTH_INVALID_TOKEN', 'Google rejected the access token (invalid, expired or revoked)');

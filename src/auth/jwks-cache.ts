@@ -10,6 +10,8 @@
  */
 import { createLocalJWKSet, errors as joseErrors, type JSONWebKeySet, type JWTVerifyGetKey } from 'jose';
 import { AppError } from '../errors/index.js';
+import { fetchUpstream, UpstreamError } from '../shared/fetch-upstream.js';
+import { singleFlight } from '../shared/single-flight.js';
 
 export interface JwksCacheOptions {
   /** Provider name used in error messages ("Google", "Auth0", an issuer URL…). */
@@ -32,6 +34,7 @@ export interface JwksCache {
 }
 
 const MAX_JWKS_BYTES = 512 * 1024;
+const WHY = { timeout: 'timeout', network: 'network error', too_large: 'the key set is too large' } as const;
 
 /**
  * @example
@@ -46,7 +49,8 @@ export function createJwksCache(opts: JwksCacheOptions): JwksCache {
   let local: ReturnType<typeof createLocalJWKSet> | undefined;
   let fetchedAt = 0;
   let attemptedAt = -Infinity;
-  let pending: Promise<void> | undefined;
+  const flight = singleFlight<void>();
+  const pending = () => flight.pending('jwks');
   let attempts = 0;
   let resolvedUri = typeof opts.uri === 'string' ? opts.uri : undefined;
   // Without any keys, retry a failed fetch sooner than the kid cooldown: nobody can sign in meanwhile.
@@ -78,21 +82,25 @@ export function createJwksCache(opts: JwksCacheOptions): JwksCache {
     }
     const uri = resolvedUri;
     let res: Response;
+    let text: string;
     try {
-      res = await doFetch(uri, {
-        signal: AbortSignal.timeout(timeoutMs),
+      res = await fetchUpstream(uri, {
+        upstream: 'the JWKS endpoint',
+        timeoutMs,
+        maxBytes: MAX_JWKS_BYTES,
+        fetch: doFetch,
         redirect: 'manual',
         headers: { accept: 'application/json, application/jwk-set+json' },
       });
+      if (res.status !== 200) {
+        await res.body?.cancel();
+        throw unavailable(`HTTP ${res.status}`);
+      }
+      text = await res.text();
     } catch (e) {
-      throw unavailable((e as Error).name === 'TimeoutError' ? 'timeout' : 'network error', e);
+      if (!(e instanceof UpstreamError)) throw e;
+      throw unavailable(WHY[e.reason], e);
     }
-    if (res.status !== 200) {
-      await res.body?.cancel();
-      throw unavailable(`HTTP ${res.status}`);
-    }
-    const text = await res.text();
-    if (text.length > MAX_JWKS_BYTES) throw unavailable('the key set is too large');
     let next: ReturnType<typeof createLocalJWKSet>;
     try {
       next = createLocalJWKSet(JSON.parse(text) as JSONWebKeySet);
@@ -105,10 +113,7 @@ export function createJwksCache(opts: JwksCacheOptions): JwksCache {
 
   /** One fetch at a time; concurrent callers share it. */
   function refresh(): Promise<void> {
-    pending ??= load().finally(() => {
-      pending = undefined;
-    });
-    return pending;
+    return flight.run('jwks', load);
   }
 
   const coolingDown = () => Date.now() - attemptedAt < cooldownMs;
@@ -116,7 +121,7 @@ export function createJwksCache(opts: JwksCacheOptions): JwksCache {
   const getKey: JWTVerifyGetKey = async (header, token) => {
     if (!local) {
       // Cold start: nothing to fall back on. A failed attempt is retried after a short back-off.
-      if (Date.now() - attemptedAt < coldRetryMs && !pending) throw unavailable('the endpoint failed recently');
+      if (Date.now() - attemptedAt < coldRetryMs && !pending()) throw unavailable('the endpoint failed recently');
       await refresh();
     } else if (Date.now() - fetchedAt > maxAgeMs && !coolingDown()) {
       // Stale-while-revalidate: keep answering with the keys we have; a failure keeps the old set.
@@ -126,10 +131,11 @@ export function createJwksCache(opts: JwksCacheOptions): JwksCache {
       return await local!(header, token);
     } catch (e) {
       if (!(e instanceof joseErrors.JWKSNoMatchingKey)) throw e;
-      if (pending) {
+      const running = pending();
+      if (running) {
         // A refresh is already running (stale set): its result decides; if it fails we cannot tell
         // a rotated key from a forged one, so the answer is 503, not a misleading 401.
-        await pending;
+        await running;
         return local!(header, token);
       }
       if (coolingDown()) throw e;

@@ -9,6 +9,7 @@
  */
 import { decodeProtectedHeader, errors as joseErrors, jwtVerify, type JWTPayload } from 'jose';
 import { AppError, AuthError } from '../errors/index.js';
+import { fetchUpstream } from '../shared/fetch-upstream.js';
 import { createJwksCache, type JwksCache } from './jwks-cache.js';
 import type { Provider, UserContext } from './types.js';
 
@@ -154,7 +155,13 @@ async function discoverJwksUri(issuer: string, doFetch: typeof fetch): Promise<s
   const url = `${issuer.replace(/\/+$/, '')}/.well-known/openid-configuration`;
   let body: { issuer?: string; jwks_uri?: string };
   try {
-    const res = await doFetch(url, { signal: AbortSignal.timeout(5000), headers: { accept: 'application/json' } });
+    const res = await fetchUpstream(url, {
+      upstream: 'the discovery endpoint',
+      timeoutMs: 5000,
+      redirect: 'follow',
+      fetch: doFetch,
+      headers: { accept: 'application/json' },
+    });
     if (!res.ok) throw new Error(`HTTP ${res.status}`);
     body = (await res.json()) as typeof body;
   } catch (e) {

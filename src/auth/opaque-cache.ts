@@ -10,6 +10,7 @@
  */
 import { createHash } from 'node:crypto';
 import { AuthError } from '../errors/index.js';
+import { singleFlight } from '../shared/single-flight.js';
 import type { UserContext } from './types.js';
 
 export interface OpaqueCacheOptions {
@@ -33,7 +34,7 @@ export function cachedIntrospection(
 ): (token: string) => Promise<UserContext> {
   const max = opts.maxEntries ?? 10_000;
   const entries = new Map<string, Entry>();
-  const inflight = new Map<string, Promise<UserContext>>();
+  const inflight = singleFlight<UserContext>();
 
   const put = (key: string, e: Entry) => {
     entries.delete(key);
@@ -53,9 +54,8 @@ export function cachedIntrospection(
       return hit.user!;
     }
     if (hit) entries.delete(key);
-    let p = inflight.get(key);
-    if (!p) {
-      p = introspect(token).then(
+    return inflight.run(key, () =>
+      introspect(token).then(
         (user) => {
           put(key, { user, until: Math.min(Date.now() + opts.ttlMs, user.expiresAt * 1000) });
           return user;
@@ -64,10 +64,7 @@ export function cachedIntrospection(
           if (e instanceof AuthError) put(key, { error: e, until: Date.now() + opts.negativeTtlMs });
           throw e;
         },
-      );
-      inflight.set(key, p);
-      void p.catch(() => undefined).finally(() => inflight.delete(key));
-    }
-    return p;
+      ),
+    );
   };
 }

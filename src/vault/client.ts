@@ -1,16 +1,24 @@
 /**
  * A small, faithful Vault REST client (developer.veevavault.com): form-encoded requests, the session
- * id in `Authorization`, `X-VaultAPI-ClientID` on every call, a timeout on every call, and
- * `responseStatus` (not the HTTP status) deciding success. Rate limits are honoured: HTTP 429 and
+ * id in `Authorization`, `X-VaultAPI-ClientID` on every call, a timeout and a body-size limit on
+ * every call (through {@link fetchUpstream}), and `responseStatus` (not the HTTP status) deciding
+ * success.
+ *
+ * Rate limits: Vault itself delays calls past the burst limit, so the client adds no throttle of its
+ * own; it backs off only when Vault (or a proxy) answers an error: HTTP 429/503 and
  * `API_LIMIT_EXCEEDED` are retried a bounded number of times after the server's hint or an
- * exponential backoff; when the burst window is used up we pause before the next call.
+ * exponential backoff. Logins are the exception: the auth limit is counted per user per minute, so
+ * an `API_LIMIT_EXCEEDED` on `/auth` is never retried; further logins of that user are refused here,
+ * without calling Vault, until the window Vault reported (or a minute) has passed, and the error
+ * says when to retry.
  *
  * The client is stateless about sessions: callers (the session manager) pass the session id.
  *
  * @module
  */
+import { fetchUpstream, UpstreamError } from '../shared/fetch-upstream.js';
 import { backoffDelay, readLimits, retryAfterMs, type RateLimitState } from './backoff.js';
-import { VaultError } from './errors.js';
+import { loginLimitError, VaultError } from './errors.js';
 
 export interface VaultClientOptions {
   /** Vault base URL, e.g. `https://acme.veevavault.com`. */
@@ -21,8 +29,10 @@ export interface VaultClientOptions {
   clientId: string;
   /** Per-attempt timeout. */
   timeoutMs?: number;
-  /** Retries after HTTP 429 / API_LIMIT_EXCEEDED / 503. */
+  /** Retries after HTTP 429 / API_LIMIT_EXCEEDED / 503 (never for logins). */
   maxRetries?: number;
+  /** Refuse response bodies larger than this (default 32 MiB). */
+  maxResponseBytes?: number;
   backoffBaseMs?: number;
   backoffMaxMs?: number;
   /** Base URL of the OAuth/OIDC session endpoint (`https://login.veevavault.com` for real Vaults). */
@@ -93,15 +103,19 @@ export function createVaultClient(opts: VaultClientOptions) {
   const sleep = opts.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms).unref?.()));
   const now = opts.now ?? Date.now;
   const oauthBase = (opts.oauthLoginUrl ?? defaultOAuthLoginUrl(base)).replace(/\/+$/, '');
+  const host = new URL(base).host;
+  const upstream = `Vault ${host}`;
   let limits: RateLimitState = {};
-  // Set when Vault reported the burst window used up: the next calls wait a little instead of piling on.
-  let pauseUntil = 0;
+  // Logins refused by Vault's auth limit, per account: no /auth call for it before this time (ms).
+  const authBlockedUntil = new Map<string, number>();
 
   type CallParams = {
     session?: string;
     bearer?: string;
     form?: Record<string, string | number | undefined>;
     query?: Record<string, string | number | undefined>;
+    /** A login for this account: rate limits are not retried but remembered (see the module doc). */
+    login?: string;
   };
 
   async function call(method: 'GET' | 'POST' | 'PUT' | 'DELETE', url: string, p: CallParams = {}): Promise<Body> {
@@ -113,7 +127,34 @@ export function createVaultClient(opts: VaultClientOptions) {
     }
   }
 
+  const unavailable = (e: UpstreamError) =>
+    new VaultError(
+      'ERR_VAULT_UNAVAILABLE',
+      e.reason === 'timeout' ? 'TIMEOUT' : e.reason === 'network' ? 'NETWORK' : 'TOO_LARGE',
+      e.reason === 'timeout'
+        ? `no answer from Vault within ${timeoutMs} ms`
+        : e.reason === 'network'
+          ? 'Vault could not be reached'
+          : 'Vault sent a response larger than the limit',
+      { cause: e },
+    );
+
+  function loginBlocked(account: string): VaultError | undefined {
+    const until = authBlockedUntil.get(account);
+    if (until === undefined) return undefined;
+    const left = until - now();
+    if (left <= 0) {
+      authBlockedUntil.delete(account);
+      return undefined;
+    }
+    return loginLimitError(Math.ceil(left / 1000));
+  }
+
   async function send(method: 'GET' | 'POST' | 'PUT' | 'DELETE', url: string, p: CallParams): Promise<Body> {
+    if (p.login !== undefined) {
+      const blocked = loginBlocked(p.login);
+      if (blocked) throw blocked;
+    }
     const u = new URL(url);
     for (const [k, v] of Object.entries(p.query ?? {})) if (v !== undefined) u.searchParams.set(k, String(v));
     const headers: Record<string, string> = { Accept: 'application/json', 'X-VaultAPI-ClientID': opts.clientId };
@@ -127,32 +168,33 @@ export function createVaultClient(opts: VaultClientOptions) {
       body = f.toString();
     }
     for (let attempt = 0; ; attempt++) {
-      const wait = pauseUntil - now();
-      if (wait > 0) await sleep(wait);
       let res: Response;
+      let text: string | undefined;
       const started = performance.now();
       try {
-        res = await doFetch(u, { method, headers, body, signal: AbortSignal.timeout(timeoutMs), redirect: 'error' });
+        res = await fetchUpstream(u, {
+          upstream,
+          timeoutMs,
+          maxBytes: opts.maxResponseBytes ?? 32 * 1024 * 1024,
+          fetch: doFetch,
+          method,
+          headers,
+          body,
+        });
+        const retryable = res.status === 429 || res.status === 503;
+        if (retryable) await res.body?.cancel().catch(() => undefined);
+        else text = await res.text();
         opts.observe?.attempt(String(res.status), performance.now() - started);
       } catch (e) {
-        const timedOut = (e as Error).name === 'TimeoutError';
-        opts.observe?.attempt(timedOut ? 'timeout' : 'network', performance.now() - started);
-        throw new VaultError(
-          'ERR_VAULT_UNAVAILABLE',
-          timedOut ? 'TIMEOUT' : 'NETWORK',
-          timedOut ? `no answer from Vault within ${timeoutMs} ms` : 'Vault could not be reached',
-          { cause: e },
-        );
+        if (!(e instanceof UpstreamError)) throw e;
+        opts.observe?.attempt(e.reason === 'timeout' ? 'timeout' : 'network', performance.now() - started);
+        throw unavailable(e);
       }
-      limits = { ...limits, ...stripUndefined(readLimits(res.headers)) };
-      // Burst window used up: Vault delays further calls anyway; pause as long as it said (or a base step).
-      if (limits.burstRemaining === 0)
-        pauseUntil = now() + Math.min(2_000, limits.responseDelayMs ?? opts.backoffBaseMs ?? 250);
+      const seen = readLimits(res.headers);
+      limits = { ...limits, ...stripUndefined(seen) };
 
-      const retryable = res.status === 429 || res.status === 503;
       let parsed: Body | undefined;
-      if (!retryable) {
-        const text = await res.text();
+      if (text !== undefined) {
         try {
           parsed = JSON.parse(text) as Body;
         } catch {
@@ -162,13 +204,19 @@ export function createVaultClient(opts: VaultClientOptions) {
             `Vault answered HTTP ${res.status} without a JSON body`,
           );
         }
-      } else {
-        await res.body?.cancel().catch(() => undefined);
       }
+      const retryable = text === undefined;
       const limited =
         retryable || (parsed?.errors && (parsed.errors as { type?: string }[])[0]?.type === 'API_LIMIT_EXCEEDED');
       if (limited) {
-        const hint = retryAfterMs(res.headers) ?? limits.responseDelayMs;
+        // This answer's hint only: an older X-VaultAPI-ResponseDelay says nothing about now.
+        const hint = retryAfterMs(res.headers) ?? seen.responseDelayMs;
+        if (p.login !== undefined && (res.status === 429 || !retryable)) {
+          // The auth limit is per minute: retrying within seconds only burns the next window too.
+          const waitMs = retryAfterMs(res.headers) ?? AUTH_WINDOW_MS;
+          authBlockedUntil.set(p.login, now() + waitMs);
+          throw loginLimitError(Math.ceil(waitMs / 1000));
+        }
         if (attempt < maxRetries) {
           await sleep(
             backoffDelay({
@@ -201,27 +249,44 @@ export function createVaultClient(opts: VaultClientOptions) {
     sessionId: String(b.sessionId),
     userId: Number(b.userId),
     vaultId: Number(b.vaultId),
-    vaultIds: (b.vaultIds as AuthResult['vaultIds'] | undefined) ?? [],
+    vaultIds: Array.isArray(b.vaultIds) ? (b.vaultIds as AuthResult['vaultIds']) : [],
   });
 
+  /**
+   * Vault may open the session on another Vault of the domain (the user's default Vault, when this
+   * one is not theirs or they are inactive here). Such a session must never be used for this tenant.
+   */
+  function homeCheck(r: AuthResult): AuthResult {
+    const ours = r.vaultIds.find((v) => safeHost(v.url) === host);
+    const home = r.vaultIds.find((v) => v.id === r.vaultId);
+    if (!ours || ours.id !== r.vaultId) {
+      const other = home ? `${home.name || home.id} (${safeHost(home.url) ?? home.url})` : `Vault ${r.vaultId}`;
+      throw new VaultError(
+        'ERR_VAULT_AUTH',
+        'WRONG_VAULT',
+        ours
+          ? `the login opened a session on ${other}, not on ${host} (Vault ${ours.id}); check that the user is active in ${host}`
+          : `the login opened a session on ${other}; ${host} is not among the user's Vaults (${r.vaultIds.map((v) => safeHost(v.url) ?? v.id).join(', ') || 'none listed'})`,
+      );
+    }
+    return r;
+  }
+
+  // New endpoints: one method here that calls `call(method, `${api}/…`, { session, form?, query? })`
+  // (timeout, size limit, retries, Vault errors and metrics come with it) and returns typed fields;
+  // links in the answer go through `rebaseLinks`, query pages through `relativePages`, and a URL
+  // taken from a caller through `ownVaultUrl` (never fetch a caller's URL as given).
   return {
     /** The last limit headers seen (for metrics and tests). */
     limits: (): Readonly<RateLimitState> => limits,
 
-    /** POST /api/{v}/auth with form username/password. */
+    /** POST /api/{v}/auth with form username/password; refused unless the session is on this Vault. */
     async auth(username: string, password: string): Promise<AuthResult> {
-      const host = new URL(base).host;
-      const r = asAuth(await call('POST', `${api}/auth`, { form: { username, password, vaultDNS: host } }));
-      // Vault may "default" a login to another Vault of the domain; never use such a session here.
-      const ours = r.vaultIds.find((v) => safeHost(v.url) === host);
-      if (ours && ours.id !== r.vaultId) {
-        throw new VaultError(
-          'ERR_VAULT_AUTH',
-          'WRONG_VAULT',
-          `the login opened a session on Vault ${r.vaultId}, not on ${host} (${ours.id}); check that the user is active there`,
-        );
-      }
-      return r;
+      const b = await call('POST', `${api}/auth`, {
+        form: { username, password, vaultDNS: host },
+        login: `auth:${username.toLowerCase()}`,
+      });
+      return homeCheck(asAuth(b));
     },
 
     /** POST {login}/auth/oauth/session/{profile_id} with a Vault-audience access token (Bearer). */
@@ -231,12 +296,12 @@ export function createVaultClient(opts: VaultClientOptions) {
       p: { clientId?: string; vaultDNS?: string } = {},
     ): Promise<AuthResult> {
       const url = `${oauthBase}/auth/oauth/session/${encodeURIComponent(profileId)}`;
-      return asAuth(
-        await call('POST', url, {
-          bearer: accessToken,
-          form: { client_id: p.clientId, vaultDNS: p.vaultDNS ?? new URL(base).host },
-        }),
-      );
+      const b = await call('POST', url, {
+        bearer: accessToken,
+        form: { client_id: p.clientId, vaultDNS: p.vaultDNS ?? host },
+        login: `oauth:${profileId}`,
+      });
+      return homeCheck(asAuth(b));
     },
 
     /** GET /api/{v}/delegation/vaults: Vaults where the caller has delegate access. */
@@ -264,22 +329,34 @@ export function createVaultClient(opts: VaultClientOptions) {
       await call('DELETE', `${api}/session`, { session });
     },
 
-    /** POST /api/{v}/query with form `q`. */
+    /**
+     * POST /api/{v}/query with form `q`. `next_page`/`previous_page` come back as paths of this
+     * Vault (`/api/{v}/query/…?…`) even when Vault answers absolute URLs.
+     */
     async query<Row = Record<string, unknown>>(session: string, q: string): Promise<QueryPage<Row>> {
-      return (await call('POST', `${api}/query`, { session, form: { q } })) as unknown as QueryPage<Row>;
+      return relativePages(base, opts.apiVersion, await call('POST', `${api}/query`, { session, form: { q } }));
     },
 
-    /** POST a `next_page`/`previous_page` URL from a query response (a path under /api/{v}/query/). */
+    /**
+     * POST a `next_page`/`previous_page` value from a query response: a path under /api/{v}/query/,
+     * or the same as an absolute URL on this tenant's Vault host (never another host).
+     */
     async queryPage<Row = Record<string, unknown>>(session: string, pageUrl: string): Promise<QueryPage<Row>> {
-      return (await call('POST', resolvePageUrl(base, opts.apiVersion, pageUrl), {
-        session,
-      })) as unknown as QueryPage<Row>;
+      const url = resolvePageUrl(base, opts.apiVersion, pageUrl);
+      return relativePages(base, opts.apiVersion, await call('POST', url, { session }));
     },
 
-    /** GET /api/{v}/objects/documents/{id}. */
+    /**
+     * GET /api/{v}/objects/documents/{id}. Version and rendition links are rebuilt on the tenant's
+     * Vault URL: Vault (or a proxy in front of it) may answer with an internal host name.
+     */
     async getDocument(session: string, id: number): Promise<Record<string, unknown>> {
       const b = await call('GET', `${api}/objects/documents/${id}`, { session });
-      return { document: b.document, versions: b.versions, renditions: b.renditions };
+      return {
+        document: b.document,
+        versions: rebaseLinks(base, b.versions),
+        renditions: rebaseLinks(base, b.renditions),
+      };
     },
 
     /** PUT /api/{v}/objects/documents/{id}: update editable fields on the latest version. */
@@ -342,17 +419,65 @@ function defaultOAuthLoginUrl(base: string): string {
   return new URL(base).hostname.endsWith('.veevavault.com') ? 'https://login.veevavault.com' : base;
 }
 
-/** Only pagination URLs of this Vault's query endpoint are followed (never an arbitrary URL). */
-function resolvePageUrl(base: string, version: string, pageUrl: string): string {
-  const u = new URL(pageUrl, base);
-  if (u.origin !== new URL(base).origin || !u.pathname.startsWith(`/api/${version}/query/`)) {
-    throw new VaultError(
-      'ERR_VAULT_INVALID_REQUEST',
-      'INVALID_PAGE_URL',
-      'the page URL is not a query page of this Vault',
-    );
+/** The auth limit counts logins per user per minute (developer.veevavault.com, API rate limits). */
+const AUTH_WINDOW_MS = 60_000;
+
+/**
+ * `url` (absolute or a path) if it is on this Vault — same scheme, host and port, no credentials —
+ * and under `pathPrefix`; else `ERR_VAULT_INVALID_REQUEST` with `type` and `message`. Never an arbitrary URL.
+ */
+function ownVaultUrl(base: string, url: string, pathPrefix: string, type: string, message: string): string {
+  let u: URL | undefined;
+  try {
+    u = new URL(url, base);
+  } catch {
+    u = undefined;
   }
+  if (!u || u.origin !== new URL(base).origin || u.username || u.password || !u.pathname.startsWith(pathPrefix)) {
+    throw new VaultError('ERR_VAULT_INVALID_REQUEST', type, message);
+  }
+  u.hash = '';
   return u.toString();
+}
+
+/** Only pagination URLs of this Vault's query endpoint are followed. */
+function resolvePageUrl(base: string, version: string, pageUrl: string): string {
+  const message = 'the page URL is not a query page of this Vault';
+  return ownVaultUrl(base, pageUrl, `/api/${version}/query/`, 'INVALID_PAGE_URL', message);
+}
+
+/** Page links of this Vault as paths (what tools hand back to the caller as `next_page`). */
+function relativePages<Row>(base: string, version: string, b: Body): QueryPage<Row> {
+  const page = b as unknown as QueryPage<Row>;
+  const d = page.responseDetails as Record<string, unknown> | undefined;
+  for (const k of ['next_page', 'previous_page'] as const) {
+    const v = d?.[k];
+    if (typeof v !== 'string') continue;
+    try {
+      const u = new URL(resolvePageUrl(base, version, v));
+      d![k] = `${u.pathname}${u.search}`;
+    } catch {
+      // Not a page of this Vault: left as Vault sent it; queryPage refuses to follow it.
+    }
+  }
+  return page;
+}
+
+/** Absolute links in a Vault answer, moved onto the tenant's Vault origin (path and query kept). */
+function rebaseLinks(base: string, v: unknown): unknown {
+  if (typeof v === 'string') {
+    if (!/^https?:\/\//i.test(v)) return v;
+    try {
+      const u = new URL(v);
+      return u.pathname.startsWith('/api/') ? `${base}${u.pathname}${u.search}` : v;
+    } catch {
+      return v;
+    }
+  }
+  if (Array.isArray(v)) return v.map((x) => rebaseLinks(base, x));
+  if (v && typeof v === 'object')
+    return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, rebaseLinks(base, x)]));
+  return v;
 }
 
 function safeHost(url: string): string | undefined {

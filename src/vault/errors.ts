@@ -97,3 +97,20 @@ export class VaultError extends AppError {
 export function isVaultError(e: unknown, type?: VaultErrorType): e is VaultError {
   return e instanceof VaultError && (type === undefined || e.vaultType === type);
 }
+
+/**
+ * A login refused because Vault's auth limit (per user, per minute) is used up; `retryAfter` says
+ * when logins may be tried again.
+ *
+ * @example
+ * throw loginLimitError(60);
+ */
+export function loginLimitError(retryAfterSeconds: number): VaultError {
+  const s = Math.max(1, Math.ceil(retryAfterSeconds));
+  return new VaultError(
+    'ERR_VAULT_RATE_LIMITED',
+    'API_LIMIT_EXCEEDED',
+    `Vault's login limit (per user, per minute) is used up; logins are paused, retry in ${s} s`,
+    { retryAfter: s },
+  );
+}

@@ -1,17 +1,14 @@
 /**
- * One Vault session per (tenant, user) — or per tenant in `service_account` mode — however many calls
- * arrive at once:
+ * One Vault session per session key — (tenant, Vault URL, login mode, user), or per tenant in
+ * `service_account` mode — however many calls arrive at once. The manager composes:
  *
- * - in-process single flight (a Map of pending logins) so N concurrent first calls share one login;
- * - a {@link SessionStore} that serialises logins across replicas (advisory lock in Postgres) and keeps
- *   the session id encrypted at rest;
+ * - the login modes (login/service-account.ts, login/delegated.ts, login/oauth.ts), one interface;
+ * - the in-process cache with typed keys (session-cache.ts), dropped for a tenant whose Vault URL changed;
+ * - single flight per key, so N concurrent first calls share one identification and one login;
+ * - a {@link SessionStore} that serialises logins across replicas without holding a database
+ *   connection during the Vault call, and keeps the session id encrypted at rest;
  * - reuse until near the inactivity timeout or the 48 h maximum, background keep-alive for sessions
  *   in recent use, and exactly one transparent re-login when Vault answers INVALID_SESSION_ID.
- *
- * Modes (tenant.vault.auth.mode): `service_account` (one shared session; visibility is the service
- * account's), `delegated` (the service account opens a delegated session as the user's Vault id,
- * found by email), `oauth` (the tenant's OAuth/OIDC profile, fed by a Vault-audience token from the
- * injected `oauthToken` source — never the MCP access token).
  *
  * @module
  */
@@ -19,12 +16,23 @@ import { AppError } from '../errors/index.js';
 import type { Logger } from '../log/index.js';
 import { markActedAs, type Acted, type CallContext } from '../context/call-context.js';
 import type { Metrics } from '../metrics/index.js';
+import { singleFlight } from '../shared/single-flight.js';
 import type { Tenant } from '../tenancy/tenant.js';
-import { createVaultClient, vaultClientId, type AuthResult, type VaultClient } from './client.js';
-import { isVaultError, VaultError } from './errors.js';
-import { readSecretFile } from './secret-file.js';
-import type { NewSession, SessionStore, StoredSession, UserMapping } from './session-store.js';
-import { vqlString } from './vql.js';
+import { createVaultClient, vaultClientId, type VaultClient } from './client.js';
+import { isVaultError } from './errors.js';
+import { delegatedLogin } from './login/delegated.js';
+import { oauthLogin } from './login/oauth.js';
+import { serviceAccountLogin } from './login/service-account.js';
+import type { LoginDeps, LoginMode } from './login/types.js';
+import {
+  createSessionCache,
+  keyId,
+  sessionKey,
+  type CachedSession,
+  type LoginKind,
+  type SessionKey,
+} from './session-cache.js';
+import type { SessionStore, StoredSession } from './session-store.js';
 
 /** Vault's maximum session duration, whatever the activity. */
 export const MAX_SESSION_MS = 48 * 3600 * 1000;
@@ -64,17 +72,6 @@ export interface VaultSession {
   mode: Tenant['vault']['auth']['mode'];
 }
 
-interface Cached extends StoredSession {
-  tenant: Tenant;
-  key: string;
-  /** The Vault user name, when known here (service account: from the config; delegated: the user mapping). */
-  vaultUsername?: string;
-  /** Last tool call using it (keep-alive stops once a session is cold). */
-  lastCallAt: number;
-  lastPersistedAt: number;
-  createdHere: boolean;
-}
-
 /**
  * @example
  * const sessions = createSessionManager({ store, secrets: (n) => env[n] });
@@ -84,9 +81,9 @@ export function createSessionManager(opts: SessionManagerOptions) {
   const idle = opts.idleTimeoutMs ?? 10 * 60 * 1000;
   const margin = opts.marginMs ?? Math.min(60_000, Math.round(idle * 0.1));
   const keepWarm = opts.keepWarmMs ?? 30 * 60 * 1000;
-  const cache = new Map<string, Cached>();
+  const cache = createSessionCache();
   const m = opts.metrics;
-  const inflight = new Map<string, Promise<Cached>>();
+  const flights = singleFlight<CachedSession>();
   const clients = new Map<string, VaultClient>();
   let closed = false;
 
@@ -116,202 +113,85 @@ export function createSessionManager(opts: SessionManagerOptions) {
 
   const usable = (s: StoredSession, now = Date.now()) =>
     now < s.expiresAt - margin && now - s.lastUsedAt < idle - margin;
-  const cacheKey = (t: Tenant, key: string) => `${t.id}\u0000${key}`;
 
-  function keyFor(tenant: Tenant, ctx: CallContext): string {
-    return tenant.vault.auth.mode === 'service_account'
-      ? 'sa'
-      : `${tenant.vault.auth.mode === 'delegated' ? 'dg' : 'oa'}:${ctx.user.subject}`;
-  }
+  const deps: LoginDeps = {
+    clientFor,
+    secrets: opts.secrets,
+    store: opts.store,
+    oauthToken: opts.oauthToken,
+    withServiceSession: (tenant, ctx, fn) => withSessionOf(tenant, ctx, modes.service_account, (s) => fn(s.sessionId)),
+  };
+  const modes: Record<LoginKind, LoginMode> = {
+    service_account: serviceAccountLogin(deps),
+    delegated: delegatedLogin(deps),
+    oauth: oauthLogin(deps),
+  };
 
-  function password(tenant: Tenant): string {
-    const auth = tenant.vault.auth;
-    if (auth.mode === 'oauth') throw new TypeError('no password in oauth mode');
-    if (auth.passwordEnv) {
-      const v = opts.secrets(auth.passwordEnv);
-      if (!v)
-        throw new AppError(
-          'ERR_VAULT_AUTH',
-          `Tenant ${tenant.id}: the environment variable ${auth.passwordEnv} (vault.auth.passwordEnv) is not set`,
-        );
-      return v;
-    }
-    if (auth.passwordFile) {
-      try {
-        return readSecretFile(auth.passwordFile, `tenant ${tenant.id} vault.auth.passwordFile`);
-      } catch (e) {
-        throw new AppError('ERR_VAULT_AUTH', (e as Error).message);
-      }
-    }
-    throw new AppError('ERR_VAULT_AUTH', `Tenant ${tenant.id}: vault.auth needs passwordEnv or passwordFile`);
-  }
+  const keyFor = (tenant: Tenant, ctx: CallContext, mode: LoginMode) =>
+    sessionKey(tenant, mode.kind, mode.subject(ctx));
 
-  const fromAuth = (r: AuthResult | { sessionId: string; userId: string | number }): NewSession => ({
-    sessionId: r.sessionId,
-    vaultUserId: String(r.userId),
-    expiresAt: Date.now() + MAX_SESSION_MS,
-  });
-
-  /** Get a live session for (tenant, key), logging in at most once across callers and replicas. */
-  async function acquire(tenant: Tenant, key: string, login: () => Promise<NewSession>): Promise<Cached> {
-    const ck = cacheKey(tenant, key);
-    const hit = cache.get(ck);
-    if (hit && usable(hit)) return hit;
-    let p = inflight.get(ck);
-    if (!p) {
-      p = (async () => {
-        let createdHere = false;
-        const s = await opts.store.getOrCreate(
-          tenant,
-          key,
-          (x) => usable(x),
-          async () => {
-            createdHere = true;
-            const mode = MODE_BY_PREFIX[key.split(':')[0]!] ?? 'service_account';
-            try {
-              const fresh = await login();
-              m?.vaultLogins.inc({ tenant: tenant.id, mode, outcome: 'ok' });
-              return fresh;
-            } catch (e) {
-              m?.vaultLogins.inc({ tenant: tenant.id, mode, outcome: 'error' });
-              throw e;
-            }
-          },
-        );
-        const now = Date.now();
-        const entry: Cached = { ...s, tenant, key, lastCallAt: now, lastPersistedAt: s.lastUsedAt, createdHere };
-        cache.set(ck, entry);
-        if (createdHere)
-          opts.log?.info({ tenant: tenant.id, key: redactKey(key), vaultUser: s.vaultUserId }, 'vault login');
-        return entry;
-      })().finally(() => inflight.delete(ck));
-      inflight.set(ck, p);
-    }
-    return p;
+  /** A live session for the key: cached, stored by another caller or replica, or a fresh login (once). */
+  function sessionFor(tenant: Tenant, ctx: CallContext, mode: LoginMode): Promise<CachedSession> {
+    const key = keyFor(tenant, ctx, mode);
+    const hit = cache.get(key);
+    if (hit && usable(hit)) return Promise.resolve(hit);
+    return flights.run(keyId(key), async () => {
+      const who = await mode.identify(tenant, ctx);
+      let createdHere = false;
+      const s = await opts.store.getOrCreate(tenant, key, usable, async () => {
+        createdHere = true;
+        try {
+          const fresh = await mode.login(tenant, ctx, who);
+          m?.vaultLogins.inc({ tenant: tenant.id, mode: mode.kind, outcome: 'ok' });
+          return { ...fresh, expiresAt: Date.now() + MAX_SESSION_MS };
+        } catch (e) {
+          m?.vaultLogins.inc({ tenant: tenant.id, mode: mode.kind, outcome: 'error' });
+          throw e;
+        }
+      });
+      const now = Date.now();
+      const { created: _created, ...stored } = s;
+      const entry: CachedSession = {
+        ...stored,
+        key,
+        tenant,
+        vaultUsername: who.vaultUsername || undefined,
+        lastCallAt: now,
+        lastPersistedAt: s.lastUsedAt,
+        createdHere,
+      };
+      cache.set(entry);
+      if (createdHere) opts.log?.info({ tenant: tenant.id, mode: mode.kind, vaultUser: s.vaultUserId }, 'vault login');
+      return entry;
+    });
   }
 
   /** Forget a session Vault rejected; only deletes the stored one if nobody replaced it meanwhile. */
-  async function invalidate(s: Cached): Promise<void> {
-    const ck = cacheKey(s.tenant, s.key);
-    if (cache.get(ck)?.ref === s.ref) cache.delete(ck);
+  async function invalidate(s: CachedSession): Promise<void> {
+    cache.delete(s.key, s.ref);
     await opts.store.remove(s.tenant, s.key, s.ref);
   }
 
-  async function serviceSession(tenant: Tenant): Promise<Cached> {
-    const auth = tenant.vault.auth;
-    if (auth.mode === 'oauth') throw new TypeError('no service account in oauth mode');
-    const s = await acquire(tenant, 'sa', async () =>
-      fromAuth(await clientFor(tenant).auth(auth.username, password(tenant))),
-    );
-    s.vaultUsername = auth.username;
-    return s;
-  }
-
-  /** Run `fn` with the service account session, re-logging in once if Vault says it is invalid. */
-  async function withServiceSession<T>(tenant: Tenant, fn: (s: Cached) => Promise<T>): Promise<T> {
-    const s = await serviceSession(tenant);
+  /** Run `fn` with the mode's session, re-logging in once if Vault says the session is invalid. */
+  async function withSessionOf<T>(
+    tenant: Tenant,
+    ctx: CallContext,
+    mode: LoginMode,
+    fn: (s: CachedSession) => Promise<T>,
+  ): Promise<T> {
+    const s = await sessionFor(tenant, ctx, mode);
     try {
       return await fn(s);
     } catch (e) {
       if (!isVaultError(e, 'INVALID_SESSION_ID')) throw e;
+      opts.log?.info({ tenant: tenant.id, mode: mode.kind }, 'vault session rejected; logging in again');
       m?.vaultRelogins.inc({ tenant: tenant.id });
       await invalidate(s);
-      return fn(await serviceSession(tenant));
+      return fn(await sessionFor(tenant, ctx, mode));
     }
   }
 
-  /** The user's Vault id and name, looked up by verified email once and remembered in user_mappings. */
-  async function vaultUserFor(tenant: Tenant, ctx: CallContext): Promise<UserMapping> {
-    const known = await opts.store.getMapping(tenant, ctx.user.subject);
-    const email = ctx.user.email?.toLowerCase();
-    if (known && known.email === email) return known;
-    if (!email || !ctx.user.emailVerified) {
-      throw new AppError('ERR_VAULT_ACCESS', 'Delegated Vault access needs a verified email address in your token');
-    }
-    const rows = await withServiceSession(
-      tenant,
-      async (s) =>
-        (
-          await clientFor(tenant).query<{ id: unknown; user_name__v: unknown; status__v?: unknown }>(
-            s.sessionId,
-            `SELECT id, user_name__v, status__v FROM users WHERE user_email__v = ${vqlString(email)}`,
-          )
-        ).data,
-    );
-    const active = rows.filter((r) => r.status__v === undefined || r.status__v === 'active__v');
-    if (active.length !== 1) {
-      throw new AppError(
-        'ERR_VAULT_ACCESS',
-        active.length
-          ? `Several active Vault users have the email ${email}; ask your Vault admin to make it unique`
-          : `No active Vault user has the email ${email}`,
-      );
-    }
-    const mapping = { email, vaultUserId: String(active[0]!.id), vaultUsername: String(active[0]!.user_name__v) };
-    await opts.store.putMapping(tenant, ctx.user.subject, mapping);
-    return mapping;
-  }
-
-  async function userSession(tenant: Tenant, ctx: CallContext, key: string): Promise<Cached> {
-    const auth = tenant.vault.auth;
-    const client = clientFor(tenant);
-    if (auth.mode === 'oauth') {
-      if (!opts.oauthToken) {
-        throw new AppError(
-          'ERR_VAULT_AUTH',
-          `Tenant ${tenant.id} uses vault.auth.mode "oauth" but no Vault token source is configured on this server`,
-        );
-      }
-      const source = opts.oauthToken;
-      return acquire(tenant, key, async () =>
-        fromAuth(await client.oauthSession(auth.profileId, await source(ctx, tenant), { clientId: auth.clientId })),
-      );
-    }
-    // Delegated: resolve the user and the service session outside the per-user lock, so a login
-    // never waits for a second pooled connection while holding one.
-    const cached = cache.get(cacheKey(tenant, key));
-    if (cached && usable(cached)) return cached;
-    const { vaultUserId, vaultUsername } = await vaultUserFor(tenant, ctx);
-    const s = await withServiceSession(tenant, async (sa) =>
-      acquire(tenant, key, async () => {
-        const grants = (await client.delegations(sa.sessionId)).filter(
-          (d) => String(d.delegator_userid) === vaultUserId,
-        );
-        // The user may have granted access in several Vaults of the domain: take this tenant's.
-        const host = new URL(tenant.vault.url).host;
-        const grant = grants.find((d) => d.dns === host) ?? (grants.length === 1 ? grants[0] : undefined);
-        if (!grant) {
-          throw new VaultError(
-            'ERR_VAULT_ACCESS',
-            'INSUFFICIENT_ACCESS',
-            `Vault user ${vaultUserId} has not granted delegate access to the service account ${auth.username}`,
-          );
-        }
-        const delegated = await client.delegationLogin(sa.sessionId, grant.id, vaultUserId);
-        return fromAuth({ sessionId: delegated, userId: vaultUserId });
-      }),
-    );
-    s.vaultUsername = vaultUsername || undefined;
-    return s;
-  }
-
-  // Per-user resolution (mapping lookup, delegation) is single-flight too, not only the login.
-  const resolving = new Map<string, Promise<Cached>>();
-  function sessionFor(tenant: Tenant, ctx: CallContext): Promise<Cached> {
-    const key = keyFor(tenant, ctx);
-    if (key === 'sa') return serviceSession(tenant);
-    const ck = cacheKey(tenant, key);
-    const hit = cache.get(ck);
-    if (hit && usable(hit)) return Promise.resolve(hit);
-    let p = resolving.get(ck);
-    if (!p) {
-      p = userSession(tenant, ctx, key).finally(() => resolving.delete(ck));
-      resolving.set(ck, p);
-    }
-    return p;
-  }
-
-  function used(s: Cached): void {
+  function used(s: CachedSession): void {
     const now = Date.now();
     s.lastUsedAt = now;
     s.lastCallAt = now;
@@ -326,9 +206,9 @@ export function createSessionManager(opts: SessionManagerOptions) {
 
   async function keepAliveSweep(): Promise<void> {
     const now = Date.now();
-    for (const [ck, s] of cache) {
+    for (const s of cache.values()) {
       if (now - s.lastCallAt > keepWarm || !usable(s, now)) {
-        if (!usable(s, now)) cache.delete(ck);
+        if (!usable(s, now)) cache.delete(s.key, s.ref);
         continue;
       }
       if (opts.keepAlive === false || now - s.lastUsedAt < idle / 2) continue;
@@ -361,43 +241,37 @@ export function createSessionManager(opts: SessionManagerOptions) {
     async withSession<T>(ctx: CallContext, fn: (s: VaultSession) => Promise<T>): Promise<Acted<T>> {
       if (closed) throw new AppError('ERR_VAULT_UNAVAILABLE', 'The server is shutting down');
       const tenant = requireTenant(ctx);
-      const hit = cache.get(cacheKey(tenant, keyFor(tenant, ctx)));
+      // The tenant's Vault URL may have changed: its old sessions must never reach the new host.
+      for (const stale of cache.dropOtherVaults(tenant))
+        opts.log?.info({ tenant: tenant.id, mode: stale.key.kind }, 'vault URL changed; session dropped');
+      const mode = modes[tenant.vault.auth.mode];
+      const hit = cache.get(keyFor(tenant, ctx, mode));
       m?.vaultSessionCache.inc({ tenant: tenant.id, result: hit && usable(hit) ? 'hit' : 'miss' });
-      const run = async (s: Cached): Promise<Acted<T>> => {
-        // For the audit row: who this call acts as in Vault (a failed call acted too: kept on its error).
-        const vaultUser = s.vaultUsername ?? s.vaultUserId;
-        try {
-          const value = await fn({
+      let vaultUser: string | undefined;
+      try {
+        const value = await withSessionOf(tenant, ctx, mode, async (s) => {
+          // For the audit row: who this call acts as in Vault (a failed call acted too: kept on its error).
+          vaultUser = s.vaultUsername ?? s.vaultUserId;
+          const v = await fn({
             client: clientFor(tenant),
             sessionId: s.sessionId,
             vaultUserId: s.vaultUserId,
-            mode: tenant.vault.auth.mode,
+            mode: mode.kind,
           });
           used(s);
-          return { value, vaultUser };
-        } catch (e) {
-          throw markActedAs(e, vaultUser);
-        }
-      };
-      const s = await sessionFor(tenant, ctx);
-      try {
-        return await run(s);
+          return v;
+        });
+        return { value, vaultUser };
       } catch (e) {
-        if (!isVaultError(e, 'INVALID_SESSION_ID')) throw e;
-        opts.log?.info({ tenant: tenant.id }, 'vault session rejected; logging in again');
-        m?.vaultRelogins.inc({ tenant: tenant.id });
-        await invalidate(s);
-        return run(await sessionFor(tenant, ctx));
+        throw vaultUser === undefined ? e : markActedAs(e, vaultUser);
       }
     },
 
     /** End a user's Vault session (access revoked, user removed): DELETE /session and drop it everywhere. */
     async revoke(tenant: Tenant, subject: string): Promise<boolean> {
-      const key =
-        tenant.vault.auth.mode === 'service_account'
-          ? 'sa'
-          : `${tenant.vault.auth.mode === 'delegated' ? 'dg' : 'oa'}:${subject}`;
-      cache.delete(cacheKey(tenant, key));
+      const kind = tenant.vault.auth.mode;
+      const key: SessionKey = sessionKey(tenant, kind, kind === 'service_account' ? null : subject);
+      cache.delete(key);
       const removed = await opts.store.remove(tenant, key);
       if (removed)
         await clientFor(tenant)
@@ -419,9 +293,10 @@ export function createSessionManager(opts: SessionManagerOptions) {
       if (timer) clearInterval(timer);
       await sweeping;
       if (!opts.store.shared) {
-        const mine = [...cache.values()].filter((s) => s.createdHere);
-        // Delegated sessions first: they were opened through the service account session.
-        mine.sort((a, b) => (a.key === 'sa' ? 1 : 0) - (b.key === 'sa' ? 1 : 0));
+        const mine = cache.values().filter((s) => s.createdHere);
+        // Per-user sessions first: delegated ones were opened through the service account session.
+        const last = (s: CachedSession) => (s.key.kind === 'service_account' ? 1 : 0);
+        mine.sort((a, b) => last(a) - last(b));
         for (const s of mine) {
           await clientFor(s.tenant)
             .endSession(s.sessionId)
@@ -445,16 +320,4 @@ export function requireTenant(ctx: CallContext): Tenant {
     );
   }
   return ctx.tenant;
-}
-
-/** The login a cache key stands for (metrics label). */
-const MODE_BY_PREFIX: Record<string, Tenant['vault']['auth']['mode']> = {
-  sa: 'service_account',
-  dg: 'delegated',
-  oa: 'oauth',
-};
-
-/** Keys carry subjects; log only the mode prefix. */
-function redactKey(key: string): string {
-  return key.split(':')[0] ?? key;
 }

@@ -1,12 +1,14 @@
 /**
  * Where Vault sessions live between calls. Two implementations: Postgres (the tenant's
  * `vault_sessions` table, shared by every replica, see session-store-pg.ts) and memory (stdio mode,
- * which has no database). Both serialise logins per (tenant, key): `getOrCreate` runs `login` only
- * when no usable session is stored, under a lock, so concurrent callers log in once.
+ * which has no database). Both serialise logins per session key: `getOrCreate` runs `login` only
+ * when no usable session is stored, so concurrent callers log in once. A stored session is only ever
+ * returned for the Vault URL it was opened on.
  *
  * @module
  */
 import type { Tenant } from '../tenancy/tenant.js';
+import { keyId, vaultUrlOf, type SessionKey } from './session-cache.js';
 
 /** A session as stored (the id decrypted). */
 export interface StoredSession {
@@ -39,19 +41,20 @@ export interface SessionStore {
   readonly shared: boolean;
   /**
    * Return the stored session for `key` if `usable` accepts it; otherwise call `login`, store and
-   * return its result. Callers for the same (tenant, key) are serialised, across processes for a
-   * shared store.
+   * return its result. Callers for the same key are serialised, across processes for a shared
+   * store; no database connection is held while `login` runs.
    */
   getOrCreate(
     tenant: Tenant,
-    key: string,
+    key: SessionKey,
     usable: (s: StoredSession) => boolean,
     login: () => Promise<NewSession>,
   ): Promise<StoredSession & { created: boolean }>;
   /** Record Vault activity (keeps other replicas from treating the session as idle-expired). */
-  touch(tenant: Tenant, key: string, at: number): Promise<void>;
+  touch(tenant: Tenant, key: SessionKey, at: number): Promise<void>;
   /** Delete the session for `key`, only if it is still the one identified by `ref` (when given). */
-  remove(tenant: Tenant, key: string, ref?: string): Promise<StoredSession | undefined>;
+  remove(tenant: Tenant, key: SessionKey, ref?: string): Promise<StoredSession | undefined>;
+  /** The subject's Vault user, if it was looked up on the tenant's current Vault URL. */
   getMapping(tenant: Tenant, subject: string): Promise<UserMapping | undefined>;
   putMapping(tenant: Tenant, subject: string, m: UserMapping): Promise<void>;
 }
@@ -64,15 +67,15 @@ export interface SessionStore {
  */
 export function createMemorySessionStore(): SessionStore {
   const rows = new Map<string, StoredSession>();
-  const maps = new Map<string, UserMapping>();
+  const maps = new Map<string, UserMapping & { vaultUrl: string }>();
   const locks = new Map<string, Promise<unknown>>();
   let version = 0;
-  const k = (t: Tenant, key: string) => `${t.id}\u0000${key}`;
+  const mapId = (t: Tenant, subject: string) => `${t.id}\u0000${subject}`;
 
   return {
     shared: false,
-    async getOrCreate(tenant, key, usable, login) {
-      const id = k(tenant, key);
+    async getOrCreate(_tenant, key, usable, login) {
+      const id = keyId(key);
       const prev = locks.get(id) ?? Promise.resolve();
       const run = prev
         .catch(() => undefined)
@@ -92,22 +95,27 @@ export function createMemorySessionStore(): SessionStore {
         if (locks.get(id) === run) locks.delete(id);
       }
     },
-    async touch(tenant, key, at) {
-      const cur = rows.get(k(tenant, key));
+    touch(_tenant, key, at) {
+      const cur = rows.get(keyId(key));
       if (cur && at > cur.lastUsedAt) cur.lastUsedAt = at;
+      return Promise.resolve();
     },
-    async remove(tenant, key, ref) {
-      const id = k(tenant, key);
+    remove(_tenant, key, ref) {
+      const id = keyId(key);
       const cur = rows.get(id);
-      if (!cur || (ref !== undefined && cur.ref !== ref)) return undefined;
+      if (!cur || (ref !== undefined && cur.ref !== ref)) return Promise.resolve(undefined);
       rows.delete(id);
-      return cur;
+      return Promise.resolve(cur);
     },
-    async getMapping(tenant, subject) {
-      return maps.get(k(tenant, subject));
+    getMapping(tenant, subject) {
+      const m = maps.get(mapId(tenant, subject));
+      if (!m || m.vaultUrl !== vaultUrlOf(tenant)) return Promise.resolve(undefined);
+      const { vaultUrl: _u, ...mapping } = m;
+      return Promise.resolve(mapping);
     },
-    async putMapping(tenant, subject, m) {
-      maps.set(k(tenant, subject), m);
+    putMapping(tenant, subject, m) {
+      maps.set(mapId(tenant, subject), { ...m, vaultUrl: vaultUrlOf(tenant) });
+      return Promise.resolve();
     },
   };
 }

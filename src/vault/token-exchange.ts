@@ -13,6 +13,7 @@
  * @module
  */
 import { AppError } from '../errors/index.js';
+import { fetchUpstream, UpstreamError } from '../shared/fetch-upstream.js';
 import { subjectToken, type CallContext } from '../context/call-context.js';
 import type { Tenant } from '../tenancy/tenant.js';
 
@@ -88,23 +89,20 @@ export function createTokenExchange(opts: TokenExchangeOptions): (ctx: CallConte
     }
 
     const at = `the token endpoint ${endpoint.host} (vault.auth.tokenEndpoint)`;
-    let res: Response;
-    try {
-      res = await doFetch(endpoint, {
-        method: 'POST',
-        headers,
-        body: form,
-        signal: AbortSignal.timeout(timeoutMs),
-        redirect: 'error',
-      });
-    } catch (e) {
-      const timedOut = (e as Error).name === 'TimeoutError';
-      throw new AppError(
-        'ERR_UPSTREAM_UNAVAILABLE',
-        `${where}: ${at} ${timedOut ? `did not answer within ${timeoutMs} ms` : 'could not be reached'}`,
-      );
-    }
-    const body = (await res.json().catch(() => undefined)) as Record<string, unknown> | undefined;
+    // Errors name the endpoint's host only: the form carries the caller's token.
+    const res = await fetchUpstream(endpoint, {
+      upstream: `${where}: ${at}`,
+      timeoutMs,
+      maxBytes: 64 * 1024,
+      fetch: doFetch,
+      method: 'POST',
+      headers,
+      body: form,
+    });
+    const body = (await res.json().catch((e: unknown) => {
+      if (e instanceof UpstreamError) throw e; // timed out or oversized while reading
+      return undefined;
+    })) as Record<string, unknown> | undefined;
     if (res.status >= 500)
       throw new AppError('ERR_UPSTREAM_UNAVAILABLE', `${where}: ${at} answered HTTP ${res.status}`);
     if (!res.ok || !body || typeof body.access_token !== 'string' || !body.access_token) {

@@ -4,7 +4,7 @@ import { startVaultSimulator, type VaultSimulator } from '../../src/dev/vault-si
 import { QA_MANAGER, QA_SPECIALIST, SERVICE_ACCOUNT } from '../../src/dev/vault-sim/seed.js';
 import { withTenant } from '../../src/db/with-tenant.js';
 import type { Pool } from '../../src/db/pool.js';
-import { isAppError } from '../../src/errors/index.js';
+import { isAppError, type AppError } from '../../src/errors/index.js';
 import { createSessionCipher } from '../../src/vault/crypto.js';
 import { createSessionManager, type SessionManager } from '../../src/vault/session-manager.js';
 import { createMemorySessionStore } from '../../src/vault/session-store.js';
@@ -66,7 +66,7 @@ describe('session manager (real Postgres, simulator)', () => {
     const m = manager();
     const results = await Promise.all(
       Array.from({ length: 500 }, (_, i) =>
-        m.withSession(ctxFor(sa, `user${i % 7}@acme.com`), async (v) => v.sessionId).then((r) => r.value),
+        m.withSession(ctxFor(sa, `user${i % 7}@acme.com`), (v) => Promise.resolve(v.sessionId)).then((r) => r.value),
       ),
     );
     assert.equal(new Set(results).size, 1);
@@ -81,7 +81,7 @@ describe('session manager (real Postgres, simulator)', () => {
     const ids = await Promise.all(
       replicas.flatMap((m) =>
         Array.from({ length: 50 }, () =>
-          m.withSession(ctxFor(tenant, QA_MANAGER), async (v) => v.sessionId).then((r) => r.value),
+          m.withSession(ctxFor(tenant, QA_MANAGER), (v) => Promise.resolve(v.sessionId)).then((r) => r.value),
         ),
       ),
     );
@@ -91,7 +91,7 @@ describe('session manager (real Postgres, simulator)', () => {
 
   it('stores the session id encrypted, bound to its tenant and key', async () => {
     const m = manager();
-    const { value: sessionId } = await m.withSession(ctxFor(sa, QA_MANAGER), async (v) => v.sessionId);
+    const { value: sessionId } = await m.withSession(ctxFor(sa, QA_MANAGER), (v) => Promise.resolve(v.sessionId));
     const { rows } = await withTenant(env.pool, sa.schema, (tx) =>
       tx.query<{ key: string; ciphertext: Buffer }>('SELECT key, ciphertext FROM vault_sessions'),
     );
@@ -229,9 +229,9 @@ describe('session manager (real Postgres, simulator)', () => {
       store: createMemorySessionStore(),
       secrets,
       keepAliveIntervalMs: 0,
-      oauthToken: async (ctx) => {
+      oauthToken: (ctx) => {
         asked++;
-        return sim.oauthToken(ctx.user.email!);
+        return Promise.resolve(sim.oauthToken(ctx.user.email!));
       },
     });
     managers.push(m);
@@ -241,6 +241,91 @@ describe('session manager (real Postgres, simulator)', () => {
     assert.equal(asked, 1);
     const noSource = createSessionManager({ store: createMemorySessionStore(), secrets, keepAliveIntervalMs: 0 });
     await assert.rejects(docIds(noSource, ctxFor(tenant, QA_MANAGER)), /no Vault token source/);
+  });
+
+  it("after a tenant's Vault URL changes, no session of the old Vault reaches the new host (cache and store)", async () => {
+    const simB = await startVaultSimulator({ recordRequests: true });
+    try {
+      const onA = makeTenant(sim.url, SA_AUTH, 'acme-moved');
+      await provisionTenant(env.pool, onA);
+      const onB: Tenant = { ...onA, vault: { ...onA.vault, url: simB.url } };
+      const m = manager();
+      const { value: oldId } = await m.withSession(ctxFor(onA, QA_MANAGER), (v) => Promise.resolve(v.sessionId));
+
+      // Same manager (cached session of A) and a fresh replica (only the stored row of A).
+      const replica = manager(env.newPool());
+      for (const mgr of [m, replica]) {
+        const ids = await mgr.withSession(ctxFor(onB, QA_MANAGER), async (v) =>
+          (await v.client.query(v.sessionId, 'SELECT id FROM documents')).data.map((r) => r.id),
+        );
+        assert.equal(ids.value.length, 8);
+      }
+      const sent = simB.requests().map((r) => r.authorization);
+      assert.ok(!sent.includes(oldId), "the old Vault's session id was sent to the new host");
+      assert.equal(simB.counters.invalidSessions, 0);
+      assert.equal(simB.loginsFor(SERVICE_ACCOUNT), 1, 'one login on the new Vault, shared by both replicas');
+      const { rows } = await withTenant(env.pool, onA.schema, (tx) =>
+        tx.query<{ vault_url: string }>('SELECT vault_url FROM vault_sessions'),
+      );
+      assert.deepEqual(
+        rows.map((r) => r.vault_url),
+        [simB.url],
+      );
+    } finally {
+      await simB.close();
+    }
+  });
+
+  it("the delegated user's Vault id is looked up again on the new Vault after a URL change", async () => {
+    const simB = await startVaultSimulator();
+    try {
+      const onA = makeTenant(sim.url, DELEGATED_AUTH, 'acme-dg-moved');
+      await provisionTenant(env.pool, onA);
+      const onB: Tenant = { ...onA, vault: { ...onA.vault, url: simB.url } };
+      const m = manager();
+      await docIds(m, ctxFor(onA, QA_MANAGER));
+      await docIds(m, ctxFor(onB, QA_MANAGER));
+      assert.equal(simB.counters.delegatedLogins[QA_MANAGER], 1);
+      assert.equal(simB.counters.invalidSessions, 0);
+      const { rows } = await withTenant(env.pool, onA.schema, (tx) =>
+        tx.query<{ vault_url: string }>('SELECT vault_url FROM user_mappings'),
+      );
+      assert.deepEqual(
+        rows.map((r) => r.vault_url),
+        [simB.url],
+      );
+    } finally {
+      await simB.close();
+    }
+  });
+
+  it("Vault's per-minute login limit: the caller gets a retryable error at once and /auth is not called again", async () => {
+    const limited = await startVaultSimulator({ authBurstLimit: 1, recordRequests: true });
+    try {
+      const tenant = makeTenant(limited.url, SA_AUTH, 'acme-auth-limit');
+      await provisionTenant(env.pool, tenant);
+      const m = manager();
+      await docIds(m, ctxFor(tenant, QA_MANAGER)); // the one login this minute allows
+      limited.expireAllSessions();
+      const started = performance.now();
+      const outcomes = await Promise.allSettled(
+        Array.from({ length: 20 }, () => docIds(m, ctxFor(tenant, QA_MANAGER))),
+      );
+      const again = await Promise.allSettled([docIds(m, ctxFor(tenant, QA_MANAGER))]);
+      const elapsed = performance.now() - started;
+      for (const o of [...outcomes, ...again]) {
+        assert.equal(o.status, 'rejected');
+        const e = o.reason as AppError;
+        assert.equal(e.code, 'ERR_VAULT_RATE_LIMITED');
+        assert.match(e.message, /login limit .* retry in \d+ s/);
+        assert.ok(Number(e.details.retryAfter) > 0 && Number(e.details.retryAfter) <= 60);
+      }
+      assert.ok(elapsed < 2_000, `answered in ${elapsed.toFixed(0)} ms, not after retry sleeps`);
+      const auths = limited.requests().filter((r) => r.path.endsWith('/auth'));
+      assert.equal(auths.length, 2, 'the first login and one refused attempt; nothing during the window');
+    } finally {
+      await limited.close();
+    }
   });
 
   it('close() with a process-local store ends the sessions it opened', async () => {

@@ -107,7 +107,9 @@ describe('oauth mode: RFC 8693 token exchange, end to end', () => {
     const spec = await connect(SPECIALIST);
     const mgr = await connect(MANAGER);
     const ids = async (c: Client) =>
-      toolJson(await call(c, 'documents_query', { order_by: 'id', page_size: 50 })).documents.map((d: any) => d.id);
+      toolJson(await call(c, 'documents_query', { order_by: 'id', page_size: 50 })).documents.map(
+        (d: { id: number }) => d.id,
+      );
     for (let i = 0; i < 3; i++) {
       assert.deepEqual(await ids(spec.c), [101, 103, 106, 107, 7_900_001]); // Boston-site documents and the one shared with him
       assert.equal((await ids(mgr.c)).length, 9);

@@ -211,6 +211,8 @@ export async function startVaultSimulator(opts: SimOptions = {}): Promise<VaultS
   async function handle(req: IncomingMessage, res: ServerResponse) {
     counters.requests++;
     const url = new URL(req.url ?? '/', 'http://sim');
+    // Vault names itself by the DNS it was called on (vaultIds, delegations); links use an internal host.
+    const dns = req.headers.host ?? new URL(sim.url).host;
     const method = req.method ?? 'GET';
     // Read the body once, up front, so a recorded request carries it.
     const rawBody = method === 'POST' || method === 'PUT' ? await readBody(req) : '';
@@ -274,7 +276,7 @@ export async function startVaultSimulator(opts: SimOptions = {}): Promise<VaultS
       const user = name ? userByName(name) : undefined;
       if (!user || !user.active) return reply(failure('INVALID_SESSION_ID', 'Invalid or expired OAuth access token.'));
       counters.oauthLogins[user.user_name__v] = (counters.oauthLogins[user.user_name__v] ?? 0) + 1;
-      return reply(authBody(newSession(user)));
+      return reply(authBody(newSession(user), dns));
     }
 
     const m = /^\/api\/(v\d+\.\d+)(\/.*)$/.exec(url.pathname);
@@ -310,7 +312,7 @@ export async function startVaultSimulator(opts: SimOptions = {}): Promise<VaultS
           failure('INACTIVE_USER', 'User is inactive or not found.', { errorType: 'AUTHENTICATION_FAILED' }),
         );
       counters.logins[user.user_name__v] = (counters.logins[user.user_name__v] ?? 0) + 1;
-      return reply(authBody(newSession(user)));
+      return reply(authBody(newSession(user), dns));
     }
 
     // Everything else needs a live session.
@@ -339,7 +341,7 @@ export async function startVaultSimulator(opts: SimOptions = {}): Promise<VaultS
     if (path === '/delegation/vaults' && method === 'GET') {
       const delegated_vaults = seed.users
         .filter((u) => u.active && u.delegates.includes(me.id))
-        .map((u) => ({ id: seed.vaultId, name: seed.vaultName, dns: url.host, delegator_userid: String(u.id) }));
+        .map((u) => ({ id: seed.vaultId, name: seed.vaultName, dns, delegator_userid: String(u.id) }));
       return ok({ delegated_vaults });
     }
     if (path === '/delegation/login' && method === 'POST') {
@@ -494,12 +496,12 @@ export async function startVaultSimulator(opts: SimOptions = {}): Promise<VaultS
     return fail('MALFORMED_URL', 'The specified resource cannot be found.');
   }
 
-  function authBody(s: Session) {
+  function authBody(s: Session, dns: string) {
     return {
       responseStatus: 'SUCCESS',
       sessionId: s.id,
       userId: s.user.id,
-      vaultIds: [{ id: seed.vaultId, name: seed.vaultName, url: `${sim.url}/api` }],
+      vaultIds: [{ id: seed.vaultId, name: seed.vaultName, url: `http://${dns}/api` }],
       vaultId: seed.vaultId,
     };
   }
@@ -517,7 +519,8 @@ export async function startVaultSimulator(opts: SimOptions = {}): Promise<VaultS
           user_email__v,
           user_first_name__v,
           user_last_name__v,
-          status__v: active ? 'active__v' : 'inactive__v',
+          // Vault's user records carry active__v (true/false), not a status__v picklist.
+          active__v: active,
         }),
       );
       return { fields: Object.keys(rows[0] ?? { id: 0 }), rows };
