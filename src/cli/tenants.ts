@@ -24,6 +24,8 @@ const USAGE = `usage:
         [--username <u>] [--password-env <VAR> | --password-file <path>]
         [--profile-id <id>] [--client-id <id>] [--token-endpoint <url>] [--client-secret-env <VAR>]
         [--audience <aud>] [--scope <scope>]          (oauth: token exchange for a Vault token)
+        [--idp-issuer <url> --idp-client-id <id> [--idp-client-secret-env <VAR>] [--idp-name <name>]]
+                                                      (the tenant's own OIDC provider for sign-in)
   npm run tenants -- add --file <tenants.json>      (upsert every tenant of a TENANTS_FILE-style file)
   npm run tenants -- list [--all] [--json]          (--all includes removed tenants)
   npm run tenants -- remove <id>                    (soft: stops resolving, keeps the schema and its data)
@@ -47,6 +49,10 @@ const OPTIONS = {
   'client-secret-env': { type: 'string' },
   audience: { type: 'string' },
   scope: { type: 'string' },
+  'idp-issuer': { type: 'string' },
+  'idp-client-id': { type: 'string' },
+  'idp-client-secret-env': { type: 'string' },
+  'idp-name': { type: 'string' },
   file: { type: 'string' },
   all: { type: 'boolean' },
   json: { type: 'boolean' },
@@ -142,12 +148,21 @@ function parseTenantFlags(id: string | undefined, v: Record<string, string | str
       scope: s('scope'),
     }).filter(([, x]) => x !== undefined),
   );
+  const idp = Object.fromEntries(
+    Object.entries({
+      issuer: s('idp-issuer'),
+      clientId: s('idp-client-id'),
+      clientSecretEnv: s('idp-client-secret-env'),
+      name: s('idp-name'),
+    }).filter(([, x]) => x !== undefined),
+  );
   const candidate = {
     id,
     ...(s('name') ? { name: s('name') } : {}),
     domains: (v.domain as string[] | undefined) ?? [],
     includeSubdomains: v['include-subdomains'] === true,
     vault: { url: s('vault-url'), ...(s('api-version') ? { apiVersion: s('api-version') } : {}), auth },
+    ...(Object.keys(idp).length ? { idp } : {}),
   };
   const r = TenantInputSchema.safeParse(candidate);
   if (!r.success)

@@ -142,6 +142,17 @@ const EnvSchema = z.object({
   METRICS_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
   RATE_LIMIT_PER_MINUTE: int(1200, 0, 10_000_000),
   RATE_LIMIT_BURST: int(200, 1, 10_000_000),
+  // Upstream sign-in providers of the OAuth authorization server (src/oauth/upstream, docs/auth.md).
+  OIDC_CLIENT_ID: z.string().min(1).optional(),
+  OIDC_CLIENT_SECRET: z.string().min(1).optional(),
+  GOOGLE_OAUTH_CLIENT_ID: z.string().min(1).optional(),
+  GOOGLE_OAUTH_CLIENT_SECRET: z.string().min(1).optional(),
+  GOOGLE_ISSUER: url.default('https://accounts.google.com'),
+  GITHUB_OAUTH_URL: url.default('https://github.com'),
+  AUTH0_CLIENT_ID: z.string().min(1).optional(),
+  AUTH0_CLIENT_SECRET: z.string().min(1).optional(),
+  UPSTREAM_TIMEOUT_MS: int(5000, 500, 60000),
+  UPSTREAM_METADATA_CACHE_SECONDS: int(3600, 0, 86400),
 });
 
 export type Env = Record<string, string | undefined>;
@@ -174,8 +185,8 @@ export function loadConfig(env: Env): Readonly<Config> {
   }
   if (e.OIDC_JWKS_URI && !e.OIDC_ISSUER) problems.push('OIDC_JWKS_URI: set OIDC_ISSUER too');
   if (e.OIDC_AUDIENCE && !e.OIDC_ISSUER) problems.push('OIDC_AUDIENCE: set OIDC_ISSUER too');
-  if (e.GOOGLE_HOSTED_DOMAINS.length && !e.GOOGLE_CLIENT_IDS.length)
-    problems.push('GOOGLE_HOSTED_DOMAINS: set GOOGLE_CLIENT_IDS too');
+  if (e.GOOGLE_HOSTED_DOMAINS.length && !e.GOOGLE_CLIENT_IDS.length && !e.GOOGLE_OAUTH_CLIENT_ID)
+    problems.push('GOOGLE_HOSTED_DOMAINS: set GOOGLE_CLIENT_IDS (or GOOGLE_OAUTH_CLIENT_ID) too');
   if (e.AUTH0_AUDIENCE && !e.AUTH0_DOMAIN) problems.push('AUTH0_AUDIENCE: set AUTH0_DOMAIN too');
   if (e.AUTH0_ISSUER_URL && !e.AUTH0_DOMAIN) problems.push('AUTH0_ISSUER_URL: set AUTH0_DOMAIN too');
   if (!e.GITHUB_CLIENT_ID !== !e.GITHUB_CLIENT_SECRET)
@@ -204,6 +215,15 @@ export function loadConfig(env: Env): Readonly<Config> {
       'PERSONAL_TENANT_TEMPLATE: required when PUBLIC_EMAIL_DOMAINS_POLICY=personal (the tenant whose Vault settings personal tenants use)',
     );
   }
+  // Upstream sign-in providers: each client id needs its provider, and secrets need their client id.
+  if (e.OIDC_CLIENT_ID && !e.OIDC_ISSUER) problems.push('OIDC_CLIENT_ID: set OIDC_ISSUER too');
+  if (e.OIDC_CLIENT_SECRET && !e.OIDC_CLIENT_ID) problems.push('OIDC_CLIENT_SECRET: set OIDC_CLIENT_ID too');
+  if (!e.GOOGLE_OAUTH_CLIENT_ID !== !e.GOOGLE_OAUTH_CLIENT_SECRET)
+    problems.push('GOOGLE_OAUTH_CLIENT_ID / GOOGLE_OAUTH_CLIENT_SECRET: set both or neither');
+  if (e.AUTH0_CLIENT_ID && !e.AUTH0_DOMAIN) problems.push('AUTH0_CLIENT_ID: set AUTH0_DOMAIN too');
+  if (!e.AUTH0_CLIENT_ID !== !e.AUTH0_CLIENT_SECRET)
+    problems.push('AUTH0_CLIENT_ID / AUTH0_CLIENT_SECRET: set both or neither');
+  if (cleaned.GITHUB_OAUTH_URL && !e.GITHUB_CLIENT_ID) problems.push('GITHUB_OAUTH_URL: set GITHUB_CLIENT_ID too');
   if (problems.length) throw new ConfigError(problems);
   return deepFreeze(toConfig(e, publicUrl, resource));
 }
@@ -325,6 +345,49 @@ function toConfig(e: ParsedEnv, publicUrl: string, resource: string) {
     metrics: { token: e.METRICS_TOKEN },
     /** Sustained requests per minute per tenant (per subject when no tenant; 0 disables) and the burst. */
     rateLimit: { perMinute: e.RATE_LIMIT_PER_MINUTE, burst: e.RATE_LIMIT_BURST },
+    /** Upstream sign-in providers of the authorization server (each set only when configured). */
+    upstream: {
+      /** Timeout of every call to an upstream (discovery, JWKS, token endpoint, user API). */
+      timeoutMs: e.UPSTREAM_TIMEOUT_MS,
+      /** How long a discovery document (and the JWKS fetched with it) is reused. */
+      metadataCacheMs: e.UPSTREAM_METADATA_CACHE_SECONDS * 1000,
+      clockSkewSeconds: e.CLOCK_SKEW_SECONDS,
+      oidc:
+        e.OIDC_ISSUER && e.OIDC_CLIENT_ID
+          ? {
+              issuer: e.OIDC_ISSUER,
+              clientId: e.OIDC_CLIENT_ID,
+              clientSecret: e.OIDC_CLIENT_SECRET,
+              algorithms: e.OIDC_ALGORITHMS,
+            }
+          : undefined,
+      google:
+        e.GOOGLE_OAUTH_CLIENT_ID && e.GOOGLE_OAUTH_CLIENT_SECRET
+          ? {
+              issuer: e.GOOGLE_ISSUER.replace(/\/+$/, ''),
+              clientId: e.GOOGLE_OAUTH_CLIENT_ID,
+              clientSecret: e.GOOGLE_OAUTH_CLIENT_SECRET,
+              hostedDomains: e.GOOGLE_HOSTED_DOMAINS.map((d) => d.toLowerCase()),
+            }
+          : undefined,
+      github:
+        e.GITHUB_ENABLED && e.GITHUB_CLIENT_ID && e.GITHUB_CLIENT_SECRET
+          ? {
+              oauthUrl: e.GITHUB_OAUTH_URL.replace(/\/+$/, ''),
+              apiUrl: e.GITHUB_API_URL.replace(/\/+$/, ''),
+              clientId: e.GITHUB_CLIENT_ID,
+              clientSecret: e.GITHUB_CLIENT_SECRET,
+            }
+          : undefined,
+      auth0:
+        e.AUTH0_DOMAIN && e.AUTH0_CLIENT_ID && e.AUTH0_CLIENT_SECRET
+          ? {
+              issuer: e.AUTH0_ISSUER_URL ?? `https://${e.AUTH0_DOMAIN.toLowerCase()}/`,
+              clientId: e.AUTH0_CLIENT_ID,
+              clientSecret: e.AUTH0_CLIENT_SECRET,
+            }
+          : undefined,
+    },
   };
 }
 

@@ -51,6 +51,13 @@ export const ERROR_CODES = {
   ERR_VAULT_UNAVAILABLE: { status: 503, jsonRpc: JSONRPC.serverError },
   ERR_VQL_REJECTED: { status: 400, jsonRpc: JSONRPC.serverError },
   ERR_TENANT_MISCONFIGURED: { status: 500, jsonRpc: JSONRPC.internal },
+  // Upstream sign-in (src/oauth/upstream): the identity provider's answer on the callback.
+  /** The user or the upstream refused the sign-in (access_denied and other error responses). */
+  ERR_UPSTREAM_DENIED: { status: 403, jsonRpc: JSONRPC.serverError },
+  /** The upstream's answer failed validation (ID token issuer/audience/nonce/signature/expiry, token response). */
+  ERR_UPSTREAM_INVALID: { status: 502, jsonRpc: JSONRPC.serverError },
+  /** A tenant's own identity provider vouched for an email outside that tenant's domains. */
+  ERR_UPSTREAM_TENANT_MISMATCH: { status: 403, jsonRpc: JSONRPC.serverError },
   ERR_INTERNAL: { status: 500, jsonRpc: JSONRPC.internal },
 } as const satisfies Record<string, CodeInfo>;
 

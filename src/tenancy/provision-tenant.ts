@@ -123,10 +123,10 @@ async function provisionTenantInTx(client: PoolClient, input: TenantInput, deps:
     throw new ProvisionError('ERR_CONFLICT', [`tenant "${input.id}" is a personal tenant and cannot be edited`]);
   const schema = row ? parseSchemaName(row.schema_name) : generateSchemaName();
   await client.query(
-    `INSERT INTO control.tenants (id, schema_name, display_name, vault) VALUES ($1, $2, $3, $4)
+    `INSERT INTO control.tenants (id, schema_name, display_name, vault, idp) VALUES ($1, $2, $3, $4, $5)
      ON CONFLICT (id) DO UPDATE SET display_name = EXCLUDED.display_name, vault = EXCLUDED.vault,
-                                    removed_at = NULL, updated_at = now()`,
-    [input.id, schema, input.name ?? null, JSON.stringify(input.vault)],
+                                    idp = EXCLUDED.idp, removed_at = NULL, updated_at = now()`,
+    [input.id, schema, input.name ?? null, JSON.stringify(input.vault), input.idp ? JSON.stringify(input.idp) : null],
   );
   await createTenantSchemaInTx(client, schema, deps);
   await client.query('DELETE FROM control.tenant_domains WHERE tenant_id = $1 AND domain <> ALL($2)', [

@@ -1,0 +1,257 @@
+/**
+ * An upstream OpenID provider (generic OIDC, Google, Auth0, a tenant's Okta/Entra ID …) built on
+ * openid-client: endpoints from its discovery document (fetched with a timeout, cached, refetched
+ * after a failure), authorization code + PKCE S256 + state + nonce, and a fully checked ID token:
+ * issuer, audience (`azp` when several), nonce, expiry, signature against the provider's JWKS
+ * (openid-client skips it by default for TLS token responses; we do not), and an algorithm from our
+ * allow-list. The identity requires `email_verified` to be the boolean `true` ("true" is refused).
+ *
+ * Plain-HTTP issuers are allowed only on loopback (local fakes and the dev issuer).
+ *
+ * @module
+ */
+import { decodeProtectedHeader } from 'jose';
+import * as client from 'openid-client';
+import type { Provider } from '../../auth/types.js';
+import { AppError, AuthError } from '../../errors/index.js';
+import { checkCallback, onRedirectUri } from './callback.js';
+import type { UpstreamIdentity, UpstreamProvider } from './types.js';
+
+export interface OidcUpstreamOptions {
+  id: string;
+  displayName: string;
+  /** Identity rules family (`oidc`, `google`, `auth0`). */
+  provider: Provider;
+  issuer: string;
+  clientId: string;
+  /** Unset: a public client (PKCE only). */
+  clientSecret?: string;
+  /** Asymmetric JWS algorithms accepted for ID tokens. */
+  algorithms: readonly string[];
+  scope?: string;
+  /** Extra authorization request parameters (e.g. Google's `hd`, `prompt`). */
+  extraParams?: Record<string, string>;
+  timeoutMs: number;
+  /** How long discovery (and its JWKS) is reused; 0 = per sign-in. */
+  metadataCacheMs: number;
+  clockSkewSeconds: number;
+  /** Provider-specific checks on the verified claims (Google's `hd`); may add fields to the identity. */
+  checkClaims?: (claims: Record<string, unknown>) => Partial<UpstreamIdentity>;
+  now?: () => number;
+}
+
+const LOOPBACK = new Set(['127.0.0.1', 'localhost', '[::1]']);
+
+/**
+ * @example
+ * const google = createOidcUpstream({ id: 'google', displayName: 'Google', provider: 'google', issuer: 'https://accounts.google.com', clientId, clientSecret, algorithms: ['RS256'], timeoutMs: 5000, metadataCacheMs: 3_600_000, clockSkewSeconds: 60 });
+ */
+export function createOidcUpstream(o: OidcUpstreamOptions): UpstreamProvider {
+  const now = o.now ?? Date.now;
+  const issuerUrl = new URL(o.issuer);
+  const insecure = issuerUrl.protocol === 'http:';
+  if (insecure && !LOOPBACK.has(issuerUrl.hostname)) {
+    throw new AppError(
+      'ERR_TENANT_MISCONFIGURED',
+      `The ${o.displayName} issuer ${o.issuer} must use https (plain http only on loopback)`,
+    );
+  }
+  let cached: { config: Promise<client.Configuration>; expires: number } | undefined;
+
+  async function discover(): Promise<client.Configuration> {
+    try {
+      const config = await client.discovery(
+        issuerUrl,
+        o.clientId,
+        { ...(o.clientSecret ? { client_secret: o.clientSecret } : {}) },
+        undefined,
+        {
+          timeout: Math.max(1, Math.ceil(o.timeoutMs / 1000)),
+          execute: insecure ? [client.allowInsecureRequests] : [],
+        },
+      );
+      const meta = config.serverMetadata();
+      if (!meta.authorization_endpoint || !meta.token_endpoint || !meta.jwks_uri) {
+        throw new Error('the discovery document lacks authorization_endpoint, token_endpoint or jwks_uri');
+      }
+      // Pick the client authentication the server supports (basic is the spec's default).
+      const methods = meta.token_endpoint_auth_methods_supported ?? ['client_secret_basic'];
+      const auth = !o.clientSecret
+        ? client.None()
+        : methods.includes('client_secret_basic')
+          ? client.ClientSecretBasic(o.clientSecret)
+          : client.ClientSecretPost(o.clientSecret);
+      const tuned = new client.Configuration(
+        meta,
+        o.clientId,
+        {
+          ...(o.clientSecret ? { client_secret: o.clientSecret } : {}),
+          [client.clockTolerance]: o.clockSkewSeconds,
+        },
+        auth,
+      );
+      tuned.timeout = Math.max(1, Math.ceil(o.timeoutMs / 1000));
+      if (insecure) client.allowInsecureRequests(tuned);
+      client.enableNonRepudiationChecks(tuned);
+      return tuned;
+    } catch (e) {
+      throw new AppError(
+        'ERR_UPSTREAM_UNAVAILABLE',
+        `Sign-in with ${o.displayName} is unavailable: its discovery document (${o.issuer}) could not be loaded (${describe(e)}); try again shortly`,
+        { provider: o.id },
+        { cause: e },
+      );
+    }
+  }
+
+  /** Discovery, cached; a failure is not cached, so the next sign-in tries again. */
+  function configuration(): Promise<client.Configuration> {
+    if (cached && cached.expires > now()) return cached.config;
+    const config = discover();
+    cached = { config, expires: now() + o.metadataCacheMs };
+    config.catch(() => {
+      if (cached?.config === config) cached = undefined;
+    });
+    return config;
+  }
+
+  return {
+    id: o.id,
+    displayName: o.displayName,
+
+    async authorizationUrl(input) {
+      const config = await configuration();
+      return client.buildAuthorizationUrl(config, {
+        response_type: 'code',
+        redirect_uri: input.redirectUri,
+        scope: o.scope ?? 'openid email profile',
+        state: input.state,
+        nonce: input.nonce,
+        code_challenge: input.codeChallenge,
+        code_challenge_method: 'S256',
+        ...(input.loginHint ? { login_hint: input.loginHint } : {}),
+        ...o.extraParams,
+      });
+    },
+
+    async exchange(input) {
+      const config = await configuration();
+      const meta = config.serverMetadata();
+      checkCallback(input.callbackUrl, {
+        providerName: o.displayName,
+        expectedState: input.expectedState,
+        issuer: meta.issuer,
+        requireIss: meta.authorization_response_iss_parameter_supported === true,
+      });
+      let tokens: Awaited<ReturnType<typeof client.authorizationCodeGrant>>;
+      try {
+        tokens = await client.authorizationCodeGrant(config, onRedirectUri(input.callbackUrl, input.redirectUri), {
+          expectedState: input.expectedState,
+          expectedNonce: input.expectedNonce,
+          pkceCodeVerifier: input.codeVerifier,
+          idTokenExpected: true,
+        });
+      } catch (e) {
+        throw translate(e, o.displayName, o.id);
+      }
+      const idToken = tokens.id_token!;
+      const alg = decodeProtectedHeader(idToken).alg ?? '';
+      if (!o.algorithms.includes(alg)) {
+        throw new AppError(
+          'ERR_UPSTREAM_INVALID',
+          `The ${o.displayName} ID token is signed with ${alg || 'no algorithm'}, which is not allowed (allowed: ${o.algorithms.join(', ')})`,
+        );
+      }
+      const claims = tokens.claims()! as Record<string, unknown>;
+      const email = verifiedEmail(claims, o.displayName);
+      const extra = o.checkClaims?.(claims) ?? {};
+      return {
+        subject: String(claims.sub),
+        provider: o.provider,
+        issuer: meta.issuer,
+        email,
+        emailVerified: true,
+        ...(typeof claims.name === 'string' && claims.name ? { name: claims.name } : {}),
+        ...extra,
+        upstreamTokens: {
+          accessToken: tokens.access_token,
+          ...(tokens.refresh_token ? { refreshToken: tokens.refresh_token } : {}),
+          idToken,
+          ...(typeof tokens.expires_in === 'number' ? { expiresAt: Math.floor(now() / 1000) + tokens.expires_in } : {}),
+        },
+      };
+    },
+  };
+}
+
+/** The email, only when the upstream vouches for it with the boolean `true`. */
+export function verifiedEmail(claims: Record<string, unknown>, providerName: string): string {
+  if (typeof claims.email !== 'string' || !claims.email) {
+    throw new AuthError(
+      'ERR_AUTH_EMAIL_UNVERIFIED',
+      `${providerName} returned no email for this account; the 'email' scope is required`,
+    );
+  }
+  if (claims.email_verified !== true) {
+    throw new AuthError(
+      'ERR_AUTH_EMAIL_UNVERIFIED',
+      `${providerName} does not vouch for the email ${claims.email} (email_verified is ${JSON.stringify(claims.email_verified) ?? 'missing'}, not true)`,
+    );
+  }
+  return claims.email.toLowerCase();
+}
+
+function describe(e: unknown): string {
+  const err = e as { message?: string; cause?: unknown; code?: string; name?: string };
+  const cause = err.cause as { message?: string; status?: number } | undefined;
+  if (err.name === 'TimeoutError' || err.name === 'AbortError') return 'timed out';
+  if (cause && typeof (cause as { status?: unknown }).status === 'number') return `HTTP ${cause.status}`;
+  const inner = cause?.message && cause.message !== err.message ? `: ${cause.message}` : '';
+  return `${err.message ?? String(e)}${inner}`.slice(0, 300);
+}
+
+/** openid-client errors → our codes, with the failed check named. */
+function translate(e: unknown, name: string, id: string): AppError {
+  if (e instanceof AppError) return e;
+  const err = e as { name?: string; code?: string; error?: string; error_description?: string; message?: string };
+  if (err instanceof client.ResponseBodyError || (err.code === 'OAUTH_RESPONSE_BODY_ERROR' && err.error)) {
+    const desc = (err.error_description ?? '').slice(0, 200);
+    if (err.error === 'invalid_client' || err.error === 'unauthorized_client') {
+      return new AppError(
+        'ERR_UPSTREAM_INVALID',
+        `${name} refused this server's client credentials (${err.error}${desc ? `: ${desc}` : ''}); check the client id and secret`,
+        { provider: id },
+      );
+    }
+    return new AppError(
+      'ERR_UPSTREAM_DENIED',
+      `${name} refused the authorization code (${err.error}${desc ? `: ${desc}` : ''}); start the sign-in again`,
+      { provider: id },
+    );
+  }
+  if (err instanceof client.AuthorizationResponseError) {
+    return new AppError('ERR_UPSTREAM_DENIED', `Sign-in with ${name} did not complete (${err.error})`, {
+      provider: id,
+    });
+  }
+  const inner = (e as { cause?: { message?: string; code?: string; status?: number } }).cause;
+  const code = err.code ?? '';
+  if (
+    err.name === 'TimeoutError' ||
+    err.name === 'AbortError' ||
+    (e instanceof TypeError && !code) ||
+    code === 'OAUTH_RESPONSE_IS_NOT_CONFORM' ||
+    code === 'OAUTH_RESPONSE_IS_NOT_JSON'
+  ) {
+    return new AppError(
+      'ERR_UPSTREAM_UNAVAILABLE',
+      `${name} could not be reached or answered unexpectedly (${describe(e)}); try again shortly`,
+      { provider: id },
+      { cause: e },
+    );
+  }
+  const what = inner?.message ?? err.message ?? 'unknown failure';
+  return new AppError('ERR_UPSTREAM_INVALID', `The ${name} ID token or token response failed validation: ${what}`, {
+    provider: id,
+  });
+}
