@@ -163,6 +163,13 @@ export function createOidcUpstream(o: OidcUpstreamOptions): UpstreamProvider {
         );
       }
       const claims = tokens.claims()! as Record<string, unknown>;
+      // openid-client checks exp but not a future iat: a token "issued" later than now is refused.
+      if (typeof claims.iat !== 'number' || claims.iat > now() / 1000 + o.clockSkewSeconds) {
+        throw new AppError(
+          'ERR_UPSTREAM_INVALID',
+          `The ${o.displayName} ID token's issued-at time (iat) is in the future`,
+        );
+      }
       const email = verifiedEmail(claims, o.displayName);
       const extra = o.checkClaims?.(claims) ?? {};
       return {

@@ -1,0 +1,280 @@
+/**
+ * The generic OIDC upstream against the dev issuer, driven headlessly: the full authorization-code
+ * round trip (PKCE S256, state, nonce, RFC 9207 iss), then every way the callback or the ID token can
+ * be wrong: denial, state, iss, nonce, audience, issuer, expiry, signature, algorithm, unverified
+ * email (false, the string "true", missing), a replayed code, a wrong verifier, wrong client secret,
+ * and discovery being down (503 naming the provider; not cached, so recovery is immediate).
+ */
+import assert from 'node:assert/strict';
+import { after, before, beforeEach, describe, it } from 'node:test';
+import { loadConfig } from '../../../src/config/index.js';
+import { startDevIssuer, type DevIssuer } from '../../../src/dev/issuer.js';
+import { createOidcUpstream } from '../../../src/oauth/upstream/oidc-provider.js';
+import { createUpstreamRegistry } from '../../../src/oauth/upstream/registry.js';
+import type { UpstreamProvider } from '../../../src/oauth/upstream/types.js';
+import { driveSignIn, failure } from '../../helpers/upstream.js';
+
+const CLIENT_ID = 'vault-mcp';
+const CLIENT_SECRET = 'oidc-secret-value';
+
+describe('generic OIDC upstream', () => {
+  let idp: DevIssuer;
+  let provider: UpstreamProvider;
+  const noTenants = { findById: () => Promise.resolve(undefined), findByEmail: () => Promise.resolve(undefined) };
+
+  before(async () => {
+    idp = await startDevIssuer({
+      clients: { [CLIENT_ID]: CLIENT_SECRET },
+      users: [
+        { sub: 'u-ann', email: 'Ann@Acme.com', email_verified: true, name: 'Ann Acme' },
+        { sub: 'u-false', email: 'bob@acme.com', email_verified: false },
+        { sub: 'u-string', email: 'cy@acme.com', email_verified: 'true' },
+        { sub: 'u-none', email: 'dee@acme.com' },
+      ],
+    });
+    // Built the way main will: from config.
+    const config = loadConfig({
+      NODE_ENV: 'test',
+      OIDC_ISSUER: idp.issuer,
+      OIDC_CLIENT_ID: CLIENT_ID,
+      OIDC_CLIENT_SECRET: CLIENT_SECRET,
+    });
+    const registry = createUpstreamRegistry({ config, tenants: noTenants, secrets: () => undefined });
+    assert.deepEqual(
+      registry.list().map((p) => p.id),
+      ['oidc'],
+    );
+    provider = (await registry.get('oidc'))!;
+  });
+  beforeEach(() => {
+    idp.setIdTokenOverride(undefined);
+    idp.setDown(false);
+  });
+  after(async () => {
+    await idp?.close();
+  });
+
+  it('completes a headless authorization-code round trip with PKCE, state and nonce', async () => {
+    const run = await driveSignIn(provider, 'Ann@Acme.com');
+    const q = run.authorizationUrl.searchParams;
+    assert.equal(q.get('response_type'), 'code');
+    assert.equal(q.get('client_id'), CLIENT_ID);
+    assert.equal(q.get('code_challenge_method'), 'S256');
+    assert.equal(q.get('redirect_uri'), run.redirectUri);
+    assert.equal(q.get('nonce'), run.expectedNonce);
+    assert.match(q.get('scope')!, /\bopenid\b.*\bemail\b/);
+    assert.match(run.loginPage, /Sign in as Ann Acme/);
+    assert.equal(run.callbackUrl.searchParams.get('iss'), idp.issuer);
+
+    const id = await provider.exchange(run);
+    assert.equal(id.subject, 'u-ann');
+    assert.equal(id.provider, 'oidc');
+    assert.equal(id.issuer, idp.issuer);
+    assert.equal(id.email, 'ann@acme.com');
+    assert.equal(id.emailVerified, true);
+    assert.equal(id.name, 'Ann Acme');
+    assert.ok(id.upstreamTokens.accessToken.split('.').length === 3);
+    assert.ok(id.upstreamTokens.idToken);
+    assert.ok(id.upstreamTokens.refreshToken);
+    assert.ok(id.upstreamTokens.expiresAt! > Date.now() / 1000);
+  });
+
+  it('passes login_hint through', async () => {
+    const run = await driveSignIn(provider, 'Ann@Acme.com', { loginHint: 'ann@acme.com' });
+    assert.equal(run.authorizationUrl.searchParams.get('login_hint'), 'ann@acme.com');
+    assert.match(run.loginPage, /suggested/);
+  });
+
+  it('turns a cancelled sign-in (access_denied) into a clear refusal', async () => {
+    const run = await driveSignIn(provider, 'deny');
+    const f = await failure(provider.exchange(run));
+    assert.equal(f.code, 'ERR_UPSTREAM_DENIED');
+    assert.equal(f.status, 403);
+    assert.match(f.message, /cancelled or refused \(access_denied: The user cancelled the sign-in\)/);
+  });
+
+  it('refuses a callback whose state is not ours (also on error responses)', async () => {
+    const run = await driveSignIn(provider, 'Ann@Acme.com');
+    const f = await failure(provider.exchange({ ...run, expectedState: 'another-sign-in' }));
+    assert.equal(f.code, 'ERR_BAD_REQUEST');
+    assert.match(f.message, /state does not match/);
+    const noState = new URL(run.callbackUrl);
+    noState.searchParams.delete('state');
+    assert.match((await failure(provider.exchange({ ...run, callbackUrl: noState }))).message, /state.*missing/);
+    // The code was never redeemed: a later, correct attempt still works.
+    assert.equal((await provider.exchange(run)).subject, 'u-ann');
+  });
+
+  it('refuses a callback naming another issuer (RFC 9207) and one missing iss when promised', async () => {
+    const run = await driveSignIn(provider, 'Ann@Acme.com');
+    const mixed = new URL(run.callbackUrl);
+    mixed.searchParams.set('iss', 'https://evil.example');
+    const f = await failure(provider.exchange({ ...run, callbackUrl: mixed }));
+    assert.equal(f.code, 'ERR_UPSTREAM_INVALID');
+    assert.match(f.message, /names issuer "https:\/\/evil.example"/);
+    const missing = new URL(run.callbackUrl);
+    missing.searchParams.delete('iss');
+    assert.match((await failure(provider.exchange({ ...run, callbackUrl: missing }))).message, /lacks the iss/);
+  });
+
+  const tampered: [string, Parameters<DevIssuer['setIdTokenOverride']>[0], RegExp][] = [
+    ['a bad nonce', { claims: { nonce: 'not-the-nonce' } }, /nonce/],
+    ['no nonce', { claims: { nonce: undefined } }, /nonce/],
+    ['a wrong audience', { claims: { aud: 'another-client', azp: 'another-client' } }, /aud/],
+    ['a wrong issuer', { claims: { iss: 'https://evil.example' } }, /iss/],
+    ['an expired token', { expiresIn: -3600 }, /exp/],
+    ['an issued-at time in the future', { claims: { iat: Math.floor(Date.now() / 1000) + 3600 } }, /iat/],
+    ['a signature by a key not in the JWKS', { foreignKey: true }, /key|signature/i],
+  ];
+  for (const [what, override, expected] of tampered) {
+    it(`refuses an ID token with ${what}`, async () => {
+      const run = await driveSignIn(provider, 'Ann@Acme.com');
+      idp.setIdTokenOverride(override);
+      const f = await failure(provider.exchange(run));
+      assert.equal(f.code, 'ERR_UPSTREAM_INVALID', f.message);
+      assert.match(f.message, expected);
+      assert.doesNotMatch(f.message, /eyJ/, 'no token in the message');
+    });
+  }
+
+  it('refuses an ID token signed with an algorithm outside OIDC_ALGORITHMS', async () => {
+    const strict = createOidcUpstream({
+      id: 'oidc',
+      displayName: 'Strict',
+      provider: 'oidc',
+      issuer: idp.issuer,
+      clientId: CLIENT_ID,
+      clientSecret: CLIENT_SECRET,
+      algorithms: ['RS256'],
+      timeoutMs: 2000,
+      metadataCacheMs: 60_000,
+      clockSkewSeconds: 0,
+    });
+    const run = await driveSignIn(strict, 'Ann@Acme.com');
+    idp.setIdTokenOverride({ alg: 'ES256' });
+    const f = await failure(strict.exchange(run));
+    assert.equal(f.code, 'ERR_UPSTREAM_INVALID');
+    assert.match(f.message, /ES256, which is not allowed \(allowed: RS256\)/);
+  });
+
+  for (const [email, shown] of [
+    ['bob@acme.com', 'false'],
+    ['cy@acme.com', '"true"'],
+    ['dee@acme.com', 'missing'],
+  ] as const) {
+    it(`refuses an email the upstream does not vouch for (email_verified ${shown})`, async () => {
+      const run = await driveSignIn(provider, email);
+      const f = await failure(provider.exchange(run));
+      assert.equal(f.code, 'ERR_AUTH_EMAIL_UNVERIFIED');
+      assert.ok(f.message.includes(`email_verified is ${shown}, not true`), f.message);
+    });
+  }
+
+  it('refuses a replayed code and a wrong PKCE verifier', async () => {
+    const run = await driveSignIn(provider, 'Ann@Acme.com');
+    await provider.exchange(run);
+    const replay = await failure(provider.exchange(run));
+    assert.equal(replay.code, 'ERR_UPSTREAM_DENIED');
+    assert.match(replay.message, /invalid_grant/);
+
+    const other = await driveSignIn(provider, 'Ann@Acme.com');
+    const f = await failure(provider.exchange({ ...other, codeVerifier: 'x'.repeat(43) }));
+    assert.equal(f.code, 'ERR_UPSTREAM_DENIED');
+    assert.match(f.message, /PKCE/);
+  });
+
+  it('names the client credentials when the upstream refuses them', async () => {
+    const wrong = createOidcUpstream({
+      id: 'oidc',
+      displayName: 'Corp IdP',
+      provider: 'oidc',
+      issuer: idp.issuer,
+      clientId: CLIENT_ID,
+      clientSecret: 'wrong',
+      algorithms: ['RS256'],
+      timeoutMs: 2000,
+      metadataCacheMs: 60_000,
+      clockSkewSeconds: 0,
+    });
+    const run = await driveSignIn(wrong, 'Ann@Acme.com');
+    const f = await failure(wrong.exchange(run));
+    assert.equal(f.code, 'ERR_UPSTREAM_INVALID');
+    assert.match(f.message, /Corp IdP refused this server's client credentials \(invalid_client/);
+  });
+
+  it('answers 503 naming the provider while discovery is down, and recovers at once', async () => {
+    const cold = createOidcUpstream({
+      id: 'oidc',
+      displayName: 'Corp IdP',
+      provider: 'oidc',
+      issuer: idp.issuer,
+      clientId: CLIENT_ID,
+      clientSecret: CLIENT_SECRET,
+      algorithms: ['RS256'],
+      timeoutMs: 2000,
+      metadataCacheMs: 60_000,
+      clockSkewSeconds: 0,
+    });
+    idp.setDown(true);
+    const f = await failure(
+      cold.authorizationUrl({ state: 's', nonce: 'n', codeChallenge: 'c', redirectUri: 'https://x/cb' }),
+    );
+    assert.equal(f.code, 'ERR_UPSTREAM_UNAVAILABLE');
+    assert.equal(f.status, 503);
+    assert.match(
+      f.message,
+      /Sign-in with Corp IdP is unavailable: its discovery document \(http:\/\/127\.0\.0\.1:\d+\)/,
+    );
+    idp.setDown(false);
+    const run = await driveSignIn(cold, 'Ann@Acme.com');
+    assert.equal((await cold.exchange(run)).email, 'ann@acme.com');
+  });
+
+  it('answers 503 when the upstream does not answer in time', async () => {
+    const { createServer } = await import('node:http');
+    const silent = createServer(() => undefined);
+    await new Promise<void>((r) => silent.listen(0, '127.0.0.1', r));
+    const port = (silent.address() as { port: number }).port;
+    try {
+      const slow = createOidcUpstream({
+        id: 'oidc',
+        displayName: 'Slow IdP',
+        provider: 'oidc',
+        issuer: `http://127.0.0.1:${port}`,
+        clientId: CLIENT_ID,
+        algorithms: ['RS256'],
+        timeoutMs: 500,
+        metadataCacheMs: 60_000,
+        clockSkewSeconds: 0,
+      });
+      const started = Date.now();
+      const f = await failure(
+        slow.authorizationUrl({ state: 's', nonce: 'n', codeChallenge: 'c', redirectUri: 'https://x/cb' }),
+      );
+      assert.equal(f.code, 'ERR_UPSTREAM_UNAVAILABLE');
+      assert.match(f.message, /Slow IdP/);
+      assert.ok(Date.now() - started < 5000, 'bounded by the timeout');
+    } finally {
+      silent.closeAllConnections();
+      await new Promise<void>((r) => silent.close(() => r()));
+    }
+  });
+
+  it('refuses a plain-http issuer that is not loopback', () => {
+    assert.throws(
+      () =>
+        createOidcUpstream({
+          id: 'oidc',
+          displayName: 'Plain',
+          provider: 'oidc',
+          issuer: 'http://idp.example.com',
+          clientId: CLIENT_ID,
+          algorithms: ['RS256'],
+          timeoutMs: 500,
+          metadataCacheMs: 0,
+          clockSkewSeconds: 0,
+        }),
+      /must use https/,
+    );
+  });
+});
