@@ -4,7 +4,7 @@
  * @module
  */
 export { createGithubUpstream, type GithubUpstreamOptions } from './github-provider.js';
-export { createOidcUpstream, verifiedEmail, type OidcUpstreamOptions } from './oidc-provider.js';
+export { createOidcUpstream, isEntraIssuer, verifiedEmail, type OidcUpstreamOptions } from './oidc-provider.js';
 export { createUpstreamRegistry, type TenantLookup, type UpstreamRegistryDeps } from './registry.js';
 export type {
   AuthorizationRequestInput,

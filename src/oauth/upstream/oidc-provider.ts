@@ -170,7 +170,7 @@ export function createOidcUpstream(o: OidcUpstreamOptions): UpstreamProvider {
           `The ${o.displayName} ID token's issued-at time (iat) is in the future`,
         );
       }
-      const email = verifiedEmail(claims, o.displayName);
+      const email = verifiedEmail(claims, o.displayName, { entra: isEntraIssuer(meta.issuer) });
       const extra = o.checkClaims?.(claims) ?? {};
       return {
         subject: String(claims.sub),
@@ -191,12 +191,36 @@ export function createOidcUpstream(o: OidcUpstreamOptions): UpstreamProvider {
   };
 }
 
-/** The email, only when the upstream vouches for it with the boolean `true`. */
-export function verifiedEmail(claims: Record<string, unknown>, providerName: string): string {
+/** Microsoft Entra ID: the one issuer family whose ID tokens prove email ownership with `xms_edov`. */
+export function isEntraIssuer(issuer: string): boolean {
+  try {
+    return new URL(issuer).hostname === 'login.microsoftonline.com';
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * The email, only when the upstream vouches for it with the boolean `true`. Entra ID sends no
+ * `email_verified` for work accounts; there (only) the optional claim `xms_edov: true` (the email's
+ * domain is verified by the directory's owner) stands in for it when `email_verified` is absent.
+ */
+export function verifiedEmail(
+  claims: Record<string, unknown>,
+  providerName: string,
+  opts: { entra?: boolean } = {},
+): string {
   if (typeof claims.email !== 'string' || !claims.email) {
     throw new AuthError(
       'ERR_AUTH_EMAIL_UNVERIFIED',
       `${providerName} returned no email for this account; the 'email' scope is required`,
+    );
+  }
+  if (opts.entra && claims.email_verified === undefined) {
+    if (claims.xms_edov === true) return claims.email.toLowerCase();
+    throw new AuthError(
+      'ERR_AUTH_EMAIL_UNVERIFIED',
+      `${providerName} does not vouch for the email ${claims.email}: add the optional ID-token claims email and xms_edov to the app registration (xms_edov is ${JSON.stringify(claims.xms_edov) ?? 'missing'}, not true)`,
     );
   }
   if (claims.email_verified !== true) {
