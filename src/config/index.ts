@@ -347,11 +347,14 @@ function toConfig(e: ParsedEnv, publicUrl: string, resource: string) {
     rateLimit: { perMinute: e.RATE_LIMIT_PER_MINUTE, burst: e.RATE_LIMIT_BURST },
     /** Upstream sign-in providers of the authorization server (each set only when configured). */
     upstream: {
-      /** Timeout of every call to an upstream (discovery, JWKS, token endpoint, user API). */
+      /** Timeout of every call to an upstream (discovery, JWKS, token endpoint, user API); whole seconds for openid-client. */
       timeoutMs: e.UPSTREAM_TIMEOUT_MS,
-      /** How long a discovery document (and the JWKS fetched with it) is reused. */
+      /** How long a discovery document is reused (a failed fetch is not cached). */
       metadataCacheMs: e.UPSTREAM_METADATA_CACHE_SECONDS * 1000,
       clockSkewSeconds: e.CLOCK_SKEW_SECONDS,
+      /** ID-token keys: the same JWKS cache settings as bearer tokens. */
+      jwksMaxAgeMs: e.JWKS_CACHE_MAX_AGE_SECONDS * 1000,
+      jwksCooldownMs: e.JWKS_COOLDOWN_SECONDS * 1000,
       oidc:
         e.OIDC_ISSUER && e.OIDC_CLIENT_ID
           ? {

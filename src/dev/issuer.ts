@@ -68,6 +68,8 @@ export interface IdTokenOverride {
   expiresIn?: number;
   /** Sign with a key that is not in the JWKS. */
   foreignKey?: boolean;
+  /** Protected header parameters merged last (e.g. a known `kid` on a foreign signature). */
+  header?: Record<string, unknown>;
   alg?: DevAlg;
 }
 
@@ -315,7 +317,7 @@ export async function startDevIssuer(
     const idToken = await mint(idClaims, {
       expiresIn: o?.expiresIn,
       alg: o?.alg,
-      ...(o?.foreignKey ? { header: { kid: foreign!.kid } } : {}),
+      header: { ...(o?.foreignKey ? { kid: foreign!.kid } : {}), ...o?.header },
       signWith: o?.foreignKey ? foreign : undefined,
     });
     const accessToken = await mint(

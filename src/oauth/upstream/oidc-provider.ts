@@ -5,13 +5,17 @@
  * issuer, audience (`azp` when several), nonce, expiry, signature against the provider's JWKS
  * (openid-client skips it by default for TLS token responses; we do not), and an algorithm from our
  * allow-list. The identity requires `email_verified` to be the boolean `true` ("true" is refused).
+ * The signature is checked with jose against the shared JWKS cache (`src/auth/jwks-cache.ts`): keys
+ * are refetched on an unknown `kid` (IdP key rotation, at most once per cooldown), and an outage of
+ * the JWKS endpoint is a 503 naming the provider.
  *
  * Plain-HTTP issuers are allowed only on loopback (local fakes and the dev issuer).
  *
  * @module
  */
-import { decodeProtectedHeader } from 'jose';
+import { errors as joseErrors, jwtVerify } from 'jose';
 import * as client from 'openid-client';
+import { createJwksCache, type JwksCache } from '../../auth/jwks-cache.js';
 import type { Provider } from '../../auth/types.js';
 import { AppError, AuthError } from '../../errors/index.js';
 import { checkCallback, onRedirectUri } from './callback.js';
@@ -32,8 +36,11 @@ export interface OidcUpstreamOptions {
   /** Extra authorization request parameters (e.g. Google's `hd`, `prompt`). */
   extraParams?: Record<string, string>;
   timeoutMs: number;
-  /** How long discovery (and its JWKS) is reused; 0 = per sign-in. */
+  /** How long discovery is reused; 0 = per sign-in. */
   metadataCacheMs: number;
+  /** JWKS refresh age and the minimum time between refetches on unknown kids (JWKS_* keys). */
+  jwksMaxAgeMs?: number;
+  jwksCooldownMs?: number;
   clockSkewSeconds: number;
   /** Provider-specific checks on the verified claims (Google's `hd`); may add fields to the identity. */
   checkClaims?: (claims: Record<string, unknown>) => Partial<UpstreamIdentity>;
@@ -57,6 +64,24 @@ export function createOidcUpstream(o: OidcUpstreamOptions): UpstreamProvider {
     );
   }
   let cached: { config: Promise<client.Configuration>; expires: number } | undefined;
+  // Kept across discovery refreshes while the JWKS URL stays the same.
+  let jwks: { uri: string; cache: JwksCache } | undefined;
+
+  function keysFor(uri: string): JwksCache {
+    if (jwks?.uri !== uri) {
+      jwks = {
+        uri,
+        cache: createJwksCache({
+          provider: o.displayName,
+          uri,
+          maxAgeMs: o.jwksMaxAgeMs,
+          cooldownMs: o.jwksCooldownMs,
+          timeoutMs: o.timeoutMs,
+        }),
+      };
+    }
+    return jwks.cache;
+  }
 
   async function discover(): Promise<client.Configuration> {
     try {
@@ -92,7 +117,6 @@ export function createOidcUpstream(o: OidcUpstreamOptions): UpstreamProvider {
       );
       tuned.timeout = Math.max(1, Math.ceil(o.timeoutMs / 1000));
       if (insecure) client.allowInsecureRequests(tuned);
-      client.enableNonRepudiationChecks(tuned);
       return tuned;
     } catch (e) {
       throw new AppError(
@@ -113,6 +137,31 @@ export function createOidcUpstream(o: OidcUpstreamOptions): UpstreamProvider {
       if (cached?.config === config) cached = undefined;
     });
     return config;
+  }
+
+  /** openid-client checked the claims; the signature and algorithm are checked here, with our keys. */
+  async function verifySignature(idToken: string, issuer: string, keys: JwksCache): Promise<void> {
+    try {
+      await jwtVerify(idToken, keys.getKey, {
+        algorithms: [...o.algorithms],
+        issuer,
+        audience: o.clientId,
+        clockTolerance: o.clockSkewSeconds,
+      });
+    } catch (e) {
+      if (e instanceof AppError) throw e;
+      const why =
+        e instanceof joseErrors.JOSEAlgNotAllowed
+          ? `it is signed with ${algOf(idToken)}, which is not allowed (allowed: ${o.algorithms.join(', ')})`
+          : e instanceof joseErrors.JWKSNoMatchingKey
+            ? `its signing key (kid) is not in ${o.displayName}'s JWKS`
+            : e instanceof joseErrors.JWSSignatureVerificationFailed
+              ? 'its signature does not verify'
+              : (e as Error).message;
+      throw new AppError('ERR_UPSTREAM_INVALID', `The ${o.displayName} ID token was refused: ${why}`, {
+        provider: o.id,
+      });
+    }
   }
 
   return {
@@ -155,13 +204,7 @@ export function createOidcUpstream(o: OidcUpstreamOptions): UpstreamProvider {
         throw translate(e, o.displayName, o.id);
       }
       const idToken = tokens.id_token!;
-      const alg = decodeProtectedHeader(idToken).alg ?? '';
-      if (!o.algorithms.includes(alg)) {
-        throw new AppError(
-          'ERR_UPSTREAM_INVALID',
-          `The ${o.displayName} ID token is signed with ${alg || 'no algorithm'}, which is not allowed (allowed: ${o.algorithms.join(', ')})`,
-        );
-      }
+      await verifySignature(idToken, meta.issuer, keysFor(meta.jwks_uri!));
       const claims = tokens.claims()! as Record<string, unknown>;
       // openid-client checks exp but not a future iat: a token "issued" later than now is refused.
       if (typeof claims.iat !== 'number' || claims.iat > now() / 1000 + o.clockSkewSeconds) {
@@ -285,4 +328,12 @@ function translate(e: unknown, name: string, id: string): AppError {
   return new AppError('ERR_UPSTREAM_INVALID', `The ${name} ID token or token response failed validation: ${what}`, {
     provider: id,
   });
+}
+
+function algOf(jwt: string): string {
+  try {
+    return (JSON.parse(Buffer.from(jwt.split('.')[0]!, 'base64url').toString()) as { alg?: string }).alg ?? 'none';
+  } catch {
+    return 'an unreadable header';
+  }
 }

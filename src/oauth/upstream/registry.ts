@@ -42,6 +42,8 @@ export function createUpstreamRegistry(deps: UpstreamRegistryDeps): UpstreamRegi
     timeoutMs: u.timeoutMs,
     metadataCacheMs: u.metadataCacheMs,
     clockSkewSeconds: u.clockSkewSeconds,
+    jwksMaxAgeMs: u.jwksMaxAgeMs,
+    jwksCooldownMs: u.jwksCooldownMs,
     now: deps.now,
   };
   const serverWide: UpstreamProvider[] = [];
