@@ -107,7 +107,11 @@ await runCli('tenants', USAGE, async ({ pool, config, out }) => {
       if (!tenants.length) out('no tenants');
       for (const t of tenants) {
         const domains = t.domains.map((d) => (d.includeSubdomains ? `${d.domain} (+subdomains)` : d.domain)).join(', ');
-        const flags = [t.personal ? 'personal' : '', t.removedAt ? `removed ${t.removedAt.toISOString()}` : '']
+        const flags = [
+          t.personal ? 'personal' : '',
+          t.removedAt ? `removed ${t.removedAt.toISOString()}` : '',
+          t.idp?.issuer ? `idp ${t.idp.issuer}` : '',
+        ]
           .filter(Boolean)
           .join(', ');
         out(`${t.id}\t${t.schema}\t${domains || '-'}${flags ? `\t[${flags}]` : ''}`);

@@ -101,6 +101,8 @@ export interface DevIssuer {
   rotateKeys(): Promise<void>;
   /** Number of JWKS fetches served (cache tests). */
   jwksFetches(): number;
+  /** Number of discovery documents served (cache tests). */
+  discoveryFetches(): number;
   /** Token exchanges granted so far. */
   exchanges(): readonly DevExchange[];
   close(): Promise<void>;
@@ -206,6 +208,7 @@ export async function startDevIssuer(
   const codes = new Map<string, PendingAuth>();
   let override: IdTokenOverride | undefined;
   let redeemed = 0;
+  let discoveries = 0;
   let down = false;
   let fetches = 0;
   let issuer = '';
@@ -440,6 +443,7 @@ ${items}
     };
     if (down && req.method === 'GET') return send(503, { error: 'temporarily_unavailable' });
     if (req.method === 'GET' && path === '/.well-known/openid-configuration') {
+      discoveries++;
       return send(200, {
         issuer,
         authorization_endpoint: `${baseUrl}/authorize`,
@@ -523,6 +527,7 @@ ${items}
       await saveKeys(opts.keyFile, keys);
     },
     jwksFetches: () => fetches,
+    discoveryFetches: () => discoveries,
     exchanges: () => exchanges,
     close: () =>
       new Promise<void>((resolve) => {

@@ -22,6 +22,14 @@ const DENIALS: Record<string, string> = {
   server_error: 'it failed internally',
 };
 
+function sameOrigin(a: string, b: string): boolean {
+  try {
+    return new URL(a).origin === new URL(b).origin;
+  } catch {
+    return false;
+  }
+}
+
 function sameString(a: string, b: string): boolean {
   const x = Buffer.from(a);
   const y = Buffer.from(b);
@@ -36,7 +44,14 @@ function sameString(a: string, b: string): boolean {
  */
 export function checkCallback(
   url: URL,
-  o: { providerName: string; expectedState: string; issuer?: string; requireIss?: boolean },
+  o: {
+    providerName: string;
+    expectedState: string;
+    issuer?: string;
+    requireIss?: boolean;
+    /** Plain OAuth providers publish no issuer identifier: any `iss` on the issuer's origin is theirs. */
+    issOriginOnly?: boolean;
+  },
 ): string {
   const q = url.searchParams;
   const state = q.get('state');
@@ -48,7 +63,7 @@ export function checkCallback(
     );
   }
   const iss = q.get('iss');
-  if (iss !== null && o.issuer !== undefined && iss !== o.issuer) {
+  if (iss !== null && o.issuer !== undefined && iss !== o.issuer && !(o.issOriginOnly && sameOrigin(iss, o.issuer))) {
     throw new AppError(
       'ERR_UPSTREAM_INVALID',
       `The ${o.providerName} callback names issuer "${iss.slice(0, 200)}", expected "${o.issuer}" (RFC 9207 mix-up defence)`,

@@ -112,11 +112,12 @@ export function createGithubUpstream(o: GithubUpstreamOptions): UpstreamProvider
     },
 
     async exchange(input) {
-      // GitHub sends no `iss`; if something does, it must be GitHub.
+      // GitHub sends no `iss` today; if one comes, it must be on GitHub's origin.
       const code = checkCallback(input.callbackUrl, {
         providerName: 'GitHub',
         expectedState: input.expectedState,
         issuer: oauthUrl,
+        issOriginOnly: true,
       });
       const tokens = await redeem(code, input.codeVerifier, input.redirectUri);
       const accessToken = tokens.access_token as string;

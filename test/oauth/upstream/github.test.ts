@@ -94,6 +94,10 @@ describe('GitHub upstream', () => {
     const mixed = new URL(run.callbackUrl);
     mixed.searchParams.set('iss', 'https://evil.example');
     assert.equal((await failure(p.exchange({ ...run, callbackUrl: mixed }))).code, 'ERR_UPSTREAM_INVALID');
+    // An iss on GitHub's own origin is GitHub's (it publishes no issuer identifier to compare with).
+    const own = new URL(run.callbackUrl);
+    own.searchParams.set('iss', `${gh.oauthUrl}/login/oauth`);
+    assert.equal((await p.exchange({ ...run, callbackUrl: own })).subject, '583231');
   });
 
   it('refuses a wrong PKCE verifier and a replayed code (GitHub answers 200 { error })', async () => {

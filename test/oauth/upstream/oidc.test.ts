@@ -307,6 +307,37 @@ describe('generic OIDC upstream', () => {
     }
   });
 
+  it('reuses the discovery document for the cache period, and shares one fetch between concurrent sign-ins', async () => {
+    let clock = Date.now();
+    const make = (metadataCacheMs: number) =>
+      createOidcUpstream({
+        id: 'oidc',
+        displayName: 'Corp IdP',
+        provider: 'oidc',
+        issuer: idp.issuer,
+        clientId: CLIENT_ID,
+        clientSecret: CLIENT_SECRET,
+        algorithms: ['RS256'],
+        timeoutMs: 2000,
+        metadataCacheMs,
+        clockSkewSeconds: 0,
+        now: () => clock,
+      });
+    const cachedOne = make(60_000);
+    const before = idp.discoveryFetches();
+    const req = { state: 's', nonce: 'n', codeChallenge: 'c', redirectUri: 'https://x/cb' };
+    await Promise.all([1, 2, 3, 4].map(() => cachedOne.authorizationUrl(req)));
+    await cachedOne.exchange(await driveSignIn(cachedOne, 'Ann@Acme.com'));
+    assert.equal(idp.discoveryFetches(), before + 1);
+    clock += 61_000;
+    await cachedOne.authorizationUrl(req);
+    assert.equal(idp.discoveryFetches(), before + 2);
+    const uncached = make(0);
+    await uncached.authorizationUrl(req);
+    await uncached.authorizationUrl(req);
+    assert.equal(idp.discoveryFetches(), before + 4);
+  });
+
   it('refuses a plain-http issuer that is not loopback', () => {
     assert.throws(
       () =>
