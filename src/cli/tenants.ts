@@ -24,8 +24,9 @@ const USAGE = `usage:
         [--username <u>] [--password-env <VAR> | --password-file <path>]
         [--profile-id <id>] [--client-id <id>] [--token-endpoint <url>] [--client-secret-env <VAR>]
         [--audience <aud>] [--scope <scope>]          (oauth: token exchange for a Vault token)
-        [--idp-issuer <url> --idp-client-id <id> [--idp-client-secret-env <VAR>] [--idp-name <name>]]
-                                                      (the tenant's own OIDC provider for sign-in)
+        [--idp-issuer <url> --idp-client-id <id> [--idp-client-secret-env <VAR>] [--idp-name <name>]
+         [--idp-allow-other-providers]]               (the tenant's own OIDC provider for sign-in; its users
+                                                      must use it unless --idp-allow-other-providers)
   npm run tenants -- add --file <tenants.json>      (upsert every tenant of a TENANTS_FILE-style file)
   npm run tenants -- list [--all] [--json]          (--all includes removed tenants)
   npm run tenants -- remove <id>                    (soft: stops resolving, keeps the schema and its data)
@@ -53,6 +54,7 @@ const OPTIONS = {
   'idp-client-id': { type: 'string' },
   'idp-client-secret-env': { type: 'string' },
   'idp-name': { type: 'string' },
+  'idp-allow-other-providers': { type: 'boolean' },
   file: { type: 'string' },
   all: { type: 'boolean' },
   json: { type: 'boolean' },
@@ -158,6 +160,7 @@ function parseTenantFlags(id: string | undefined, v: Record<string, string | str
       clientId: s('idp-client-id'),
       clientSecretEnv: s('idp-client-secret-env'),
       name: s('idp-name'),
+      allowOtherProviders: v['idp-allow-other-providers'] === true ? true : undefined,
     }).filter(([, x]) => x !== undefined),
   );
   const candidate = {

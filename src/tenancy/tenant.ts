@@ -67,6 +67,11 @@ export const TenantIdpSchema = z
     clientSecretEnv: EnvVarName.optional(),
     /** Shown on the sign-in page (default: the tenant's name). */
     name: z.string().min(1).optional(),
+    /**
+     * Unset/false: the tenant's users must sign in through this IdP (the server-wide providers are
+     * refused for its domains, so deprovisioning there takes effect). true: they may use either.
+     */
+    allowOtherProviders: z.boolean().optional(),
   })
   .strict();
 export type TenantIdp = z.infer<typeof TenantIdpSchema>;

@@ -59,6 +59,7 @@ describe('tenants CLI: --idp-*', () => {
         'IDP_CO_SECRET',
         '--idp-name',
         'IdP Co SSO',
+        '--idp-allow-other-providers',
       ],
       env,
     );
@@ -70,6 +71,7 @@ describe('tenants CLI: --idp-*', () => {
       clientId: '0oa1b2c3',
       clientSecretEnv: 'IDP_CO_SECRET',
       name: 'IdP Co SSO',
+      allowOtherProviders: true,
     });
     assert.match((await tenants(['list'], env)).out, /idp-co\t.*\[idp https:\/\/idp-co\.okta\.com\]/);
 

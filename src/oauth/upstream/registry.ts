@@ -3,7 +3,10 @@
  * (generic OIDC, Google, GitHub, Auth0, in that display order) and each tenant's own OIDC provider
  * (`tenant:<id>`, from the tenant's `idp`). Home-realm discovery (`forEmail`) uses the tenancy rules
  * (exact domain, or a sub-domain where the tenant opted in) through the tenant lookup; a tenant's
- * provider may only sign in users of that tenant's domains.
+ * provider may only sign in users of that tenant's domains, and (unless its `idp` says
+ * `allowOtherProviders`) the tenant's users may only sign in through it: a Google or GitHub account
+ * that carries an acme.com address is refused when Acme runs its own IdP (SSO enforcement, so that
+ * deprovisioning at the tenant's IdP takes effect).
  *
  * @module
  */
@@ -96,7 +99,36 @@ export function createUpstreamRegistry(deps: UpstreamRegistryDeps): UpstreamRegi
       }),
     );
   }
-  const byId = new Map(serverWide.map((p) => [p.id, p]));
+  /** The tenant owning this email, or undefined for an address without a usable domain. */
+  async function ownerOf(email: string): Promise<Tenant | undefined> {
+    try {
+      return await deps.tenants.findByEmail(email);
+    } catch (e) {
+      if (e instanceof AppError && e.code === 'ERR_TENANT_EMAIL_INVALID') return undefined;
+      throw e;
+    }
+  }
+
+  // Server-wide providers refuse users of tenants that sign in through their own IdP only.
+  const enforced = serverWide.map((p): UpstreamProvider => ({
+    id: p.id,
+    displayName: p.displayName,
+    authorizationUrl: (input) => p.authorizationUrl(input),
+    async exchange(input) {
+      const identity = await p.exchange(input);
+      const owner = await ownerOf(identity.email);
+      if (owner?.idp && owner.idp.allowOtherProviders !== true) {
+        const idpName = owner.idp.name ?? owner.name ?? owner.id;
+        throw new AppError(
+          'ERR_UPSTREAM_TENANT_MISMATCH',
+          `Users of ${identity.email.split('@')[1]} sign in with ${idpName} (the identity provider of tenant "${owner.id}"), not with ${p.displayName}`,
+          { provider: p.id },
+        );
+      }
+      return identity;
+    },
+  }));
+  const byId = new Map(enforced.map((p) => [p.id, p]));
   // One provider per tenant (its discovery cache lives in it), rebuilt when the tenant's idp changes.
   const tenantProviders = new Map<string, { key: string; provider: UpstreamProvider }>();
 
@@ -132,7 +164,7 @@ export function createUpstreamRegistry(deps: UpstreamRegistryDeps): UpstreamRegi
       async exchange(input) {
         const identity = await inner.exchange(input);
         // A tenant's IdP vouches only for its own users: the email must map to this very tenant.
-        const owner = await deps.tenants.findByEmail(identity.email).catch(() => undefined);
+        const owner = await ownerOf(identity.email);
         if (owner?.id !== tenant.id) {
           throw new AppError(
             'ERR_UPSTREAM_TENANT_MISMATCH',
@@ -148,7 +180,7 @@ export function createUpstreamRegistry(deps: UpstreamRegistryDeps): UpstreamRegi
   }
 
   return {
-    list: () => serverWide,
+    list: () => enforced,
 
     async get(id) {
       const server = byId.get(id);
@@ -160,14 +192,8 @@ export function createUpstreamRegistry(deps: UpstreamRegistryDeps): UpstreamRegi
     },
 
     async forEmail(email) {
-      let tenant: Tenant | undefined;
-      try {
-        tenant = await deps.tenants.findByEmail(email.trim());
-      } catch (e) {
-        // Not an address with a usable domain: no home realm, the user picks a provider.
-        if (e instanceof AppError && e.code === 'ERR_TENANT_EMAIL_INVALID') return undefined;
-        throw e;
-      }
+      // Not an address with a usable domain: no home realm, the user picks a provider.
+      const tenant = await ownerOf(email.trim());
       return tenant ? tenantProvider(tenant) : undefined;
     },
   };

@@ -41,6 +41,9 @@ describe('tenant identity providers', () => {
       }),
       tenantInput('beta', ['beta.com'], { idp: { issuer: betaIdp.issuer, clientId: 'beta-client' } }),
       tenantInput('gamma', ['gamma.com']),
+      tenantInput('delta', ['delta.com'], {
+        idp: { issuer: betaIdp.issuer, clientId: 'delta-client', allowOtherProviders: true },
+      }),
     ]);
     resolver = createTenantResolver({
       pool: t.pool,
@@ -148,6 +151,44 @@ describe('tenant identity providers', () => {
       betaIdp.setDown(false);
     }
     assert.ok(await beta.authorizationUrl({ state: 's', nonce: 'n', codeChallenge: 'c', redirectUri: 'https://x/cb' }));
+  });
+
+  it('refuses server-wide providers for a tenant that signs in through its own IdP (unless it allows them)', async () => {
+    const corp = await startDevIssuer({
+      users: [
+        { sub: 'c1', email: 'ann@acme.com', email_verified: true },
+        { sub: 'c2', email: 'gus@gamma.com', email_verified: true },
+        { sub: 'c3', email: 'dan@delta.com', email_verified: true },
+        { sub: 'c4', email: 'x@unknown.example', email_verified: true },
+      ],
+    });
+    try {
+      const withCorp = createUpstreamRegistry({
+        config: loadConfig({ NODE_ENV: 'test', OIDC_ISSUER: corp.issuer, OIDC_CLIENT_ID: 'vault-mcp' }),
+        tenants: resolver,
+        secrets: (n) => secrets[n],
+      });
+      const p = withCorp.list()[0]!;
+      assert.equal(p.id, 'oidc');
+      const f = await failure(p.exchange(await driveSignIn(p, 'ann@acme.com')));
+      assert.equal(f.code, 'ERR_UPSTREAM_TENANT_MISMATCH');
+      assert.match(
+        f.message,
+        /^Users of acme.com sign in with Acme SSO \(the identity provider of tenant "acme"\), not with 127\.0\.0\.1:\d+$/,
+      );
+      // get() hands out the same enforcing provider.
+      const same = (await withCorp.get('oidc'))!;
+      assert.equal(
+        (await failure(same.exchange(await driveSignIn(same, 'ann@acme.com')))).code,
+        'ERR_UPSTREAM_TENANT_MISMATCH',
+      );
+      // No IdP of its own, an IdP that allows others, or no tenant at all (tenancy decides later): fine.
+      assert.equal((await p.exchange(await driveSignIn(p, 'gus@gamma.com'))).email, 'gus@gamma.com');
+      assert.equal((await p.exchange(await driveSignIn(p, 'dan@delta.com'))).email, 'dan@delta.com');
+      assert.equal((await p.exchange(await driveSignIn(p, 'x@unknown.example'))).email, 'x@unknown.example');
+    } finally {
+      await corp.close();
+    }
   });
 
   it('stores only the env var name of the secret: an inline clientSecret is refused by the schema', () => {
