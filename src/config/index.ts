@@ -224,6 +224,18 @@ export function loadConfig(env: Env): Readonly<Config> {
   if (!e.AUTH0_CLIENT_ID !== !e.AUTH0_CLIENT_SECRET)
     problems.push('AUTH0_CLIENT_ID / AUTH0_CLIENT_SECRET: set both or neither');
   if (cleaned.GITHUB_OAUTH_URL && !e.GITHUB_CLIENT_ID) problems.push('GITHUB_OAUTH_URL: set GITHUB_CLIENT_ID too');
+  // Sign-in sends users and client secrets there: https only (plain http on loopback, for local fakes).
+  const signIn: [string, string | undefined, unknown][] = [
+    ['OIDC_ISSUER', e.OIDC_ISSUER, e.OIDC_CLIENT_ID],
+    ['GOOGLE_ISSUER', e.GOOGLE_ISSUER, e.GOOGLE_OAUTH_CLIENT_ID],
+    ['GITHUB_OAUTH_URL', e.GITHUB_OAUTH_URL, e.GITHUB_CLIENT_ID],
+    ['GITHUB_API_URL', e.GITHUB_API_URL, e.GITHUB_CLIENT_ID],
+    ['AUTH0_ISSUER_URL', e.AUTH0_ISSUER_URL, e.AUTH0_CLIENT_ID],
+  ];
+  for (const [key, value, used] of signIn) {
+    if (used && value && !isHttpsOrLoopback(value))
+      problems.push(`${key}: must be an https:// URL for sign-in (plain http only on loopback)`);
+  }
   if (problems.length) throw new ConfigError(problems);
   return deepFreeze(toConfig(e, publicUrl, resource));
 }
@@ -392,6 +404,11 @@ function toConfig(e: ParsedEnv, publicUrl: string, resource: string) {
           : undefined,
     },
   };
+}
+
+function isHttpsOrLoopback(u: string): boolean {
+  const url = new URL(u);
+  return url.protocol === 'https:' || ['127.0.0.1', 'localhost', '[::1]'].includes(url.hostname);
 }
 
 function hostForUrl(host: string): string {

@@ -96,6 +96,26 @@ describe('upstream sign-in config', () => {
     assert.deepEqual(problems({ UPSTREAM_TIMEOUT_MS: '10' }).length, 1);
   });
 
+  it('requires https for sign-in URLs (plain http only on loopback)', () => {
+    assert.deepEqual(
+      problems({
+        OIDC_ISSUER: 'http://idp.acme.com',
+        OIDC_CLIENT_ID: 'c',
+        GITHUB_ENABLED: 'true',
+        GITHUB_CLIENT_ID: 'Iv1.abc',
+        GITHUB_CLIENT_SECRET: 's',
+        GITHUB_OAUTH_URL: 'http://github.acme.com',
+      }),
+      [
+        'OIDC_ISSUER: must be an https:// URL for sign-in (plain http only on loopback)',
+        'GITHUB_OAUTH_URL: must be an https:// URL for sign-in (plain http only on loopback)',
+      ],
+    );
+    // Bearer-token verification alone keeps its old rules; loopback is fine for sign-in.
+    assert.deepEqual(problems({ OIDC_ISSUER: 'http://idp.acme.com' }), []);
+    assert.deepEqual(problems({ OIDC_ISSUER: 'http://127.0.0.1:9400', OIDC_CLIENT_ID: 'c' }), []);
+  });
+
   it('lets GOOGLE_HOSTED_DOMAINS go with Google sign-in alone', () => {
     assert.deepEqual(problems({ GOOGLE_HOSTED_DOMAINS: 'acme.com' }), [
       'GOOGLE_HOSTED_DOMAINS: set GOOGLE_CLIENT_IDS (or GOOGLE_OAUTH_CLIENT_ID) too',
