@@ -107,6 +107,21 @@ describe('generic OIDC upstream', () => {
     assert.equal((await provider.exchange(run)).subject, 'u-ann');
   });
 
+  it('refuses a callback with our state but neither code nor error', async () => {
+    const run = await driveSignIn(provider, 'Ann@Acme.com');
+    const noCode = new URL(run.callbackUrl);
+    noCode.searchParams.delete('code');
+    const f = await failure(provider.exchange({ ...run, callbackUrl: noCode }));
+    assert.equal(f.code, 'ERR_BAD_REQUEST');
+    assert.match(f.message, /neither a code nor an error/);
+  });
+
+  it('redeems the code with the configured redirect_uri, not the URL as a proxy rewrote it', async () => {
+    const run = await driveSignIn(provider, 'Ann@Acme.com');
+    const rewritten = new URL(run.callbackUrl.search, 'http://10.0.0.7:3000/oauth/callback');
+    assert.equal((await provider.exchange({ ...run, callbackUrl: rewritten })).subject, 'u-ann');
+  });
+
   it('refuses a callback naming another issuer (RFC 9207) and one missing iss when promised', async () => {
     const run = await driveSignIn(provider, 'Ann@Acme.com');
     const mixed = new URL(run.callbackUrl);
@@ -124,6 +139,11 @@ describe('generic OIDC upstream', () => {
     ['no nonce', { claims: { nonce: undefined } }, /nonce/],
     ['a wrong audience', { claims: { aud: 'another-client', azp: 'another-client' } }, /aud/],
     ['a wrong issuer', { claims: { iss: 'https://evil.example' } }, /iss/],
+    [
+      'several audiences and an azp naming another client',
+      { claims: { aud: [CLIENT_ID, 'another-client'], azp: 'another-client' } },
+      /azp/,
+    ],
     ['an expired token', { expiresIn: -3600 }, /exp/],
     ['an issued-at time in the future', { claims: { iat: Math.floor(Date.now() / 1000) + 3600 } }, /iat/],
     ['a signature by a key not in the JWKS', { foreignKey: true }, /signing key \(kid\) is not in/],
