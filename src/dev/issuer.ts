@@ -58,6 +58,8 @@ export interface DevUser {
   name?: string;
   /** Extra ID-token claims (e.g. Google's `hd`). */
   claims?: JWTPayload;
+  /** Leave email and email_verified out of the ID token (then only /userinfo has them). */
+  emailInUserinfoOnly?: boolean;
 }
 
 /** Tampering applied to the ID tokens the token endpoint issues next (attack tests). */
@@ -86,6 +88,8 @@ export interface DevIssuer {
   addUser(user: DevUser): void;
   /** Tamper with every ID token issued from now on (`undefined` stops). */
   setIdTokenOverride(o: IdTokenOverride | undefined): void;
+  /** Claims merged over every /userinfo answer from now on (`undefined` stops). */
+  setUserinfoOverride(claims: Record<string, unknown> | undefined): void;
   /** Authorization codes redeemed so far. */
   codesRedeemed(): number;
   /**
@@ -207,6 +211,7 @@ export async function startDevIssuer(
   const pending = new Map<string, PendingAuth>();
   const codes = new Map<string, PendingAuth>();
   let override: IdTokenOverride | undefined;
+  let userinfoOverride: Record<string, unknown> | undefined;
   let redeemed = 0;
   let discoveries = 0;
   let down = false;
@@ -307,8 +312,9 @@ export async function startDevIssuer(
       ...u.claims,
     };
     const o = override;
+    const { email: _e, email_verified: _v, ...withoutEmail } = profile;
     let idClaims: Record<string, unknown> = {
-      ...profile,
+      ...(u.emailInUserinfoOnly ? withoutEmail : profile),
       aud: clientId,
       azp: clientId,
       auth_time: Math.floor(Date.now() / 1000),
@@ -447,6 +453,7 @@ ${items}
       return send(200, {
         issuer,
         authorization_endpoint: `${baseUrl}/authorize`,
+        userinfo_endpoint: `${baseUrl}/userinfo`,
         jwks_uri: `${baseUrl}/jwks`,
         token_endpoint: `${baseUrl}/token`,
         response_types_supported: ['code'],
@@ -462,6 +469,24 @@ ${items}
       });
     }
     if (req.method === 'GET' && path === '/authorize') return answer(authorize(url.searchParams));
+    if (req.method === 'GET' && path === '/userinfo') {
+      const bearer = /^Bearer (.+)$/i.exec(req.headers.authorization ?? '')?.[1] ?? '';
+      void jwtVerify(bearer, createLocalJWKSet({ keys: keys.map((k) => k.publicJwk) }), { issuer }).then(
+        ({ payload }) => {
+          const u = users.find((x) => x.sub === payload.sub);
+          if (!u) return send(401, { error: 'invalid_token' });
+          send(200, {
+            sub: u.sub,
+            email: u.email,
+            email_verified: u.email_verified,
+            ...(u.name ? { name: u.name } : {}),
+            ...(userinfoOverride ?? {}),
+          });
+        },
+        () => send(401, { error: 'invalid_token' }),
+      );
+      return;
+    }
     if (req.method === 'GET' && path === '/authorize/select') return answer(select(url.searchParams));
     // `/.well-known/jwks.json` is where Auth0 serves its keys.
     if (req.method === 'GET' && (path === '/jwks' || path === '/.well-known/jwks.json')) {
@@ -519,6 +544,7 @@ ${items}
     users: () => users,
     addUser: (u) => void users.push(u),
     setIdTokenOverride: (o) => void (override = o),
+    setUserinfoOverride: (c) => void (userinfoOverride = c),
     codesRedeemed: () => redeemed,
     mint: (claims, o) => mint(claims, o),
     setDown: (d) => void (down = d),

@@ -5,6 +5,7 @@
  * issuer, audience (`azp` when several), nonce, expiry, signature against the provider's JWKS
  * (openid-client skips it by default for TLS token responses; we do not), and an algorithm from our
  * allow-list. The identity requires `email_verified` to be the boolean `true` ("true" is refused).
+ * When the ID token has no email, it is read from the userinfo endpoint (same subject, same rule).
  * The signature is checked with jose against the shared JWKS cache (`src/auth/jwks-cache.ts`): keys
  * are refetched on an unknown `kid` (IdP key rotation, at most once per cooldown), and an outage of
  * the JWKS endpoint is a 503 naming the provider.
@@ -213,7 +214,17 @@ export function createOidcUpstream(o: OidcUpstreamOptions): UpstreamProvider {
           `The ${o.displayName} ID token's issued-at time (iat) is in the future`,
         );
       }
-      const email = verifiedEmail(claims, o.displayName, { entra: isEntraIssuer(meta.issuer) });
+      // Some IdPs put the email only in userinfo: read it there (openid-client checks its sub).
+      let profile = claims;
+      if (claims.email === undefined && meta.userinfo_endpoint) {
+        try {
+          const info = await client.fetchUserInfo(config, tokens.access_token, String(claims.sub));
+          profile = { ...claims, email: info.email, email_verified: info.email_verified };
+        } catch (e) {
+          throw translate(e, o.displayName, o.id);
+        }
+      }
+      const email = verifiedEmail(profile, o.displayName, { entra: isEntraIssuer(meta.issuer) });
       const extra = o.checkClaims?.(claims) ?? {};
       return {
         subject: String(claims.sub),
@@ -325,7 +336,7 @@ function translate(e: unknown, name: string, id: string): AppError {
     );
   }
   const what = inner?.message ?? err.message ?? 'unknown failure';
-  return new AppError('ERR_UPSTREAM_INVALID', `The ${name} ID token or token response failed validation: ${what}`, {
+  return new AppError('ERR_UPSTREAM_INVALID', `The ${name} sign-in answer failed validation: ${what}`, {
     provider: id,
   });
 }

@@ -30,6 +30,8 @@ describe('generic OIDC upstream', () => {
         { sub: 'u-false', email: 'bob@acme.com', email_verified: false },
         { sub: 'u-string', email: 'cy@acme.com', email_verified: 'true' },
         { sub: 'u-none', email: 'dee@acme.com' },
+        { sub: 'u-info', email: 'Info@Acme.com', email_verified: true, emailInUserinfoOnly: true },
+        { sub: 'u-info-str', email: 'str@acme.com', email_verified: 'true', emailInUserinfoOnly: true },
       ],
     });
     // Built the way main will: from config.
@@ -50,6 +52,7 @@ describe('generic OIDC upstream', () => {
   });
   beforeEach(() => {
     idp.setIdTokenOverride(undefined);
+    idp.setUserinfoOverride(undefined);
     idp.setDown(false);
   });
   after(async () => {
@@ -236,6 +239,20 @@ describe('generic OIDC upstream', () => {
       assert.ok(f.message.includes(`email_verified is ${shown}, not true`), f.message);
     });
   }
+
+  it('reads the email from userinfo when the ID token has none, with the same rules', async () => {
+    const id = await provider.exchange(await driveSignIn(provider, 'Info@Acme.com'));
+    assert.deepEqual([id.subject, id.email], ['u-info', 'info@acme.com']);
+    const str = await failure(provider.exchange(await driveSignIn(provider, 'str@acme.com')));
+    assert.equal(str.code, 'ERR_AUTH_EMAIL_UNVERIFIED');
+    assert.match(str.message, /email_verified is "true", not true/);
+    // A userinfo answer about someone else is refused (its sub must be the ID token's).
+    const run = await driveSignIn(provider, 'Info@Acme.com');
+    idp.setUserinfoOverride({ sub: 'u-ann', email: 'ann@acme.com' });
+    const other = await failure(provider.exchange(run));
+    assert.equal(other.code, 'ERR_UPSTREAM_INVALID');
+    assert.match(other.message, /sub/);
+  });
 
   it('refuses a replayed code and a wrong PKCE verifier', async () => {
     const run = await driveSignIn(provider, 'Ann@Acme.com');
