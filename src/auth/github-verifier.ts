@@ -34,39 +34,6 @@ export function createGithubVerifier(opts: GithubOptions): OpaqueVerifier {
   const doFetch = opts.fetch ?? fetch;
   const base = opts.apiUrl.replace(/\/+$/, '');
 
-  async function get(path: string, token: string): Promise<unknown> {
-    const res = await fetchUpstream(`${base}${path}`, {
-      upstream: 'The GitHub API',
-      timeoutMs: 5000,
-      fetch: doFetch,
-      headers: {
-        authorization: `Bearer ${token}`,
-        accept: 'application/vnd.github+json',
-        'x-github-api-version': '2022-11-28',
-        'user-agent': 'vault-mcp',
-      },
-    });
-    if (res.status === 401) {
-      await res.body?.cancel();
-      throw new AuthError('ERR_AUTH_INVALID_TOKEN', 'GitHub rejected the token (invalid, expired or revoked)');
-    }
-    if ((res.status === 403 || res.status === 404) && path === '/user/emails') {
-      await res.body?.cancel();
-      throw new AuthError(
-        'ERR_AUTH_INVALID_TOKEN',
-        "The GitHub token cannot read the user's emails; grant the 'user:email' scope (or 'Email addresses: read' for fine-grained tokens)",
-      );
-    }
-    if (!res.ok) {
-      await res.body?.cancel();
-      throw new AppError(
-        'ERR_UPSTREAM_UNAVAILABLE',
-        `The GitHub API answered HTTP ${res.status} for ${path}; try again shortly`,
-      );
-    }
-    return res.json().catch(() => null);
-  }
-
   /** Confused-deputy check: the token must belong to our OAuth app, not to any app the user uses. */
   async function checkApp(token: string, app: { clientId: string; clientSecret: string }): Promise<void> {
     const res = await fetchUpstream(`${base}/applications/${encodeURIComponent(app.clientId)}/token`, {
@@ -105,27 +72,12 @@ export function createGithubVerifier(opts: GithubOptions): OpaqueVerifier {
 
   async function introspect(token: string): Promise<UserContext> {
     if (opts.app) await checkApp(token, opts.app);
-    const user = (await get('/user', token)) as { id?: unknown; login?: unknown } | null;
-    if (typeof user?.id !== 'number' || typeof user.login !== 'string') {
-      throw new AppError('ERR_UPSTREAM_UNAVAILABLE', 'The GitHub API returned an unexpected /user document');
-    }
-    const emails = (await get('/user/emails', token)) as
-      { email?: unknown; primary?: unknown; verified?: unknown }[] | null;
-    const primary = Array.isArray(emails) ? emails.find((e) => e.primary === true) : undefined;
-    if (!primary || typeof primary.email !== 'string') {
-      throw new AuthError('ERR_AUTH_EMAIL_UNVERIFIED', `The GitHub account ${user.login} has no primary email`);
-    }
-    if (primary.verified !== true) {
-      throw new AuthError(
-        'ERR_AUTH_EMAIL_UNVERIFIED',
-        `The primary email of the GitHub account ${user.login} is not verified`,
-      );
-    }
+    const account = await fetchGithubAccount(base, token, doFetch);
     return {
-      subject: `github:${user.id}`,
+      subject: `github:${account.id}`,
       provider: 'github',
       issuer: base,
-      email: primary.email,
+      email: account.email,
       emailVerified: true,
       scopes: [...opts.defaultScopes],
       clientId: opts.app?.clientId ?? '',
@@ -138,4 +90,81 @@ export function createGithubVerifier(opts: GithubOptions): OpaqueVerifier {
     provider: 'github',
     verify: cachedIntrospection(introspect, { ttlMs: opts.cacheTtlMs, negativeTtlMs: opts.negativeCacheTtlMs }),
   };
+}
+
+/** A GitHub account as the API proves it: numeric id, login and the VERIFIED primary email. */
+export interface GithubAccount {
+  id: number;
+  login: string;
+  email: string;
+  name?: string;
+}
+
+/**
+ * Who the token belongs to: `GET /user`, then the primary email from `GET /user/emails`, used only
+ * when GitHub says it is verified (shared by the bearer-token verifier and GitHub sign-in).
+ *
+ * @example
+ * const { id, email } = await fetchGithubAccount('https://api.github.com', token, fetch);
+ */
+export async function fetchGithubAccount(base: string, token: string, doFetch: typeof fetch): Promise<GithubAccount> {
+  const user = (await githubGet(base, '/user', token, doFetch)) as {
+    id?: unknown;
+    login?: unknown;
+    name?: unknown;
+  } | null;
+  if (typeof user?.id !== 'number' || typeof user.login !== 'string') {
+    throw new AppError('ERR_UPSTREAM_UNAVAILABLE', 'The GitHub API returned an unexpected /user document');
+  }
+  const emails = (await githubGet(base, '/user/emails', token, doFetch)) as
+    { email?: unknown; primary?: unknown; verified?: unknown }[] | null;
+  const primary = Array.isArray(emails) ? emails.find((e) => e.primary === true) : undefined;
+  if (!primary || typeof primary.email !== 'string') {
+    throw new AuthError('ERR_AUTH_EMAIL_UNVERIFIED', `The GitHub account ${user.login} has no primary email`);
+  }
+  if (primary.verified !== true) {
+    throw new AuthError(
+      'ERR_AUTH_EMAIL_UNVERIFIED',
+      `The primary email of the GitHub account ${user.login} is not verified`,
+    );
+  }
+  return {
+    id: user.id,
+    login: user.login,
+    email: primary.email,
+    ...(typeof user.name === 'string' && user.name ? { name: user.name } : {}),
+  };
+}
+
+async function githubGet(base: string, path: string, token: string, doFetch: typeof fetch): Promise<unknown> {
+  const res = await fetchUpstream(`${base}${path}`, {
+    upstream: 'The GitHub API',
+    timeoutMs: 5000,
+    fetch: doFetch,
+    headers: {
+      authorization: `Bearer ${token}`,
+      accept: 'application/vnd.github+json',
+      'x-github-api-version': '2022-11-28',
+      'user-agent': 'vault-mcp',
+    },
+  });
+  if (res.status === 401) {
+    await res.body?.cancel();
+    throw new AuthError('ERR_AUTH_INVALID_TOKEN', 'GitHub rejected the token (invalid, expired or revoked)');
+  }
+  if ((res.status === 403 || res.status === 404) && path === '/user/emails') {
+    await res.body?.cancel();
+    throw new AuthError(
+      'ERR_AUTH_INVALID_TOKEN',
+      "The GitHub token cannot read the user's emails; grant the 'user:email' scope (or 'Email addresses: read' for fine-grained tokens)",
+    );
+  }
+  if (!res.ok) {
+    await res.body?.cancel();
+    throw new AppError(
+      'ERR_UPSTREAM_UNAVAILABLE',
+      `The GitHub API answered HTTP ${res.status} for ${path}; try again shortly`,
+    );
+  }
+  return res.json().catch(() => null);
 }

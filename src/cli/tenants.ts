@@ -25,6 +25,9 @@ const USAGE = `usage:
         [--username <u>] [--password-env <VAR> | --password-file <path>]
         [--profile-id <id>] [--client-id <id>] [--token-endpoint <url>] [--client-secret-env <VAR>]
         [--audience <aud>] [--scope <scope>]          (oauth: token exchange for a Vault token)
+        [--idp-issuer <url> --idp-client-id <id> [--idp-client-secret-env <VAR>] [--idp-name <name>]
+         [--idp-allow-other-providers]]               (the tenant's own OIDC provider for sign-in; its users
+                                                      must use it unless --idp-allow-other-providers)
   npm run tenants -- add --file <tenants.json>      (upsert every tenant of a TENANTS_FILE-style file)
   npm run tenants -- list [--all] [--json]          (--all includes removed tenants)
   npm run tenants -- remove <id>                    (soft: stops resolving, keeps the schema and its data)
@@ -49,6 +52,11 @@ const OPTIONS = {
   'client-secret-env': { type: 'string' },
   audience: { type: 'string' },
   scope: { type: 'string' },
+  'idp-issuer': { type: 'string' },
+  'idp-client-id': { type: 'string' },
+  'idp-client-secret-env': { type: 'string' },
+  'idp-name': { type: 'string' },
+  'idp-allow-other-providers': { type: 'boolean' },
   file: { type: 'string' },
   all: { type: 'boolean' },
   json: { type: 'boolean' },
@@ -110,6 +118,7 @@ await runCli('tenants', USAGE, async ({ db, config, out }) => {
           t.personal ? 'personal' : '',
           t.allowConsumerAccounts ? 'consumer accounts' : '',
           t.removedAt ? `removed ${t.removedAt.toISOString()}` : '',
+          t.idp?.issuer ? `idp ${t.idp.issuer}` : '',
         ]
           .filter(Boolean)
           .join(', ');
@@ -151,6 +160,15 @@ function parseTenantFlags(id: string | undefined, v: Record<string, string | str
       scope: s('scope'),
     }).filter(([, x]) => x !== undefined),
   );
+  const idp = Object.fromEntries(
+    Object.entries({
+      issuer: s('idp-issuer'),
+      clientId: s('idp-client-id'),
+      clientSecretEnv: s('idp-client-secret-env'),
+      name: s('idp-name'),
+      allowOtherProviders: v['idp-allow-other-providers'] === true ? true : undefined,
+    }).filter(([, x]) => x !== undefined),
+  );
   const candidate = {
     id,
     ...(s('name') ? { name: s('name') } : {}),
@@ -158,6 +176,7 @@ function parseTenantFlags(id: string | undefined, v: Record<string, string | str
     includeSubdomains: v['include-subdomains'] === true,
     ...(v['allow-consumer-accounts'] ? { allowConsumerAccounts: true } : {}),
     vault: { url: s('vault-url'), ...(s('api-version') ? { apiVersion: s('api-version') } : {}), auth },
+    ...(Object.keys(idp).length ? { idp } : {}),
   };
   const r = TenantInputSchema.safeParse(candidate);
   if (!r.success)

@@ -148,6 +148,17 @@ const EnvSchema = z.object({
     .string()
     .regex(/^postgres(ql)?:\/\//, 'must be a postgres:// URL')
     .optional(),
+  // Upstream sign-in providers of the OAuth authorization server (src/oauth/upstream, docs/auth.md).
+  OIDC_CLIENT_ID: z.string().min(1).optional(),
+  OIDC_CLIENT_SECRET: z.string().min(1).optional(),
+  GOOGLE_OAUTH_CLIENT_ID: z.string().min(1).optional(),
+  GOOGLE_OAUTH_CLIENT_SECRET: z.string().min(1).optional(),
+  GOOGLE_ISSUER: url.default('https://accounts.google.com'),
+  GITHUB_OAUTH_URL: url.default('https://github.com'),
+  AUTH0_CLIENT_ID: z.string().min(1).optional(),
+  AUTH0_CLIENT_SECRET: z.string().min(1).optional(),
+  UPSTREAM_TIMEOUT_MS: int(5000, 500, 60000),
+  UPSTREAM_METADATA_CACHE_SECONDS: int(3600, 0, 86400),
 });
 
 export type Env = Record<string, string | undefined>;
@@ -180,8 +191,8 @@ export function loadConfig(env: Env): Readonly<Config> {
   }
   if (e.OIDC_JWKS_URI && !e.OIDC_ISSUER) problems.push('OIDC_JWKS_URI: set OIDC_ISSUER too');
   if (e.OIDC_AUDIENCE && !e.OIDC_ISSUER) problems.push('OIDC_AUDIENCE: set OIDC_ISSUER too');
-  if (e.GOOGLE_HOSTED_DOMAINS.length && !e.GOOGLE_CLIENT_IDS.length)
-    problems.push('GOOGLE_HOSTED_DOMAINS: set GOOGLE_CLIENT_IDS too');
+  if (e.GOOGLE_HOSTED_DOMAINS.length && !e.GOOGLE_CLIENT_IDS.length && !e.GOOGLE_OAUTH_CLIENT_ID)
+    problems.push('GOOGLE_HOSTED_DOMAINS: set GOOGLE_CLIENT_IDS (or GOOGLE_OAUTH_CLIENT_ID) too');
   if (e.AUTH0_AUDIENCE && !e.AUTH0_DOMAIN) problems.push('AUTH0_AUDIENCE: set AUTH0_DOMAIN too');
   if (e.AUTH0_ISSUER_URL && !e.AUTH0_DOMAIN) problems.push('AUTH0_ISSUER_URL: set AUTH0_DOMAIN too');
   if (!e.GITHUB_CLIENT_ID !== !e.GITHUB_CLIENT_SECRET)
@@ -213,6 +224,27 @@ export function loadConfig(env: Env): Readonly<Config> {
   if (e.MIGRATION_DATABASE_URL && !e.DATABASE_URL)
     problems.push('MIGRATION_DATABASE_URL: set DATABASE_URL too (the role the server runs as)');
   if (e.SECRET_KEY_PREVIOUS.length && !e.SECRET_KEY) problems.push('SECRET_KEY_PREVIOUS: set SECRET_KEY too');
+  // Upstream sign-in providers: each client id needs its provider, and secrets need their client id.
+  if (e.OIDC_CLIENT_ID && !e.OIDC_ISSUER) problems.push('OIDC_CLIENT_ID: set OIDC_ISSUER too');
+  if (e.OIDC_CLIENT_SECRET && !e.OIDC_CLIENT_ID) problems.push('OIDC_CLIENT_SECRET: set OIDC_CLIENT_ID too');
+  if (!e.GOOGLE_OAUTH_CLIENT_ID !== !e.GOOGLE_OAUTH_CLIENT_SECRET)
+    problems.push('GOOGLE_OAUTH_CLIENT_ID / GOOGLE_OAUTH_CLIENT_SECRET: set both or neither');
+  if (e.AUTH0_CLIENT_ID && !e.AUTH0_DOMAIN) problems.push('AUTH0_CLIENT_ID: set AUTH0_DOMAIN too');
+  if (!e.AUTH0_CLIENT_ID !== !e.AUTH0_CLIENT_SECRET)
+    problems.push('AUTH0_CLIENT_ID / AUTH0_CLIENT_SECRET: set both or neither');
+  if (cleaned.GITHUB_OAUTH_URL && !e.GITHUB_CLIENT_ID) problems.push('GITHUB_OAUTH_URL: set GITHUB_CLIENT_ID too');
+  // Sign-in sends users and client secrets there: https only (plain http on loopback, for local fakes).
+  const signIn: [string, string | undefined, unknown][] = [
+    ['OIDC_ISSUER', e.OIDC_ISSUER, e.OIDC_CLIENT_ID],
+    ['GOOGLE_ISSUER', e.GOOGLE_ISSUER, e.GOOGLE_OAUTH_CLIENT_ID],
+    ['GITHUB_OAUTH_URL', e.GITHUB_OAUTH_URL, e.GITHUB_CLIENT_ID],
+    ['GITHUB_API_URL', e.GITHUB_API_URL, e.GITHUB_CLIENT_ID],
+    ['AUTH0_ISSUER_URL', e.AUTH0_ISSUER_URL, e.AUTH0_CLIENT_ID],
+  ];
+  for (const [key, value, used] of signIn) {
+    if (used && value && !isHttpsOrLoopback(value))
+      problems.push(`${key}: must be an https:// URL for sign-in (plain http only on loopback)`);
+  }
   if (problems.length) throw new ConfigError(problems);
   return deepFreeze(toConfig(e, publicUrl, resource));
 }
@@ -340,7 +372,58 @@ function toConfig(e: ParsedEnv, publicUrl: string, resource: string) {
       /** The role that owns the schema (migrations, provisioning); unset → DATABASE_URL does both. */
       migrationDatabaseUrl: e.MIGRATION_DATABASE_URL,
     },
+    /** Upstream sign-in providers of the authorization server (each set only when configured). */
+    upstream: {
+      /** Timeout of every call to an upstream (discovery, JWKS, token endpoint, user API); whole seconds for openid-client. */
+      timeoutMs: e.UPSTREAM_TIMEOUT_MS,
+      /** How long a discovery document is reused (a failed fetch is not cached). */
+      metadataCacheMs: e.UPSTREAM_METADATA_CACHE_SECONDS * 1000,
+      clockSkewSeconds: e.CLOCK_SKEW_SECONDS,
+      /** ID-token keys: the same JWKS cache settings as bearer tokens. */
+      jwksMaxAgeMs: e.JWKS_CACHE_MAX_AGE_SECONDS * 1000,
+      jwksCooldownMs: e.JWKS_COOLDOWN_SECONDS * 1000,
+      oidc:
+        e.OIDC_ISSUER && e.OIDC_CLIENT_ID
+          ? {
+              issuer: e.OIDC_ISSUER,
+              clientId: e.OIDC_CLIENT_ID,
+              clientSecret: e.OIDC_CLIENT_SECRET,
+              algorithms: e.OIDC_ALGORITHMS,
+            }
+          : undefined,
+      google:
+        e.GOOGLE_OAUTH_CLIENT_ID && e.GOOGLE_OAUTH_CLIENT_SECRET
+          ? {
+              issuer: e.GOOGLE_ISSUER.replace(/\/+$/, ''),
+              clientId: e.GOOGLE_OAUTH_CLIENT_ID,
+              clientSecret: e.GOOGLE_OAUTH_CLIENT_SECRET,
+              hostedDomains: e.GOOGLE_HOSTED_DOMAINS.map((d) => d.toLowerCase()),
+            }
+          : undefined,
+      github:
+        e.GITHUB_ENABLED && e.GITHUB_CLIENT_ID && e.GITHUB_CLIENT_SECRET
+          ? {
+              oauthUrl: e.GITHUB_OAUTH_URL.replace(/\/+$/, ''),
+              apiUrl: e.GITHUB_API_URL.replace(/\/+$/, ''),
+              clientId: e.GITHUB_CLIENT_ID,
+              clientSecret: e.GITHUB_CLIENT_SECRET,
+            }
+          : undefined,
+      auth0:
+        e.AUTH0_DOMAIN && e.AUTH0_CLIENT_ID && e.AUTH0_CLIENT_SECRET
+          ? {
+              issuer: e.AUTH0_ISSUER_URL ?? `https://${e.AUTH0_DOMAIN.toLowerCase()}/`,
+              clientId: e.AUTH0_CLIENT_ID,
+              clientSecret: e.AUTH0_CLIENT_SECRET,
+            }
+          : undefined,
+    },
   };
+}
+
+function isHttpsOrLoopback(u: string): boolean {
+  const url = new URL(u);
+  return url.protocol === 'https:' || ['127.0.0.1', 'localhost', '[::1]'].includes(url.hostname);
 }
 
 function hostForUrl(host: string): string {

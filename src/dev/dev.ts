@@ -16,10 +16,18 @@ import { QA_MANAGER, QA_SPECIALIST, SERVICE_ACCOUNT, SIM_PASSWORD } from './vaul
 import { startVaultSimulator } from './vault-sim/server.js';
 
 const env = process.env;
-const issuer = await startDevIssuer({ port: Number(env.DEV_ISSUER_PORT ?? 9400) });
-const sim = await startVaultSimulator({ port: Number(env.VAULT_SIM_PORT ?? 8282) });
 const dataDir = env.DATA_DIR ?? '.data';
 await mkdir(dataDir, { recursive: true });
+// Keys persist in the data dir (0600), so tokens and sign-ins survive a restart of `npm run dev`.
+const issuer = await startDevIssuer({
+  port: Number(env.DEV_ISSUER_PORT ?? 9400),
+  keyFile: path.join(dataDir, 'dev-issuer-keys.json'),
+  users: [
+    { sub: 'qa.manager', email: QA_MANAGER, email_verified: true, name: 'QA Manager' },
+    { sub: 'qa.specialist', email: QA_SPECIALIST, email_verified: true, name: 'QA Specialist' },
+  ],
+});
+const sim = await startVaultSimulator({ port: Number(env.VAULT_SIM_PORT ?? 8282) });
 // The demo tenant: acme.com users, delegated mode, so each user sees what their own Vault user may see.
 const tenantsFile = path.join(dataDir, 'dev-tenants.json');
 await writeFile(
@@ -50,6 +58,8 @@ try {
     NODE_ENV: 'development',
     LOG_LEVEL: 'info',
     TENANTS_FILE: tenantsFile,
+    // The dev issuer is also the upstream sign-in provider of the authorization server.
+    OIDC_CLIENT_ID: 'vault-mcp-dev',
     ...env,
     OIDC_ISSUER: issuer.issuer,
   });
@@ -83,7 +93,8 @@ const claude = {
 process.stdout.write(`
 vault-mcp dev is running
   MCP endpoint : ${mcpUrl}
-  OIDC issuer  : ${issuer.issuer}  (dev only; POST /token mints tokens and grants RFC 8693 token exchanges)
+  OIDC issuer  : ${issuer.issuer}  (dev only; POST /token mints tokens and grants RFC 8693 token exchanges;
+                 sign-in page at ${issuer.authorizationEndpoint}: one link per demo user)
   Vault (sim)  : ${sim.url}  (tenant "acme", delegated mode; users' password: ${SIM_PASSWORD})
 
 Dev token (12 h, ${QA_MANAGER}, scopes vault:read vault:vql vault:write):

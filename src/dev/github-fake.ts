@@ -1,11 +1,13 @@
 /**
  * A local stand-in for the GitHub REST API (`GET /user`, `GET /user/emails`, and the OAuth-app token
- * check `POST /applications/{client_id}/token`) for tests and
- * `npm run dev`. Point GITHUB_API_URL at it. Never used in production wiring.
+ * check `POST /applications/{client_id}/token`) and for GitHub's OAuth web flow
+ * (`GET /login/oauth/authorize`: a login page with one link per user; `POST /login/oauth/access_token`:
+ * code + PKCE S256 + client secret, errors answered as HTTP 200 `{ error }` like GitHub does) for tests
+ * and `npm run dev`. Point GITHUB_API_URL and GITHUB_OAUTH_URL at it. Never used in production wiring.
  *
  * @module
  */
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 
@@ -21,6 +23,8 @@ export interface GithubFakeUser {
 
 export interface GithubFake {
   apiUrl: string;
+  /** Base of the OAuth web flow (`/login/oauth/authorize`, `/login/oauth/access_token`). */
+  oauthUrl: string;
   /** Register a user and return a `gho_` token for them. */
   addUser(user: GithubFakeUser): string;
   /** Forget a token (as if revoked). */
@@ -39,6 +43,10 @@ export interface GithubFake {
 export async function startGithubFake(opts: { apps?: Record<string, string> } = {}): Promise<GithubFake> {
   const apps = opts.apps ?? {};
   const users = new Map<string, GithubFakeUser>();
+  /** Everyone the login page offers, by GitHub id. */
+  const people = new Map<number, GithubFakeUser>();
+  const pending = new Map<string, { clientId: string; redirectUri: string; state: string; challenge?: string }>();
+  const codes = new Map<string, { clientId: string; redirectUri: string; challenge?: string; user: GithubFakeUser }>();
   let calls = 0;
   let down = false;
   const server = createServer((req, res) => {
@@ -48,7 +56,88 @@ export async function startGithubFake(opts: { apps?: Record<string, string> } = 
     };
     calls++;
     if (down) return send(503, { message: 'Service Unavailable' });
-    const path = (req.url ?? '').split('?')[0]!;
+    const url = new URL(req.url ?? '/', 'http://127.0.0.1');
+    const path = url.pathname;
+    if (req.method === 'GET' && path === '/login/oauth/authorize') {
+      const q = url.searchParams;
+      const clientId = q.get('client_id') ?? '';
+      if (apps[clientId] === undefined) return send(404, { message: 'Not Found' });
+      const tx = randomBytes(12).toString('base64url');
+      pending.set(tx, {
+        clientId,
+        redirectUri: q.get('redirect_uri') ?? '',
+        state: q.get('state') ?? '',
+        challenge: q.get('code_challenge_method') === 'S256' ? (q.get('code_challenge') ?? undefined) : undefined,
+      });
+      const links = [...people.values()]
+        .map(
+          (u) =>
+            `<li><a class="user" data-login="${u.login}" href="/login/oauth/select?tx=${tx}&amp;user=${u.id}">Sign in as ${u.login}</a></li>`,
+        )
+        .join('\n');
+      res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' });
+      return res.end(
+        `<!doctype html><html><body><h1>Fake GitHub</h1><ul>\n${links}\n</ul><a class="deny" href="/login/oauth/select?tx=${tx}&amp;deny=1">Cancel</a></body></html>`,
+      );
+    }
+    if (req.method === 'GET' && path === '/login/oauth/select') {
+      const p = pending.get(url.searchParams.get('tx') ?? '');
+      if (!p) return send(400, { message: 'unknown sign-in' });
+      pending.delete(url.searchParams.get('tx')!);
+      const back = new URL(p.redirectUri);
+      const user = people.get(Number(url.searchParams.get('user')));
+      if (url.searchParams.get('deny') || !user) {
+        back.searchParams.set('error', 'access_denied');
+        back.searchParams.set('error_description', 'The user has denied your application access.');
+      } else {
+        const code = randomBytes(10).toString('hex');
+        codes.set(code, { clientId: p.clientId, redirectUri: p.redirectUri, challenge: p.challenge, user });
+        back.searchParams.set('code', code);
+      }
+      if (p.state) back.searchParams.set('state', p.state);
+      res.writeHead(302, { location: back.toString() });
+      return res.end();
+    }
+    if (req.method === 'POST' && path === '/login/oauth/access_token') {
+      let raw = '';
+      req.on('data', (c: Buffer) => (raw += c.toString()));
+      req.on('end', () => {
+        const p = new URLSearchParams(raw);
+        const clientId = p.get('client_id') ?? '';
+        // GitHub answers OAuth errors with HTTP 200 and an `error` member.
+        if (apps[clientId] === undefined || apps[clientId] !== p.get('client_secret'))
+          return send(200, {
+            error: 'incorrect_client_credentials',
+            error_description: 'The client_id and/or client_secret passed are incorrect.',
+          });
+        const grant = codes.get(p.get('code') ?? '');
+        codes.delete(p.get('code') ?? '');
+        if (!grant || grant.clientId !== clientId)
+          return send(200, {
+            error: 'bad_verification_code',
+            error_description: 'The code passed is incorrect or expired.',
+          });
+        if (p.get('redirect_uri') && p.get('redirect_uri') !== grant.redirectUri)
+          return send(200, {
+            error: 'redirect_uri_mismatch',
+            error_description: 'The redirect_uri MUST match the registered callback URL for this application.',
+          });
+        if (
+          grant.challenge &&
+          createHash('sha256')
+            .update(p.get('code_verifier') ?? '')
+            .digest('base64url') !== grant.challenge
+        )
+          return send(200, {
+            error: 'bad_verification_code',
+            error_description: 'The code_verifier does not match the code_challenge.',
+          });
+        const token = `gho_${randomBytes(18).toString('base64url').replace(/[-_]/g, 'x')}`;
+        users.set(token, { ...grant.user, appClientId: clientId });
+        send(200, { access_token: token, token_type: 'bearer', scope: 'read:user,user:email' });
+      });
+      return;
+    }
     const appCheck = /^\/applications\/([^/]+)\/token$/.exec(path);
     if (req.method === 'POST' && appCheck) {
       // Basic auth with the app's client id and secret, body { access_token }.
@@ -84,7 +173,9 @@ export async function startGithubFake(opts: { apps?: Record<string, string> } = 
   const { port } = server.address() as AddressInfo;
   return {
     apiUrl: `http://127.0.0.1:${port}`,
+    oauthUrl: `http://127.0.0.1:${port}`,
     addUser(user) {
+      people.set(user.id, user);
       const token = `gho_${randomBytes(18).toString('base64url').replace(/[-_]/g, 'x')}`;
       users.set(token, user);
       return token;

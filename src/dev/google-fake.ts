@@ -1,8 +1,9 @@
 /**
  * A local stand-in for Google sign-in, for tests and `npm run dev`: a JWKS + ID-token minter (the dev
  * issuer with `iss` = https://accounts.google.com) and a tokeninfo endpoint that knows the `ya29.`
- * access tokens it issued. Point GOOGLE_JWKS_URI / GOOGLE_TOKENINFO_URL at it. Never used in
- * production wiring.
+ * access tokens it issued. Point GOOGLE_JWKS_URI / GOOGLE_TOKENINFO_URL at it. For Google sign-in
+ * (the OAuth leg), `oauth` is a second dev issuer whose issuer is its own URL (discovery needs that):
+ * point GOOGLE_ISSUER at `oauth.issuer`; its users may carry `hd`. Never used in production wiring.
  *
  * @module
  */
@@ -10,7 +11,7 @@ import { randomBytes } from 'node:crypto';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { JWTPayload } from 'jose';
-import { startDevIssuer, type DevIssuer, type MintOptions } from './issuer.js';
+import { startDevIssuer, type DevIssuer, type DevUser, type MintOptions } from './issuer.js';
 
 export interface GoogleAccessTokenInfo {
   sub: string;
@@ -28,6 +29,8 @@ export interface GoogleFake {
   jwksUri: string;
   tokeninfoUrl: string;
   issuer: DevIssuer;
+  /** The sign-in leg: discovery, authorize (login page), token (ID tokens with nonce, email, hd). */
+  oauth: DevIssuer;
   /** Sign a Google-style ID token (iss https://accounts.google.com, RS256). */
   mintIdToken(claims: JWTPayload, opts?: MintOptions): Promise<string>;
   /** Register and return a `ya29.` access token that tokeninfo will describe. */
@@ -44,8 +47,11 @@ export interface GoogleFake {
  * const google = await startGoogleFake();
  * const env = { GOOGLE_CLIENT_IDS: 'client-1', GOOGLE_JWKS_URI: google.jwksUri, GOOGLE_TOKENINFO_URL: google.tokeninfoUrl };
  */
-export async function startGoogleFake(): Promise<GoogleFake> {
+export async function startGoogleFake(
+  opts: { users?: DevUser[]; clients?: Record<string, string> } = {},
+): Promise<GoogleFake> {
   const issuer = await startDevIssuer({ issuerFor: () => 'https://accounts.google.com' });
+  const oauth = await startDevIssuer({ users: opts.users, clients: opts.clients });
   const tokens = new Map<string, GoogleAccessTokenInfo & { exp: number }>();
   let calls = 0;
   let down = false;
@@ -86,6 +92,7 @@ export async function startGoogleFake(): Promise<GoogleFake> {
     jwksUri: issuer.jwksUri,
     tokeninfoUrl: `http://127.0.0.1:${port}/tokeninfo`,
     issuer,
+    oauth,
     mintIdToken: (claims, opts) => issuer.mint({ email_verified: true, ...claims }, opts),
     issueAccessToken(info) {
       const token = `ya29.${randomBytes(24).toString('base64url')}`;
@@ -98,6 +105,7 @@ export async function startGoogleFake(): Promise<GoogleFake> {
       server.closeAllConnections();
       await new Promise<void>((r) => server.close(() => r()));
       await issuer.close();
+      await oauth.close();
     },
   };
 }

@@ -54,6 +54,13 @@ export const ERROR_CODES = {
   // Identity hardening (issue #12): consumer accounts and API-key act-as users outside the tenant.
   ERR_TENANT_CONSUMER_ACCOUNT: { status: 403, jsonRpc: JSONRPC.serverError },
   ERR_TENANT_ACT_AS_DOMAIN: { status: 403, jsonRpc: JSONRPC.serverError },
+  // Upstream sign-in (src/oauth/upstream): the identity provider's answer on the callback.
+  /** The user or the upstream refused the sign-in (access_denied and other error responses). */
+  ERR_UPSTREAM_DENIED: { status: 403, jsonRpc: JSONRPC.serverError },
+  /** The upstream's answer failed validation (ID token issuer/audience/nonce/signature/expiry, token response). */
+  ERR_UPSTREAM_INVALID: { status: 502, jsonRpc: JSONRPC.serverError },
+  /** A tenant's own identity provider vouched for an email outside that tenant's domains. */
+  ERR_UPSTREAM_TENANT_MISMATCH: { status: 403, jsonRpc: JSONRPC.serverError },
   ERR_INTERNAL: { status: 500, jsonRpc: JSONRPC.internal },
 } as const satisfies Record<string, CodeInfo>;
 

@@ -19,10 +19,12 @@ export { listTenants, type TenantSummary } from './list-tenants.js';
 export { removeTenant } from './remove-tenant.js';
 export { createTenantResolver, type TenantResolver, type TenantResolverDeps } from './resolve-tenant.js';
 export {
+  TenantIdpSchema,
   TenantInputSchema,
   TenantsFileSchema,
   TenantVaultSchema,
   type Tenant,
+  type TenantIdp,
   type TenantInput,
   type TenantVault,
 } from './tenant.js';

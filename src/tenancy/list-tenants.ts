@@ -15,6 +15,8 @@ export interface TenantSummary {
   allowConsumerAccounts: boolean;
   removedAt: Date | null;
   createdAt: Date;
+  /** The tenant's own sign-in IdP (issuer, client id, secret env var name, display name), if any. */
+  idp: Record<string, string> | null;
 }
 
 /**
@@ -30,9 +32,10 @@ export async function listTenants(pool: Pool, opts: { includeRemoved?: boolean }
     allow_consumer_accounts: boolean;
     removed_at: Date | null;
     created_at: Date;
+    idp: Record<string, string> | null;
     domains: { domain: string; includeSubdomains: boolean }[];
   }>(
-    `SELECT t.id, t.display_name, t.schema_name, t.personal_email IS NOT NULL AS personal, t.allow_consumer_accounts, t.removed_at, t.created_at,
+    `SELECT t.id, t.display_name, t.schema_name, t.personal_email IS NOT NULL AS personal, t.allow_consumer_accounts, t.removed_at, t.created_at, t.idp,
             coalesce(json_agg(json_build_object('domain', d.domain, 'includeSubdomains', d.include_subdomains) ORDER BY d.domain)
                      FILTER (WHERE d.domain IS NOT NULL), '[]') AS domains
        FROM control.tenants t LEFT JOIN control.tenant_domains d ON d.tenant_id = t.id
@@ -49,5 +52,6 @@ export async function listTenants(pool: Pool, opts: { includeRemoved?: boolean }
     allowConsumerAccounts: r.allow_consumer_accounts,
     removedAt: r.removed_at,
     createdAt: r.created_at,
+    idp: r.idp,
   }));
 }

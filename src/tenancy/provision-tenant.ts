@@ -131,11 +131,18 @@ async function provisionTenantInTx(client: PoolClient, input: TenantInput, deps:
     throw new ProvisionError('ERR_CONFLICT', [`tenant "${input.id}" is a personal tenant and cannot be edited`]);
   const schema = row ? parseSchemaName(row.schema_name) : generateSchemaName();
   await client.query(
-    `INSERT INTO control.tenants (id, schema_name, display_name, vault, allow_consumer_accounts) VALUES ($1, $2, $3, $4, $5)
+    `INSERT INTO control.tenants (id, schema_name, display_name, vault, allow_consumer_accounts, idp) VALUES ($1, $2, $3, $4, $5, $6)
      ON CONFLICT (id) DO UPDATE SET display_name = EXCLUDED.display_name, vault = EXCLUDED.vault,
                                     allow_consumer_accounts = EXCLUDED.allow_consumer_accounts,
-                                    removed_at = NULL, updated_at = now()`,
-    [input.id, schema, input.name ?? null, JSON.stringify(input.vault), input.allowConsumerAccounts ?? false],
+                                    idp = EXCLUDED.idp, removed_at = NULL, updated_at = now()`,
+    [
+      input.id,
+      schema,
+      input.name ?? null,
+      JSON.stringify(input.vault),
+      input.allowConsumerAccounts ?? false,
+      input.idp ? JSON.stringify(input.idp) : null,
+    ],
   );
   await createTenantSchemaInTx(client, schema, deps);
   await client.query('DELETE FROM control.tenant_domains WHERE tenant_id = $1 AND domain <> ALL($2)', [

@@ -28,7 +28,7 @@ import { AppError, AuthError } from '../errors/index.js';
 import { domainProblem, normalizeEmail } from './email-domain.js';
 import { provisionPersonalTenant } from './provision-tenant.js';
 import { domainSuffixes, isPublicDomain, isPublicSuffix } from './public-domains.js';
-import { TenantVaultSchema, type Tenant } from './tenant.js';
+import { TenantIdpSchema, TenantVaultSchema, type Tenant, type TenantIdp } from './tenant.js';
 
 export interface TenantResolverDeps {
   pool: Pool;
@@ -50,6 +50,14 @@ export interface TenantResolver {
   (user: UserContext): Promise<Tenant>;
   /** Forget cached lookups (after this process changed tenants). */
   invalidate(): void;
+  /** The live tenant with this id (no side effects). */
+  findById(id: string): Promise<Tenant | undefined>;
+  /**
+   * The tenant that owns this email's domain by the same rules as sign-in (exact domain, or a
+   * sub-domain where the tenant opted in), without provisioning anything: home-realm discovery.
+   * Throws ERR_TENANT_EMAIL_INVALID for an address without a usable domain.
+   */
+  findByEmail(email: string): Promise<Tenant | undefined>;
 }
 
 interface TenantRow {
@@ -59,9 +67,11 @@ interface TenantRow {
   vault: unknown;
   personal_email: string | null;
   allow_consumer_accounts: boolean;
+  idp: unknown;
 }
 
-const TENANT_COLUMNS = 't.id, t.display_name, t.schema_name, t.vault, t.personal_email, t.allow_consumer_accounts';
+const TENANT_COLUMNS =
+  't.id, t.display_name, t.schema_name, t.vault, t.personal_email, t.allow_consumer_accounts, t.idp';
 
 /**
  * @example
@@ -193,11 +203,21 @@ export function createTenantResolver(deps: TenantResolverDeps): TenantResolver {
       const what = parsed.error.issues.map((i) => `vault.${i.path.join('.')}: ${i.message}`).join('; ');
       throw new AppError('ERR_TENANT_MISCONFIGURED', `Tenant "${row.id}" has invalid Vault settings (${what})`);
     }
+    let idp: TenantIdp | undefined;
+    if (row.idp != null && !row.personal_email) {
+      const p = TenantIdpSchema.safeParse(row.idp);
+      if (!p.success) {
+        const what = p.error.issues.map((i) => `idp.${i.path.join('.')}: ${i.message}`).join('; ');
+        throw new AppError('ERR_TENANT_MISCONFIGURED', `Tenant "${row.id}" has an invalid identity provider (${what})`);
+      }
+      idp = p.data;
+    }
     return {
       id: row.id,
       name: row.display_name ?? undefined,
       schema: parseSchemaName(row.schema_name),
       vault: parsed.data,
+      ...(idp ? { idp } : {}),
     };
   }
 
@@ -249,5 +269,16 @@ export function createTenantResolver(deps: TenantResolverDeps): TenantResolver {
     );
   }
 
-  return Object.assign(resolve, { invalidate: () => cache.clear() });
+  async function findById(id: string): Promise<Tenant | undefined> {
+    const row = await cached(`id:${id}`, () => byId(id));
+    return row ? toTenant(row) : undefined;
+  }
+
+  async function findByEmail(email: string): Promise<Tenant | undefined> {
+    const { domain } = normalizeEmail(email);
+    const row = await cached(`domain:${domain}`, () => byDomain(domain));
+    return row ? toTenant(row) : undefined;
+  }
+
+  return Object.assign(resolve, { invalidate: () => cache.clear(), findById, findByEmail });
 }

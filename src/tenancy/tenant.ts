@@ -56,6 +56,27 @@ export const TenantVaultSchema = z.object({
 });
 export type TenantVault = z.infer<typeof TenantVaultSchema>;
 
+/**
+ * The tenant's own OpenID provider for sign-in (Okta, Entra ID, Keycloak …): users of the tenant's
+ * domains are sent there (home-realm discovery). The client secret is named by env var, never inlined.
+ */
+export const TenantIdpSchema = z
+  .object({
+    issuer: z.url({ protocol: /^https?$/ }),
+    clientId: z.string().min(1),
+    /** Unset: a public client (PKCE only, token_endpoint_auth_method none). */
+    clientSecretEnv: EnvVarName.optional(),
+    /** Shown on the sign-in page (default: the tenant's name). */
+    name: z.string().min(1).optional(),
+    /**
+     * Unset/false: the tenant's users must sign in through this IdP (the server-wide providers are
+     * refused for its domains, so deprovisioning there takes effect). true: they may use either.
+     */
+    allowOtherProviders: z.boolean().optional(),
+  })
+  .strict();
+export type TenantIdp = z.infer<typeof TenantIdpSchema>;
+
 /** Tenant ids are short slugs chosen by the admin; schema names are generated separately. */
 export const TenantIdSchema = z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/, 'lower-case letters, digits and dashes');
 
@@ -89,6 +110,8 @@ export const TenantInputSchema = z
      */
     allowConsumerAccounts: z.boolean().optional(),
     vault: TenantVaultSchema,
+    /** The tenant's own OIDC provider for sign-in. */
+    idp: TenantIdpSchema.optional(),
   })
   .strict();
 export type TenantInput = z.infer<typeof TenantInputSchema>;
@@ -101,4 +124,6 @@ export interface Tenant {
   name: string | undefined;
   schema: SchemaName;
   vault: TenantVault;
+  /** The tenant's own OIDC provider for sign-in, when it names one. */
+  idp?: TenantIdp;
 }

@@ -64,7 +64,7 @@ describe('auth config', () => {
       (e: unknown) => {
         assert.ok(e instanceof ConfigError);
         assert.deepEqual(e.problems, [
-          'GOOGLE_HOSTED_DOMAINS: set GOOGLE_CLIENT_IDS too',
+          'GOOGLE_HOSTED_DOMAINS: set GOOGLE_CLIENT_IDS (or GOOGLE_OAUTH_CLIENT_ID) too',
           'AUTH0_AUDIENCE: set AUTH0_DOMAIN too',
           "GITHUB_ACTIONS_REPOSITORIES: 'not a repo' is not owner/repo or owner/*",
           'GITHUB_ACTIONS_TENANT: required with GITHUB_ACTIONS_AUDIENCE (workflow tokens carry no email to map to a tenant)',

@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, it } from 'node:test';
@@ -88,6 +88,22 @@ it('prints the endpoint and tokens that work with the SDK client: documents_quer
     }
   }
   assert.deepEqual(seen, { manager: [101, 102, 103, 104, 105, 106, 107, 108], specialist: [101, 103, 106, 107] });
+});
+
+it('serves a sign-in page listing the demo users, with signing keys kept in the data dir (0600)', async () => {
+  const issuerUrl = /OIDC issuer\s*: (\S+)/.exec(out)![1]!;
+  const q = new URLSearchParams({
+    response_type: 'code',
+    client_id: 'vault-mcp-dev',
+    redirect_uri: `http://127.0.0.1:${port}/oauth/callback`,
+    code_challenge: 'x'.repeat(43),
+    code_challenge_method: 'S256',
+  });
+  const page = await (await fetch(`${issuerUrl}/authorize?${q.toString()}`)).text();
+  assert.match(page, /data-email="qa\.manager@acme\.com"/);
+  assert.match(page, /data-email="qa\.specialist@acme\.com"/);
+  const mode = (await stat(path.join(dataDir, 'dev-issuer-keys.json'))).mode & 0o777;
+  assert.equal(mode, 0o600);
 });
 
 it('stops cleanly on SIGTERM', async () => {
