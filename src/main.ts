@@ -12,7 +12,7 @@ import { createAuthFromConfig } from './auth/from-config.js';
 import { createAuditWriter } from './audit/index.js';
 import { loadConfig, type Config } from './config/index.js';
 import { loadMigrations, migrate, migrationStatus } from './db/migrate.js';
-import { openDatabase } from './db/open-database.js';
+import { openDatabase, type EmbeddedInfo } from './db/open-database.js';
 import { assertCanManageTenantRoles } from './db/tenant-roles.js';
 import { ConfigError } from './errors/index.js';
 import { createApp } from './http/app.js';
@@ -26,11 +26,14 @@ import { createPgSessionStore } from './vault/session-store-pg.js';
 import { createTokenExchange } from './vault/token-exchange.js';
 import { createTenantResolver, DEFAULT_PUBLIC_EMAIL_DOMAINS, loadTenantsFile } from './tenancy/index.js';
 import { createMetrics, type Metrics } from './metrics/index.js';
+import { asPortInUse } from './net/ports.js';
 
 export interface Running {
   url: string;
   config: Readonly<Config>;
   metrics: Metrics;
+  /** The embedded Postgres when DATABASE_URL is unset (where its data is, its port). */
+  embedded?: EmbeddedInfo;
   /** Graceful stop: HTTP first (drain), then the audit queue, then the pool, then an embedded database. */
   close(): Promise<void>;
 }
@@ -49,8 +52,12 @@ export interface StartOptions {
  */
 export async function start(config: Readonly<Config>, opts: StartOptions = {}): Promise<Running> {
   const log = opts.log ?? createLogger({ level: config.logLevel });
+  let embedded: EmbeddedInfo | undefined;
   const db = await openDatabase(config, {
-    onEmbedded: (dir) => log.info({ dir }, 'no DATABASE_URL: starting embedded Postgres'),
+    onEmbedded: (pg) => {
+      embedded = pg;
+      log.info(pg, `no DATABASE_URL: embedded Postgres on 127.0.0.1:${pg.port}, data in ${pg.dataDir}`);
+    },
     onError: (e) => log.warn({ err: e.message }, 'idle database client error'),
   });
   const { pool } = db;
@@ -135,7 +142,9 @@ export async function start(config: Readonly<Config>, opts: StartOptions = {}): 
         return { ready: s.ready, detail: { pendingControl: s.pendingControl, tenantsBehind: s.tenantsBehind } };
       },
     });
-    const http = await listen(app, { port: config.port, host: config.host });
+    const http = await listen(app, { port: config.port, host: config.host }).catch((e: unknown) => {
+      throw asPortInUse(e, config.port, 'PORT', config.host);
+    });
     log.info({ url: http.url, resource: config.resource }, 'vault-mcp listening');
 
     let closing: Promise<void> | undefined;
@@ -143,6 +152,7 @@ export async function start(config: Readonly<Config>, opts: StartOptions = {}): 
       url: http.url,
       config,
       metrics,
+      embedded,
       close: () =>
         (closing ??= (async () => {
           try {
@@ -181,7 +191,8 @@ async function localSecretKey(file: string): Promise<string> {
 async function main(): Promise<void> {
   // A ConfigError (bad env or TENANTS_FILE) is reported by the entry's catch below with exit 78.
   const config = loadConfig(process.env);
-  const log = createLogger({ level: config.logLevel });
+  // Readable lines in a development terminal; JSON lines everywhere else.
+  const log = createLogger({ level: config.logLevel, pretty: config.env === 'development' });
   const running = await start(config, { log, secrets: (name) => process.env[name] });
   for (const sig of ['SIGTERM', 'SIGINT'] as const) {
     process.once(sig, () => {
