@@ -88,9 +88,7 @@ describe('embedded Postgres in a 0700 data parent', () => {
     await assert.rejects(
       startEmbeddedPostgres({ dir: path.join(parent, 'pg'), port: await freePort() }),
       (e: Error) =>
-        e.message.includes('already runs on') &&
-        e.message.includes(`port ${db!.port}`) &&
-        /pid \d+/.test(e.message),
+        e.message.includes('already runs on') && e.message.includes(`port ${db!.port}`) && /pid \d+/.test(e.message),
     );
   });
 });
