@@ -31,6 +31,7 @@ import {
   symlink,
   writeFile,
 } from 'node:fs/promises';
+import { connect } from 'node:net';
 import { constants, tmpdir } from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
@@ -83,7 +84,7 @@ export async function startEmbeddedPostgres(opts: EmbeddedOptions): Promise<Embe
   if (running) {
     if (!opts.attach)
       throw new Error(
-        `an embedded Postgres already runs on ${where.dataDir} (pid ${running.pid}, port ${running.port}); stop that process first, or set DATABASE_URL`,
+        `an embedded Postgres already runs on ${where.dataDir} (pid ${running.pid}, port ${running.port}): stop the vault-mcp process using it (or \`kill ${running.pid}\` if none is left), or set DATABASE_URL`,
       );
     await ensureDatabase(server(running.port), database);
     return {
@@ -308,7 +309,20 @@ async function runningCluster(dataDir: string): Promise<{ pid: number; port: num
     // EPERM: alive, but another user's (a postgres-owned server seen by a normal user).
     if ((e as NodeJS.ErrnoException).code !== 'EPERM') return undefined;
   }
-  return { pid, port };
+  // A stale file whose pid was reused (after a crash or a reboot) has nobody listening on its port;
+  // Postgres itself then judges the file when it starts.
+  const listening = await new Promise<boolean>((resolve) => {
+    const socket = connect({ port, host: '127.0.0.1' });
+    const done = (up: boolean) => {
+      socket.destroy();
+      resolve(up);
+    };
+    socket.setTimeout(1000);
+    socket.once('connect', () => done(true));
+    socket.once('error', () => done(false));
+    socket.once('timeout', () => done(false));
+  });
+  return listening ? { pid, port } : undefined;
 }
 
 function spawnOpts(where: Location) {

@@ -4,7 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import { existsSync, statSync } from 'node:fs';
-import { chmod, mkdtemp, readFile, rm } from 'node:fs/promises';
+import { chmod, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -90,6 +90,36 @@ describe('embedded Postgres in a 0700 data parent', () => {
       (e: Error) =>
         e.message.includes('already runs on') && e.message.includes(`port ${db!.port}`) && /pid \d+/.test(e.message),
     );
+  });
+});
+
+describe('a stale postmaster.pid (a crash: the pid lives on in another process, nobody on the port)', () => {
+  let parent: string;
+  let db: EmbeddedDb | undefined;
+  before(async () => {
+    parent = await mkdtemp(path.join(tmpdir(), 'vmcp-embedded-stale-'));
+  });
+  after(async () => {
+    await db?.stop();
+    if (db) await rm(db.dataDir, { recursive: true, force: true });
+    await rm(parent, { recursive: true, force: true });
+  });
+
+  it('is not mistaken for a running cluster: attaching starts the cluster instead', async () => {
+    const dir = path.join(parent, 'pg');
+    const port = await freePort();
+    db = await startEmbeddedPostgres({ dir, port });
+    await db.stop();
+    // This process is alive; Postgres itself treats its parent's pid in the file as stale.
+    const stalePort = await freePort();
+    await writeFile(
+      path.join(db.dataDir, 'postmaster.pid'),
+      `${process.pid}\n${db.dataDir}\n0\n${stalePort}\n\n127.0.0.1\n`,
+    );
+    db = await startEmbeddedPostgres({ dir, port, attach: true });
+    assert.equal(db.attached, false);
+    assert.equal(db.port, port);
+    assert.equal((await query(db.url, 'SELECT 1 AS one')).rows[0].one, 1);
   });
 });
 
