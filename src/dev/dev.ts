@@ -23,15 +23,15 @@ import { startVaultSimulator } from './vault-sim/server.js';
 const env = process.env;
 
 /** The server's configuration for dev: development defaults, the caller's env, the local issuer. */
-const devConfig = (issuer: string, tenantsFile: string) =>
+const devConfig = (issuer: string, tenantsFile?: string) =>
   loadConfig({ NODE_ENV: 'development', LOG_LEVEL: 'info', TENANTS_FILE: tenantsFile, ...env, OIDC_ISSUER: issuer });
 
 async function main(): Promise<void> {
   const dev = loadDevConfig(env);
-  const dataDir = env.DATA_DIR || '.data';
-  const tenantsFile = path.join(dataDir, 'dev-tenants.json');
   // Every setting checked, and every port we bind, before anything starts.
-  const early = devConfig('http://127.0.0.1/', tenantsFile);
+  const early = devConfig('http://127.0.0.1/');
+  const dataDir = early.db.dataDir;
+  const tenantsFile = path.join(dataDir, 'dev-tenants.json');
   await assertPortsFree([
     { variable: 'PORT', port: early.port, host: early.host },
     { variable: 'DEV_ISSUER_PORT', port: dev.DEV_ISSUER_PORT },
