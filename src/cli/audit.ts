@@ -3,8 +3,8 @@
  * one tenant's) and report the first broken row. Exit 0 when every chain is intact, 1 when one is
  * broken or a tenant could not be checked, 64 on usage errors, 78 on configuration errors.
  *
- * Uses the server's configuration (DATABASE_URL, or the embedded Postgres under DATA_DIR when unset:
- * the one a running `npm start` / `npm run dev` runs, else one started for the command).
+ * Uses the server's configuration (DATABASE_URL, or the embedded Postgres under DATA_DIR when unset;
+ * stop a running `npm start` first in that case, since they would share the data directory).
  *
  * @module
  */

@@ -11,9 +11,9 @@ import { createPool, type Pool } from './pool.js';
 
 export interface Database {
   pool: Pool;
-  /** True when this process uses an embedded Postgres (single-machine, local use). */
+  /** True when this process started an embedded Postgres (single-machine, local use). */
   embedded: boolean;
-  /** Ends the pool, then stops an embedded server this process started. */
+  /** Ends the pool, then stops an embedded server. */
   close(): Promise<void>;
 }
 
