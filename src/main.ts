@@ -12,13 +12,15 @@ import { createAuthFromConfig } from './auth/from-config.js';
 import { createAuditWriter } from './audit/index.js';
 import { loadConfig, type Config } from './config/index.js';
 import { loadMigrations, migrate, migrationStatus } from './db/migrate.js';
-import { openDatabase, type EmbeddedInfo } from './db/open-database.js';
+import { openDatabase } from './db/open-database.js';
 import { assertCanManageTenantRoles } from './db/tenant-roles.js';
 import { ConfigError } from './errors/index.js';
 import { createApp } from './http/app.js';
 import { listen } from './http/listen.js';
 import { createRateLimiter } from './http/rate-limit.js';
 import { createLogger, type Logger } from './log/index.js';
+import type { EmbeddedInfo } from './db/open-database.js';
+import { asPortInUse } from './net/ports.js';
 import { createVaultTools } from './mcp/tools/index.js';
 import { createSessionCipher } from './vault/crypto.js';
 import { createSessionManager } from './vault/session-manager.js';
@@ -26,7 +28,6 @@ import { createPgSessionStore } from './vault/session-store-pg.js';
 import { createTokenExchange } from './vault/token-exchange.js';
 import { createTenantResolver, DEFAULT_PUBLIC_EMAIL_DOMAINS, loadTenantsFile } from './tenancy/index.js';
 import { createMetrics, type Metrics } from './metrics/index.js';
-import { asPortInUse } from './net/ports.js';
 
 export interface Running {
   url: string;
@@ -142,9 +143,7 @@ export async function start(config: Readonly<Config>, opts: StartOptions = {}): 
         return { ready: s.ready, detail: { pendingControl: s.pendingControl, tenantsBehind: s.tenantsBehind } };
       },
     });
-    const http = await listen(app, { port: config.port, host: config.host }).catch((e: unknown) => {
-      throw asPortInUse(e, config.port, 'PORT', config.host);
-    });
+    const http = await listen(app, { port: config.port, host: config.host });
     log.info({ url: http.url, resource: config.resource }, 'vault-mcp listening');
 
     let closing: Promise<void> | undefined;
@@ -193,7 +192,9 @@ async function main(): Promise<void> {
   const config = loadConfig(process.env);
   // Readable lines in a development terminal; JSON lines everywhere else.
   const log = createLogger({ level: config.logLevel, pretty: config.env === 'development' });
-  const running = await start(config, { log, secrets: (name) => process.env[name] });
+  const running = await start(config, { log, secrets: (name) => process.env[name] }).catch((e: unknown) => {
+    throw asPortInUse(e, config.port, 'PORT', config.host);
+  });
   for (const sig of ['SIGTERM', 'SIGINT'] as const) {
     process.once(sig, () => {
       log.info({ sig }, 'shutting down');

@@ -14,7 +14,7 @@ import { loadConfig, type Config } from '../config/index.js';
 import { ConfigError } from '../errors/index.js';
 import { createLogger } from '../log/index.js';
 import { start, type Running } from '../main.js';
-import { assertPortFree } from '../net/ports.js';
+import { asPortInUse, assertPortFree } from '../net/ports.js';
 import { loadDevConfig } from './config.js';
 import { startDevIssuer } from './issuer.js';
 import { QA_MANAGER, QA_SPECIALIST, SERVICE_ACCOUNT, SIM_PASSWORD } from './vault-sim/seed.js';
@@ -71,7 +71,7 @@ async function main(): Promise<void> {
     running = await start(config, { log, secrets: (name) => secrets[name] });
   } catch (e) {
     await Promise.all([issuer.close(), sim.close()]);
-    throw e;
+    throw asPortInUse(e, config.port, 'PORT', config.host);
   }
   const mintFor = (email: string, scope: string) =>
     issuer.mint(

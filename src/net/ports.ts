@@ -24,10 +24,14 @@ export class PortInUseError extends Error {
  * `e` as a {@link PortInUseError} when it is an EADDRINUSE from binding `port`, else `e` unchanged.
  *
  * @example
- * await listen(app, opts).catch((e: unknown) => { throw asPortInUse(e, opts.port, 'PORT'); });
+ * await start(config).catch((e: unknown) => { throw asPortInUse(e, config.port, 'PORT'); });
  */
 export function asPortInUse(e: unknown, port: number, variable: string, host?: string): unknown {
-  return (e as { code?: string }).code === 'EADDRINUSE' ? new PortInUseError(port, variable, host) : e;
+  const err = e as { code?: string; port?: number };
+  // Node names the port it could not bind: another listener's failure is not this variable's.
+  return err.code === 'EADDRINUSE' && (err.port === undefined || err.port === port)
+    ? new PortInUseError(port, variable, host)
+    : e;
 }
 
 /**
