@@ -38,9 +38,9 @@ async function main(): Promise<void> {
     { variable: 'VAULT_SIM_PORT', port: dev.VAULT_SIM_PORT },
   ]);
 
+  await mkdir(dataDir, { recursive: true });
   const issuer = await startDevIssuer({ port: dev.DEV_ISSUER_PORT });
   const sim = await startVaultSimulator({ port: dev.VAULT_SIM_PORT });
-  await mkdir(dataDir, { recursive: true });
   // The demo tenant: acme.com users, delegated mode, so each user sees what their own Vault user may see.
   await writeFile(
     tenantsFile,
