@@ -230,9 +230,16 @@ function firstUnreachable(target: string, as: { uid: number; gid: number }): str
   return chain.find((d) => !can(d)) ?? target;
 }
 
-async function runtimeBase(as: { uid: number; gid: number }): Promise<string> {
+/**
+ * As root: the first of `bases` that is a root-owned directory nobody else may write to (nor a symlink)
+ * and that the `postgres` user can enter, created if missing. Exported for its tests.
+ */
+export async function runtimeBase(
+  as: { uid: number; gid: number },
+  bases = ['/var/lib/vault-mcp', path.join(tmpdir(), 'vault-mcp')],
+): Promise<string> {
   const tried: string[] = [];
-  for (const base of ['/var/lib/vault-mcp', path.join(tmpdir(), 'vault-mcp')]) {
+  for (const base of bases) {
     try {
       await mkdir(base, { recursive: true, mode: 0o755 });
       const st = await lstat(base);

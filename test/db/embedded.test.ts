@@ -3,14 +3,15 @@
  * second process, and refusing a taken port with one clear line.
  */
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { existsSync, statSync } from 'node:fs';
-import { chmod, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { chmod, chown, mkdir, mkdtemp, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import pg from 'pg';
-import { startEmbeddedPostgres, type EmbeddedDb } from '../../src/db/embedded.js';
+import { runtimeBase, startEmbeddedPostgres, type EmbeddedDb } from '../../src/db/embedded.js';
 import { PortInUseError } from '../../src/net/ports.js';
 import { freePort } from '../helpers/server.js';
 
@@ -149,5 +150,44 @@ describe('a taken port', () => {
       return true;
     });
     assert.equal(existsSync(path.join(dir, 'PG_VERSION')), false);
+  });
+});
+
+describe('as root: where a relocated cluster may live', { skip: !isRoot && 'needs root' }, () => {
+  let root: string;
+  before(async () => {
+    root = await mkdtemp(path.join(tmpdir(), 'vmcp-embedded-base-'));
+    await chmod(root, 0o755);
+  });
+  after(async () => {
+    await rm(root, { recursive: true, force: true });
+  });
+
+  it('only a root-owned directory nobody else may write to, not a symlink, that the postgres user can enter', async () => {
+    const id = (flag: string) => Number(execFileSync('id', [flag, 'postgres'], { encoding: 'utf8' }));
+    const as = { uid: id('-u'), gid: id('-g') };
+    const dir = (name: string) => path.join(root, name);
+    // Someone else's directory could swap the binaries or the cluster under us.
+    await mkdir(dir('foreign'));
+    await chown(dir('foreign'), as.uid, as.gid);
+    await mkdir(dir('open'));
+    await chmod(dir('open'), 0o777);
+    await mkdir(dir('good-elsewhere'), { mode: 0o755 });
+    await symlink(dir('good-elsewhere'), dir('link'));
+    // Root's and closed: the postgres user cannot enter it.
+    await mkdir(dir('closed'), { mode: 0o700 });
+    const fresh = path.join(root, 'var', 'vault-mcp');
+
+    const bases = ['foreign', 'open', 'link', 'closed'].map(dir);
+    assert.equal(await runtimeBase(as, [...bases, fresh]), fresh);
+    assert.equal(statSync(fresh).mode & 0o777, 0o755);
+    assert.equal(statSync(fresh).uid, 0);
+    await assert.rejects(runtimeBase(as, bases), (e: Error) => {
+      for (const b of ['foreign', 'open', 'link'])
+        assert.ok(e.message.includes(`${dir(b)} (not a root-owned directory closed to others)`), e.message);
+      assert.ok(e.message.includes(`${dir('closed')} (the postgres user cannot enter it)`), e.message);
+      assert.match(e.message, /set DATABASE_URL$/);
+      return true;
+    });
   });
 });
