@@ -7,8 +7,9 @@ WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund
 COPY tsconfig.json tsconfig.build.json ./
+# .dockerignore keeps src/dev out of the context and tsconfig.build.json out of dist/: no dev code in the image.
 COPY src ./src
-RUN npm run build
+RUN npm run build && test ! -e dist/dev
 
 FROM node:24-slim AS runtime
 ENV NODE_ENV=production \

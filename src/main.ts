@@ -19,6 +19,8 @@ import { createApp } from './http/app.js';
 import { listen } from './http/listen.js';
 import { createRateLimiter } from './http/rate-limit.js';
 import { createLogger, type Logger } from './log/index.js';
+import type { EmbeddedInfo } from './db/open-database.js';
+import { asPortInUse } from './net/ports.js';
 import { createVaultTools } from './mcp/tools/index.js';
 import { createSessionCipher } from './vault/crypto.js';
 import { createSessionManager } from './vault/session-manager.js';
@@ -31,6 +33,8 @@ export interface Running {
   url: string;
   config: Readonly<Config>;
   metrics: Metrics;
+  /** The embedded Postgres when DATABASE_URL is unset (where its data is, its port). */
+  embedded?: EmbeddedInfo;
   /** Graceful stop: HTTP first (drain), then the audit queue, then the pool, then an embedded database. */
   close(): Promise<void>;
 }
@@ -49,8 +53,12 @@ export interface StartOptions {
  */
 export async function start(config: Readonly<Config>, opts: StartOptions = {}): Promise<Running> {
   const log = opts.log ?? createLogger({ level: config.logLevel });
+  let embedded: EmbeddedInfo | undefined;
   const db = await openDatabase(config, {
-    onEmbedded: (dir) => log.info({ dir }, 'no DATABASE_URL: starting embedded Postgres'),
+    onEmbedded: (pg) => {
+      embedded = pg;
+      log.info(pg, `no DATABASE_URL: embedded Postgres on 127.0.0.1:${pg.port}, data in ${pg.dataDir}`);
+    },
     onError: (e) => log.warn({ err: e.message }, 'idle database client error'),
   });
   const { pool, adminPool } = db;
@@ -158,6 +166,7 @@ export async function start(config: Readonly<Config>, opts: StartOptions = {}): 
       url: http.url,
       config,
       metrics,
+      embedded,
       close: () =>
         (closing ??= (async () => {
           try {
@@ -185,8 +194,11 @@ export async function start(config: Readonly<Config>, opts: StartOptions = {}): 
 async function main(): Promise<void> {
   // A ConfigError (bad env or TENANTS_FILE) is reported by the entry's catch below with exit 78.
   const config = loadConfig(process.env);
-  const log = createLogger({ level: config.logLevel });
-  const running = await start(config, { log, secrets: (name) => process.env[name] });
+  // Readable lines in a development terminal; JSON lines everywhere else.
+  const log = createLogger({ level: config.logLevel, pretty: config.env === 'development' });
+  const running = await start(config, { log, secrets: (name) => process.env[name] }).catch((e: unknown) => {
+    throw asPortInUse(e, config.port, 'PORT', config.host);
+  });
   for (const sig of ['SIGTERM', 'SIGINT'] as const) {
     process.once(sig, () => {
       log.info({ sig }, 'shutting down');

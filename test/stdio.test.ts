@@ -90,6 +90,70 @@ describe('stdio mode end to end (SDK stdio client, spawned process, simulator)',
     await client.close();
   });
 
+  it('`npm run stdio`: every stdout line is JSON-RPC (npm banner and logs go to stderr)', async () => {
+    const child = spawn('npm', ['run', 'stdio'], {
+      cwd: path.resolve(import.meta.dirname, '..'),
+      env: { ...baseEnv(), VAULT_PASSWORD: SIM_PASSWORD, LOG_LEVEL: 'info' },
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+    const answered = (id: number) =>
+      new Promise<void>((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error(`no answer to ${id}:\n${stdout}\n${stderr}`)), 30_000);
+        const check = () => {
+          if (stdout.split('\n').some((l) => l.includes(`"id":${id}`))) {
+            clearTimeout(timer);
+            child.stdout.off('data', onData);
+            resolve();
+          }
+        };
+        const onData = (c: Buffer) => {
+          stdout += c.toString();
+          check();
+        };
+        child.stdout.on('data', onData);
+        check();
+      });
+    const send = (m: object) => child.stdin.write(`${JSON.stringify(m)}\n`);
+    const init = answered(1);
+    send({
+      jsonrpc: '2.0',
+      id: 1,
+      method: 'initialize',
+      params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'npm-run-stdio', version: '0' } },
+    });
+    await init;
+    send({ jsonrpc: '2.0', method: 'notifications/initialized' });
+    const listed = answered(2);
+    send({ jsonrpc: '2.0', id: 2, method: 'tools/list' });
+    await listed;
+    const exited = new Promise<number | null>((r) => child.once('exit', r));
+    child.stdin.end();
+    assert.equal(await exited, 0, stderr);
+
+    const messages = stdout
+      .replace(/\n$/, '')
+      .split('\n')
+      .map((line) => {
+        let m: { jsonrpc?: string; id: number; result: Record<string, unknown> } | undefined;
+        try {
+          m = JSON.parse(line) as typeof m;
+        } catch {
+          // reported below
+        }
+        assert.equal(m?.jsonrpc, '2.0', `stdout line is not JSON-RPC: ${JSON.stringify(line)}\nstdout:\n${stdout}`);
+        return m;
+      });
+    const byId = new Map(messages.map((m) => [m.id, m]));
+    assert.equal((byId.get(1)!.result.serverInfo as { name: string }).name, 'vault-mcp');
+    assert.ok((byId.get(2)!.result.tools as unknown[]).length > 0);
+    // What npm and the server print for people is on stderr.
+    assert.match(stderr, /> vault-mcp@[\d.]+ stdio/);
+    assert.match(stderr, /vault-mcp stdio ready/);
+  });
+
   const runExpectingFailure = (env: Record<string, string>) =>
     new Promise<{ code: number | null; stderr: string }>((resolve) => {
       const child = spawn(process.execPath, ARGS, { env, stdio: ['pipe', 'pipe', 'pipe'] });

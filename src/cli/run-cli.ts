@@ -1,6 +1,7 @@
 /**
  * Shared shell of the admin CLIs: config from the environment (through loadConfig only), the same
- * database as the server (embedded when DATABASE_URL is unset), and exit codes: 0 ok, 1 failed,
+ * database as the server (embedded when DATABASE_URL is unset: the running one when a server or
+ * `npm run dev` already runs it, else started for the command), and exit codes: 0 ok, 1 failed,
  * 64 usage, 78 configuration.
  *
  * @module
@@ -26,7 +27,8 @@ export async function runCli(
   let code: number;
   try {
     const config = loadConfig(process.env);
-    const db = await openDatabase(config, { applicationName: `vault-mcp ${name}` });
+    // While `npm run dev` (or `npm start`) runs the embedded Postgres, use it rather than start a second one.
+    const db = await openDatabase(config, { applicationName: `vault-mcp ${name}`, attach: true });
     try {
       code = await fn({ pool: db.pool, db, config, out });
     } finally {

@@ -23,21 +23,34 @@ export interface Database {
   close(): Promise<void>;
 }
 
+/** What the embedded Postgres is: where its files are, its port, and whether another process runs it. */
+export type EmbeddedInfo = Pick<EmbeddedDb, 'dataDir' | 'port' | 'relocated' | 'attached'>;
+
 /**
  * @example
- * const db = await openDatabase(config, { onEmbedded: (dir) => log.info({ dir }, 'embedded Postgres') });
+ * const db = await openDatabase(config, { onEmbedded: (pg) => log.info(pg, 'embedded Postgres') });
  * try { … db.pool … } finally { await db.close(); }
  */
 export async function openDatabase(
   config: Readonly<Config>,
-  opts: { onEmbedded?: (dir: string) => void; onError?: (e: Error) => void; applicationName?: string } = {},
+  opts: {
+    onEmbedded?: (info: EmbeddedInfo) => void;
+    onError?: (e: Error) => void;
+    applicationName?: string;
+    /** Use the embedded Postgres another process (`npm run dev`, `npm start`) already runs on DATA_DIR. */
+    attach?: boolean;
+  } = {},
 ): Promise<Database> {
   let embedded: EmbeddedDb | undefined;
   let url = config.db.url;
   if (!url) {
-    const dir = path.join(config.db.dataDir, 'pg');
-    opts.onEmbedded?.(path.resolve(dir));
-    embedded = await startEmbeddedPostgres({ dir, port: config.db.embeddedPort });
+    embedded = await startEmbeddedPostgres({
+      dir: path.join(config.db.dataDir, 'pg'),
+      port: config.db.embeddedPort,
+      attach: opts.attach,
+    });
+    const { dataDir, port, relocated, attached } = embedded;
+    opts.onEmbedded?.({ dataDir, port, relocated, attached });
     url = embedded.url;
   }
   const pool = createPool({

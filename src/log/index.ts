@@ -4,6 +4,7 @@
  *
  * @module
  */
+import { createRequire } from 'node:module';
 import { pino, type Logger } from 'pino';
 
 export type { Logger };
@@ -36,20 +37,51 @@ export const REDACT_PATHS = [
 ];
 
 /**
- * Create the process logger.
+ * Create the process logger: JSON lines (what log collectors read), or, when `pretty` is asked for
+ * (development) and the output is a terminal, pino-pretty's readable lines. Redaction applies to both.
  *
  * @example
  * const log = createLogger({ level: 'info' });
  * log.info({ tenant: 'acme' }, 'tenant loaded');
  */
-export function createLogger(opts: { level: string; destination?: NodeJS.WritableStream }): Logger {
-  return pino(
-    {
-      level: opts.level,
-      redact: { paths: REDACT_PATHS, censor: '[redacted]' },
-      base: { service: 'vault-mcp' },
-      timestamp: pino.stdTimeFunctions.isoTime,
-    },
-    opts.destination as pino.DestinationStream | undefined,
-  );
+export function createLogger(opts: {
+  level: string;
+  destination?: NodeJS.WritableStream;
+  /** Pretty-print when the destination (default stdout) is a TTY; for development only. */
+  pretty?: boolean;
+}): Logger {
+  const options: pino.LoggerOptions = {
+    level: opts.level,
+    redact: { paths: REDACT_PATHS, censor: '[redacted]' },
+    base: { service: 'vault-mcp' },
+    timestamp: pino.stdTimeFunctions.isoTime,
+  };
+  const out = opts.destination ?? process.stdout;
+  const pretty = opts.pretty && (out as { isTTY?: boolean }).isTTY ? loadPretty() : undefined;
+  if (pretty)
+    return pino(
+      options,
+      pretty({
+        destination: out,
+        sync: true,
+        colorize: true,
+        translateTime: 'SYS:HH:MM:ss.l',
+        ignore: 'pid,hostname,service',
+      }),
+    );
+  return pino(options, opts.destination as pino.DestinationStream | undefined);
+}
+
+type Pretty = (o: Record<string, unknown>) => pino.DestinationStream;
+
+/**
+ * pino-pretty is a dev dependency, loaded only when asked for: production installs (`npm ci --omit=dev`,
+ * the image) do not have it and keep their JSON lines.
+ */
+function loadPretty(): Pretty | undefined {
+  try {
+    return createRequire(import.meta.url)('pino-pretty') as Pretty;
+  } catch {
+    return undefined;
+  }
 }
