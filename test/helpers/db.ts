@@ -29,7 +29,7 @@ export async function createTestDatabase(): Promise<TestDb> {
     url: url.toString(),
     async drop() {
       const c = new pg.Client({ connectionString: url.toString() });
-      let roles: string[] = [];
+      let roles: string[];
       try {
         await c.connect();
         const r = await c

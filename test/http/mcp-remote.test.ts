@@ -36,7 +36,7 @@ describe('mcp-remote with a static bearer header', () => {
         'http-only',
       ],
       // mcp-remote keeps OAuth state here; a private dir keeps the test hermetic.
-      env: { ...process.env, MCP_REMOTE_CONFIG_DIR: configDir } as Record<string, string>,
+      env: { ...process.env, MCP_REMOTE_CONFIG_DIR: configDir },
       stderr: 'pipe',
     });
     const client = new Client({ name: 'claude-desktop-like', version: '0.0.0' });

@@ -84,7 +84,7 @@ describe('schema name fuzzing', () => {
         parseSchemaName(s);
         ok = true;
       } catch {
-        ok = false;
+        // refused: ok stays false
       }
       // The only strings that may pass: exactly 34 chars, `t_`, then lower-case hex.
       const shapeOk =
