@@ -1,0 +1,64 @@
+/**
+ * The happy path of the authorization server, headless: DCR, authorize, fake upstream, consent form,
+ * code, token, /mcp with our token, refresh rotation, metadata.
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { callWhoami } from '../helpers/mcp.js';
+import {
+  authorizeCode,
+  exchange,
+  publicClient,
+  startOAuthServer,
+  tokenRequest,
+  type OAuthTestServer,
+} from '../helpers/oauth.js';
+
+describe('authorization server: the happy path', () => {
+  let s: OAuthTestServer;
+  before(async () => {
+    s = await startOAuthServer();
+  });
+  after(async () => {
+    await s.close();
+  });
+
+  it('publishes RFC 8414 metadata and names itself the only authorization server of the resource', async () => {
+    const md = (await (await fetch(`${s.url}/.well-known/oauth-authorization-server`)).json()) as any;
+    assert.equal(md.issuer, s.url);
+    assert.equal(md.client_id_metadata_document_supported, true);
+    assert.deepEqual(md.code_challenge_methods_supported, ['S256']);
+    assert.equal(md.token_endpoint, `${s.url}/oauth/token`);
+    const prm = (await (await fetch(`${s.url}/.well-known/oauth-protected-resource/mcp`)).json()) as any;
+    assert.deepEqual(prm.authorization_servers, [s.url]);
+    const jwks = (await (await fetch(md.jwks_uri)).json()) as any;
+    assert.equal(jwks.keys.length, 1);
+    assert.equal(jwks.keys[0].alg, 'ES256');
+    assert.equal(jwks.keys[0].d, undefined, 'no private part');
+  });
+
+  it('authorize → consent → code → tokens → whoami; refresh rotates', async () => {
+    const clientId = await publicClient(s.url);
+    const a = await authorizeCode(s, clientId);
+    assert.equal(a.location.searchParams.get('iss'), s.url);
+    const t = await exchange(s, clientId, a);
+    assert.equal(t.status, 200, JSON.stringify(t.body));
+    assert.equal(t.body.token_type, 'Bearer');
+    assert.equal(t.body.expires_in, 900);
+    assert.match(t.body.refresh_token, /^vmrt_/);
+    const me = await callWhoami(s.url, t.body.access_token);
+    assert.equal(me.user, 'qa.manager@acme.com');
+    assert.equal(me.subject, 'oidc:https://idp.example.test|u-123', 'the same subject an IdP token would give');
+    assert.equal(me.provider, 'oidc');
+    assert.equal(me.tenant, 'acme');
+    assert.deepEqual(me.scopes, ['vault:read']);
+    const r = await tokenRequest(s.url, {
+      grant_type: 'refresh_token',
+      refresh_token: t.body.refresh_token,
+      client_id: clientId,
+    });
+    assert.equal(r.status, 200, JSON.stringify(r.body));
+    assert.notEqual(r.body.refresh_token, t.body.refresh_token);
+    await callWhoami(s.url, r.body.access_token);
+  });
+});
