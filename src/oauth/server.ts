@@ -635,7 +635,7 @@ export function createOAuthServer(deps: OAuthServerDeps) {
     if (revoked.length)
       await audit(
         await tenantById(g.tenantId),
-        event,
+        `oauth.${event}`,
         { subject: g.subject, provider: g.upstream },
         'denied',
         {

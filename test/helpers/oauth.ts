@@ -264,3 +264,36 @@ export async function exchange(server: { url: string; resource: string }, client
     resource: server.resource,
   });
 }
+
+/** The acme tenant's audit rows written by the authorization server (tool = oauth.*). */
+export async function oauthAuditRows(
+  dbUrl: string,
+  tenant = 'acme',
+): Promise<{ tool: string; outcome: string; error_code: string | null; subject: string; details: any }[]> {
+  const { default: pg } = await import('pg');
+  const c = new pg.Client({ connectionString: dbUrl });
+  await c.connect();
+  try {
+    const { rows } = await c.query<{ schema_name: string }>('SELECT schema_name FROM control.tenants WHERE id = $1', [
+      tenant,
+    ]);
+    const r = await c.query(
+      `SELECT tool, outcome, error_code, subject, details FROM ${rows[0]!.schema_name}.audit_log WHERE tool LIKE 'oauth.%' ORDER BY id`,
+    );
+    return r.rows;
+  } finally {
+    await c.end();
+  }
+}
+
+/** Run SQL against the test database (to age a code, inspect grants …). */
+export async function sql(dbUrl: string, text: string, args: unknown[] = []): Promise<any[]> {
+  const { default: pg } = await import('pg');
+  const c = new pg.Client({ connectionString: dbUrl });
+  await c.connect();
+  try {
+    return (await c.query(text, args)).rows;
+  } finally {
+    await c.end();
+  }
+}
