@@ -54,7 +54,6 @@ for (const [net, prefix] of [
 for (const [net, prefix] of [
   ['::', 128],
   ['::1', 128],
-  ['::ffff:0:0', 96],
   ['64:ff9b::', 96],
   ['64:ff9b:1::', 48],
   ['100::', 64],
@@ -78,7 +77,18 @@ export function isPublicAddress(ip: string): boolean {
   const family = isIP(ip);
   if (family === 4) return !blocked.check(ip, 'ipv4');
   if (family === 6) {
-    // IPv4-mapped (::ffff:a.b.c.d) is refused as a range above, whatever the v4 part.
+    // IPv4-mapped (::ffff:a.b.c.d or ::ffff:7f00:1) is judged by its IPv4 part. (Node's BlockList also
+    // matches IPv4 against ::ffff:0:0/96 rules, so that range cannot simply be listed above.)
+    const mapped = /^(?:0{0,4}:){0,5}:?ffff:(.+)$/i.exec(ip.replace(/^::/, '0::'));
+    if (mapped) {
+      const rest = mapped[1]!;
+      if (isIP(rest) === 4) return isPublicAddress(rest);
+      const m = /^([0-9a-f]{1,4}):([0-9a-f]{1,4})$/i.exec(rest);
+      if (!m) return false;
+      const hi = parseInt(m[1]!, 16);
+      const lo = parseInt(m[2]!, 16);
+      return isPublicAddress(`${hi >> 8}.${hi & 255}.${lo >> 8}.${lo & 255}`);
+    }
     return !blocked.check(ip, 'ipv6');
   }
   return false;
