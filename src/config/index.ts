@@ -151,6 +151,7 @@ const EnvSchema = z.object({
   OAUTH_SIGNING_ALG: z.enum(['ES256', 'EdDSA']).default('ES256'),
   OAUTH_DCR_ENABLED: bool(true),
   OAUTH_DCR_PER_HOUR: int(60, 0, 100_000),
+  OAUTH_RATE_LIMIT_PER_MINUTE: int(120, 0, 1_000_000),
   OAUTH_CIMD_ENABLED: bool(true),
   OAUTH_CIMD_TIMEOUT_MS: int(3000, 100, 30000),
   OAUTH_CIMD_MAX_BYTES: int(5120, 512, 65536),
@@ -363,6 +364,8 @@ function toConfig(e: ParsedEnv, publicUrl: string, resource: string) {
           signingAlg: e.OAUTH_SIGNING_ALG,
           /** Dynamic Client Registration (RFC 7591) and its per-IP hourly limit (0 = no limit). */
           dcr: { enabled: e.OAUTH_DCR_ENABLED, perHour: e.OAUTH_DCR_PER_HOUR },
+          /** Per client IP on authorize, sign-in, callback, consent, token and revoke (0 = no limit). */
+          rateLimitPerMinute: e.OAUTH_RATE_LIMIT_PER_MINUTE,
           /** Client ID Metadata Documents: https client_id URLs fetched with SSRF guards. */
           cimd: {
             enabled: e.OAUTH_CIMD_ENABLED,

@@ -14,6 +14,8 @@ import { clientRegistrationHandler } from '@modelcontextprotocol/sdk/server/auth
 import express, { type Request, type Response } from 'express';
 import type { OAuthServer, Outcome } from '../oauth/server.js';
 import { randomToken } from '../oauth/util.js';
+import { errorPage } from '../oauth/pages.js';
+import { createRateLimiter } from './rate-limit.js';
 
 type Params = Record<string, unknown>;
 
@@ -54,6 +56,30 @@ export function oauthRoutes(oauth: OAuthServer, opts: { publicUrl: string; dcrPe
     res.set('Access-Control-Allow-Methods', 'GET, POST, OPTIONS');
     next();
   };
+
+  // Per client IP: sign-ins create rows and token requests hash and sign; neither may be flooded.
+  const perMinute = oauth.config.rateLimitPerMinute;
+  const limiter = perMinute
+    ? createRateLimiter({ perMinute, burst: Math.max(10, Math.ceil(perMinute / 2)) })
+    : undefined;
+  const limit = (req: Request, res: Response, next: () => void) => {
+    const wait = limiter?.take(`ip:${req.ip ?? ''}`);
+    if (!wait) return next();
+    res.set('Retry-After', String(Math.ceil(wait))).set('Cache-Control', 'no-store');
+    const message = `Too many requests from this address; retry in ${Math.ceil(wait)} s`;
+    if (/^\/oauth\/(token|revoke)/.test(req.originalUrl))
+      res.status(429).json({ error: 'too_many_requests', error_description: message });
+    else
+      res
+        .status(429)
+        .set('Content-Security-Policy', PAGE_CSP)
+        .type('html')
+        .send(errorPage('Too many requests', message, 'ERR_RATE_LIMITED'));
+  };
+  router.use(
+    ['/authorize', '/oauth/signin', '/oauth/callback', '/oauth/consent', '/oauth/token', '/oauth/revoke'],
+    limit,
+  );
 
   const basicAuth = (req: Request): { id: string; secret: string } | undefined => {
     const m = /^Basic +([A-Za-z0-9+/=]+)$/i.exec(req.headers.authorization ?? '');

@@ -40,6 +40,7 @@ export interface OAuthServerConfig {
   loginTtlSeconds: number;
   signingAlg: 'ES256' | 'EdDSA';
   dcr: { enabled: boolean; perHour: number };
+  rateLimitPerMinute: number;
   cimd: { enabled: boolean; timeoutMs: number; maxBytes: number; cacheMaxSeconds: number };
   scopesSupported: string[];
   defaultScopes: string[];

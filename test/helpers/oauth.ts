@@ -97,7 +97,7 @@ export async function startOAuthServer(
 ): Promise<OAuthTestServer> {
   const upstream = fakeUpstream();
   const server = await startTestServer(
-    { OAUTH_SERVER_ENABLED: 'true', OAUTH_DCR_PER_HOUR: '0', ...env },
+    { OAUTH_SERVER_ENABLED: 'true', OAUTH_DCR_PER_HOUR: '0', OAUTH_RATE_LIMIT_PER_MINUTE: '0', ...env },
     { upstreams: fakeRegistry([upstream]), ...opts },
   );
   return Object.assign(server, { upstream });

@@ -62,3 +62,30 @@ describe('authorization server: the happy path', () => {
     await callWhoami(s.url, r.body.access_token);
   });
 });
+
+describe('authorization server: per-IP rate limit', () => {
+  let s: OAuthTestServer;
+  before(async () => {
+    s = await startOAuthServer({ OAUTH_RATE_LIMIT_PER_MINUTE: '10' });
+  });
+  after(async () => {
+    await s.close();
+  });
+
+  it('answers 429 with Retry-After once the burst is spent (token endpoint JSON, authorize a page)', async () => {
+    const statuses: number[] = [];
+    for (let i = 0; i < 12; i++)
+      statuses.push(
+        (await tokenRequest(s.url, { grant_type: 'refresh_token', refresh_token: 'vmrt_x', client_id: 'x' })).status,
+      );
+    assert.ok(
+      statuses.slice(0, 10).every((x) => x !== 429),
+      statuses.join(),
+    );
+    assert.equal(statuses.at(-1), 429);
+    const page = await fetch(`${s.url}/authorize?client_id=x`, { redirect: 'manual' });
+    assert.equal(page.status, 429);
+    assert.ok(Number(page.headers.get('retry-after')) >= 1);
+    assert.match(await page.text(), /Too many requests/);
+  });
+});
