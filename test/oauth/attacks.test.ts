@@ -483,3 +483,59 @@ describe('authorization server: refusals', () => {
     assert.ok(!grants.includes(s.upstream.identity.upstreamTokens.accessToken), 'upstream tokens are encrypted');
   });
 });
+
+describe('authorization server: forged tokens and races', () => {
+  let s: OAuthTestServer;
+  let clientId: string;
+  before(async () => {
+    s = await startOAuthServer({ JWT_CACHE_SECONDS: '0' });
+    clientId = await publicClient(s.url);
+  });
+  after(async () => {
+    await s.close();
+  });
+
+  const status = async (token: string) => (await postToolCall(s.url, token, 'whoami')).status;
+
+  it('tokens naming our issuer but not signed by us, tampered, re-audienced or typ-less are refused', async () => {
+    const { SignJWT, generateKeyPair } = await import('jose');
+    const t = await exchange(s, clientId, await authorizeCode(s, clientId));
+    const good = t.body.access_token as string;
+    assert.equal(await status(good), 200);
+    const claims = JSON.parse(Buffer.from(good.split('.')[1]!, 'base64url').toString());
+    const header = JSON.parse(Buffer.from(good.split('.')[0]!, 'base64url').toString());
+    const { privateKey } = await generateKeyPair('ES256');
+    // Same kid and claims, another key.
+    const forged = await new SignJWT(claims).setProtectedHeader(header).sign(privateKey);
+    assert.equal(await status(forged), 401);
+    // Payload edited (more scopes), signature kept.
+    const more = Buffer.from(JSON.stringify({ ...claims, scope: 'vault:read vault:write' })).toString('base64url');
+    assert.equal(await status(`${good.split('.')[0]}.${more}.${good.split('.')[2]}`), 401);
+    // alg none.
+    const none = `${Buffer.from(JSON.stringify({ alg: 'none', typ: 'at+jwt' })).toString('base64url')}.${good.split('.')[1]}.`;
+    assert.equal(await status(none), 401);
+    // A refresh token is not an access token.
+    assert.equal(await status(t.body.refresh_token), 401);
+  });
+
+  it('two concurrent exchanges of one code: one wins, the replay revokes what the winner got', async () => {
+    const a = await authorizeCode(s, clientId);
+    const [r1, r2] = await Promise.all([exchange(s, clientId, a), exchange(s, clientId, a)]);
+    const won = [r1, r2].filter((r) => r.status === 200);
+    assert.equal(won.length, 1);
+    assert.equal(await status(won[0]!.body.access_token), 401);
+  });
+
+  it('two concurrent refreshes with one token: at most one succeeds, and the grant is revoked', async () => {
+    const t = await exchange(s, clientId, await authorizeCode(s, clientId));
+    const form = { grant_type: 'refresh_token', refresh_token: t.body.refresh_token, client_id: clientId };
+    const rs = await Promise.all([tokenRequest(s.url, form), tokenRequest(s.url, form), tokenRequest(s.url, form)]);
+    assert.ok(rs.filter((r) => r.status === 200).length <= 1);
+    assert.ok(rs.some((r) => r.body.error === 'invalid_grant'));
+    const g = await sql(
+      s.db.url,
+      "SELECT count(*)::int AS n FROM control.oauth_grants WHERE revoked_reason = 'refresh_reuse'",
+    );
+    assert.ok(g[0].n >= 1);
+  });
+});
