@@ -230,6 +230,15 @@ export function createGrantStore(deps: { pool: Pool; cipher: SessionCipher; refr
       };
     },
 
+    /**
+     * Drop codes and refresh tokens a day after they expired (used ones are kept until then: they are
+     * what replay and reuse detection look up).
+     */
+    async purge(): Promise<void> {
+      await deps.pool.query("DELETE FROM control.oauth_codes WHERE expires_at < now() - interval '1 day'");
+      await deps.pool.query("DELETE FROM control.oauth_refresh_tokens WHERE expires_at < now() - interval '1 day'");
+    },
+
     async get(id: string): Promise<Grant | undefined> {
       const { rows } = await deps.pool.query<GrantRow>(
         `SELECT ${GRANT_COLUMNS} FROM control.oauth_grants g WHERE g.id = $1`,

@@ -136,6 +136,7 @@ export function createOAuthServer(deps: OAuthServerDeps) {
   const clients = createClientStore({ pool: deps.pool, cimd });
   const callbackUrl = `${c.issuer}/oauth/callback`;
   const supported = new Set(c.scopesSupported);
+  let lastPurge = 0;
 
   const count = (event: string, outcome: 'ok' | 'denied' | 'error', reason = '') =>
     deps.metrics?.oauthEvents.inc({ event, outcome, reason });
@@ -315,6 +316,10 @@ export function createOAuthServer(deps: OAuthServerDeps) {
       throw e;
     }
     const loginId = await logins.create(browser, { request });
+    if (Date.now() - lastPurge > 600_000) {
+      lastPurge = Date.now();
+      grants.purge().catch((e: unknown) => log.warn({ err: (e as Error).message }, 'oauth purge failed'));
+    }
     count('authorize', 'ok');
     const providers = deps.upstreams.list();
     if (providers.length === 1) return startUpstream({ id: loginId, data: { request } }, providers[0]!);
