@@ -654,6 +654,9 @@ export function createOAuthServer(deps: OAuthServerDeps) {
   }
 
   async function token(form: Params, basic?: { id: string; secret: string }): Promise<JsonOutcome> {
+    // Once a code or refresh token names a grant, the user is known: a refusal is audited in their tenant.
+    let known: Grant | undefined;
+    let audited = false;
     try {
       const client = await authenticateClient(form, basic);
       const grantType = single(form, 'grant_type');
@@ -668,9 +671,10 @@ export function createOAuthServer(deps: OAuthServerDeps) {
         if ('replayed' in row) {
           // RFC 6749 §4.1.2: a code used twice means it leaked; revoke everything it issued.
           await revokeGrant(row.replayed, 'code_replay', 'code_replay');
+          audited = true;
           throw invalidGrant('The authorization code was already used; every token issued with it is revoked');
         }
-        const g = row.grant;
+        const g = (known = row.grant);
         if (row.clientId !== client.client_id)
           throw invalidGrant('The authorization code was issued to another client');
         if (row.expired) throw invalidGrant('The authorization code has expired');
@@ -704,10 +708,11 @@ export function createOAuthServer(deps: OAuthServerDeps) {
         if (!presented) throw new AppError('ERR_OAUTH_INVALID_REQUEST', 'The request has no refresh_token');
         const found = await grants.lookupRefresh(presented);
         if (found.kind === 'unknown') throw invalidGrant('The refresh token is not valid');
-        const g = found.grant;
+        const g = (known = found.grant);
         if (g.clientId !== client.client_id) throw invalidGrant('The refresh token was issued to another client');
         if (found.kind === 'reused') {
           await revokeGrant(g, 'refresh_reuse', 'refresh_reuse');
+          audited = true;
           throw invalidGrant('The refresh token was already used; the grant is revoked (sign in again)');
         }
         if (g.revokedAt) throw invalidGrant('The grant was revoked; sign in again');
@@ -718,6 +723,7 @@ export function createOAuthServer(deps: OAuthServerDeps) {
         const scopes = scopeParam === undefined ? g.scopes : scopeParam.split(' ').filter(Boolean);
         const beyond = scopes.filter((s) => !g.scopes.includes(s));
         if (beyond.length || !scopes.length) {
+          audited = true;
           count('refresh', 'denied', 'ERR_OAUTH_INVALID_SCOPE');
           await audit(
             await tenantById(g.tenantId),
@@ -750,6 +756,7 @@ export function createOAuthServer(deps: OAuthServerDeps) {
         } catch (e) {
           if (e instanceof RefreshRaceError) {
             await revokeGrant(g, 'refresh_reuse', 'refresh_reuse');
+            audited = true;
             throw invalidGrant('The refresh token was already used; the grant is revoked (sign in again)');
           }
           throw e;
@@ -768,6 +775,15 @@ export function createOAuthServer(deps: OAuthServerDeps) {
       );
     } catch (e) {
       if (isAppError(e)) count('token', 'denied', e.code);
+      if (known && !audited && isAppError(e) && e.status < 500)
+        await audit(
+          await tenantById(known.tenantId),
+          'oauth.token',
+          { subject: known.subject, provider: known.upstream, scopes: known.scopes },
+          'denied',
+          { client_id: known.clientId, grant: known.id, grant_type: String(form.grant_type), reason: e.message },
+          e.code,
+        );
       return oauthError(e);
     }
   }

@@ -141,6 +141,14 @@ describe('authorization server: refusals', () => {
     const late = await exchange(s, clientId, a);
     assert.equal(late.body.error, 'invalid_grant');
 
+    const rows = await oauthAuditRows(s.db.url);
+    assert.ok(
+      rows.some(
+        (r) =>
+          r.tool === 'oauth.token' && r.outcome === 'denied' && /code_verifier does not match/.test(r.details.reason),
+      ),
+      'the refused exchange is audited: the user is known from the code',
+    );
     const b = await authorizeCode(s, clientId);
     const none = await tokenRequest(s.url, {
       grant_type: 'authorization_code',
