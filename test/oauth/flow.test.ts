@@ -9,6 +9,7 @@ import {
   authorizeCode,
   exchange,
   publicClient,
+  register,
   startOAuthServer,
   tokenRequest,
   type OAuthTestServer,
@@ -66,7 +67,7 @@ describe('authorization server: the happy path', () => {
 describe('authorization server: per-IP rate limit', () => {
   let s: OAuthTestServer;
   before(async () => {
-    s = await startOAuthServer({ OAUTH_RATE_LIMIT_PER_MINUTE: '10' });
+    s = await startOAuthServer({ OAUTH_RATE_LIMIT_PER_MINUTE: '10', OAUTH_DCR_PER_HOUR: '2' });
   });
   after(async () => {
     await s.close();
@@ -87,5 +88,11 @@ describe('authorization server: per-IP rate limit', () => {
     assert.equal(page.status, 429);
     assert.ok(Number(page.headers.get('retry-after')) >= 1);
     assert.match(await page.text(), /Too many requests/);
+  });
+
+  it('limits dynamic registrations per IP per hour (OAUTH_DCR_PER_HOUR)', async () => {
+    const statuses = [];
+    for (let i = 0; i < 3; i++) statuses.push((await register(s.url)).status);
+    assert.deepEqual(statuses, [201, 201, 429]);
   });
 });
