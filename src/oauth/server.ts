@@ -45,7 +45,6 @@ export function createOAuthServer(deps: OAuthServerDeps) {
       scopes_supported: c.scopesSupported,
       authorization_response_iss_parameter_supported: true,
       client_id_metadata_document_supported: c.cimd.enabled,
-      resource_indicators_supported: true,
     };
   }
 
