@@ -5,6 +5,8 @@
  */
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
+import type { OAuthClientProvider } from '@modelcontextprotocol/sdk/client/auth.js';
+import type { OAuthClientInformationMixed, OAuthTokens } from '@modelcontextprotocol/sdk/shared/auth.js';
 import type { Env } from '../../src/config/index.js';
 import { AppError } from '../../src/errors/index.js';
 import type { UpstreamIdentity, UpstreamProvider, UpstreamRegistry } from '../../src/oauth/upstream/types.js';
@@ -295,5 +297,55 @@ export async function sql(dbUrl: string, text: string, args: unknown[] = []): Pr
     return (await c.query(text, args)).rows;
   } finally {
     await c.end();
+  }
+}
+
+/** An OAuthClientProvider for the MCP SDK client whose "browser" is a headless {@link Browser} that approves consent. */
+export class SdkTestProvider implements OAuthClientProvider {
+  info: OAuthClientInformationMixed | undefined;
+  saved: OAuthTokens | undefined;
+  verifier = '';
+  code: string | undefined;
+  refreshes = 0;
+  constructor(
+    private browser: Browser,
+    readonly clientMetadataUrl?: string,
+  ) {}
+  get redirectUrl() {
+    return REDIRECT;
+  }
+  get clientMetadata() {
+    return {
+      client_name: 'SDK e2e client',
+      redirect_uris: [REDIRECT],
+      grant_types: ['authorization_code', 'refresh_token'],
+      response_types: ['code'],
+      token_endpoint_auth_method: 'none',
+    };
+  }
+  clientInformation() {
+    return this.info;
+  }
+  saveClientInformation(i: OAuthClientInformationMixed) {
+    this.info = i;
+  }
+  tokens() {
+    return this.saved;
+  }
+  saveTokens(t: OAuthTokens) {
+    if (this.saved) this.refreshes++;
+    this.saved = t;
+  }
+  async redirectToAuthorization(url: URL) {
+    const page = await this.browser.go(url.href);
+    assert.equal(page.status, 200, page.html?.slice(0, 300));
+    const done = await this.browser.consent(page.html!, 'approve');
+    this.code = done.location?.searchParams.get('code') ?? undefined;
+  }
+  saveCodeVerifier(v: string) {
+    this.verifier = v;
+  }
+  codeVerifier() {
+    return this.verifier;
   }
 }

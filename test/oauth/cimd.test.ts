@@ -13,11 +13,18 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { UnauthorizedError } from '@modelcontextprotocol/sdk/client/auth.js';
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { cimdUrlProblem, isPublicAddress } from '../../src/oauth/cimd.js';
+import { toolJson } from '../helpers/mcp.js';
 import {
   authorizeCode,
   authorizeUrl,
+  Browser,
   pkce,
+  SdkTestProvider,
+  sql,
   REDIRECT,
   startOAuthServer,
   tokenRequest,
@@ -102,6 +109,10 @@ describe('client ID metadata documents', () => {
           return res.end();
         case '/secret.json':
           return res.end(doc({ token_endpoint_auth_method: 'client_secret_basic' }));
+        case '/sdk.json':
+          return res.end(
+            doc({ client_name: 'SDK via metadata document', grant_types: ['authorization_code', 'refresh_token'] }),
+          );
         case '/evil-redirect.json':
           return res.end(doc({ redirect_uris: ['javascript:alert(1)'] }));
         default:
@@ -166,6 +177,22 @@ describe('client ID metadata documents', () => {
     assert.equal(t.status, 200, JSON.stringify(t.body));
     await authorizePage(seamed, id);
     assert.equal(hits.filter((h) => h === '/good.json').length, 1, 'fetched once, then cached');
+  });
+
+  it('the MCP SDK client uses the metadata document (no registration) end to end', async () => {
+    const provider = new SdkTestProvider(new Browser(seamed.url), `${base}/sdk.json`);
+    const mcp = new URL('/mcp', seamed.url);
+    const first = new StreamableHTTPClientTransport(mcp, { authProvider: provider });
+    await assert.rejects(new Client({ name: 'cimd', version: '0' }).connect(first), UnauthorizedError);
+    assert.equal(provider.info?.client_id, `${base}/sdk.json`, 'the URL is the client_id');
+    await first.finishAuth(provider.code!);
+    const client = new Client({ name: 'cimd', version: '0' });
+    await client.connect(new StreamableHTTPClientTransport(mcp, { authProvider: provider }));
+    const me = toolJson(await client.callTool({ name: 'whoami', arguments: {} }));
+    assert.equal(me.user, 'qa.manager@acme.com');
+    await client.close();
+    const clients = await sql(seamed.db.url, 'SELECT count(*)::int AS n FROM control.oauth_clients');
+    assert.equal(clients[0].n, 0, 'nothing was registered');
   });
 
   it('no-store documents are fetched every time', async () => {

@@ -6,58 +6,11 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { UnauthorizedError, type OAuthClientProvider } from '@modelcontextprotocol/sdk/client/auth.js';
+import { UnauthorizedError } from '@modelcontextprotocol/sdk/client/auth.js';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
-import type { OAuthClientInformationMixed, OAuthTokens } from '@modelcontextprotocol/sdk/shared/auth.js';
 import { toolJson } from '../helpers/mcp.js';
-import { Browser, REDIRECT, startOAuthServer, type OAuthTestServer } from '../helpers/oauth.js';
-
-class TestProvider implements OAuthClientProvider {
-  info: OAuthClientInformationMixed | undefined;
-  saved: OAuthTokens | undefined;
-  verifier = '';
-  code: string | undefined;
-  refreshes = 0;
-  constructor(private browser: Browser) {}
-  get redirectUrl() {
-    return REDIRECT;
-  }
-  get clientMetadata() {
-    return {
-      client_name: 'SDK e2e client',
-      redirect_uris: [REDIRECT],
-      grant_types: ['authorization_code', 'refresh_token'],
-      response_types: ['code'],
-      token_endpoint_auth_method: 'none',
-    };
-  }
-  clientInformation() {
-    return this.info;
-  }
-  saveClientInformation(i: OAuthClientInformationMixed) {
-    this.info = i;
-  }
-  tokens() {
-    return this.saved;
-  }
-  saveTokens(t: OAuthTokens) {
-    if (this.saved) this.refreshes++;
-    this.saved = t;
-  }
-  async redirectToAuthorization(url: URL) {
-    const page = await this.browser.go(url.href);
-    assert.equal(page.status, 200, page.html?.slice(0, 300));
-    const done = await this.browser.consent(page.html!, 'approve');
-    this.code = done.location?.searchParams.get('code') ?? undefined;
-  }
-  saveCodeVerifier(v: string) {
-    this.verifier = v;
-  }
-  codeVerifier() {
-    return this.verifier;
-  }
-}
+import { Browser, SdkTestProvider as TestProvider, startOAuthServer, type OAuthTestServer } from '../helpers/oauth.js';
 
 describe('MCP SDK client OAuth against the real server', () => {
   let s: OAuthTestServer;
