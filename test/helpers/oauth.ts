@@ -44,7 +44,7 @@ export function fakeUpstream(id = 'oidc', email = 'qa.manager@acme.com'): FakeUp
         expiresAt: Math.floor(Date.now() / 1000) + 3600,
       },
     },
-    async authorizationUrl(input) {
+    authorizationUrl(input) {
       self.requests.push({
         state: input.state,
         nonce: input.nonce,
@@ -55,14 +55,15 @@ export function fakeUpstream(id = 'oidc', email = 'qa.manager@acme.com'): FakeUp
       u.searchParams.set('state', input.state);
       if (self.mode === 'deny') {
         u.searchParams.set('error', 'access_denied');
-        return u;
+        return Promise.resolve(u);
       }
       const code = randomBytes(12).toString('hex');
       codes.set(code, { nonce: input.nonce, challenge: input.codeChallenge, redirectUri: input.redirectUri });
       u.searchParams.set('code', code);
-      return u;
+      return Promise.resolve(u);
     },
     async exchange(input) {
+      await Promise.resolve(); // a real provider makes network calls here
       if (self.mode === 'fail') throw new AppError('ERR_OAUTH_UPSTREAM', 'The fake identity provider refused the code');
       assert.equal(input.callbackUrl.searchParams.get('state'), input.expectedState);
       const code = input.callbackUrl.searchParams.get('code') ?? '';
@@ -84,8 +85,9 @@ export function fakeRegistry(
 ): UpstreamRegistry {
   return {
     list: () => providers,
-    get: async (id) => providers.find((p) => p.id === id) ?? Object.values(byDomain).find((p) => p.id === id),
-    forEmail: async (email) => byDomain[email.split('@')[1] ?? ''],
+    get: (id) =>
+      Promise.resolve(providers.find((p) => p.id === id) ?? Object.values(byDomain).find((p) => p.id === id)),
+    forEmail: (email) => Promise.resolve(byDomain[email.split('@')[1] ?? '']),
   };
 }
 
@@ -110,12 +112,25 @@ export function pkce(): { verifier: string; challenge: string } {
   return { verifier, challenge: createHash('sha256').update(verifier).digest('base64url') };
 }
 
+/** The fields tests read from token, registration and error answers. */
+export interface OAuthBody {
+  access_token: string;
+  refresh_token: string;
+  token_type: string;
+  expires_in: number;
+  scope: string;
+  error: string;
+  error_description: string;
+  client_id: string;
+  client_secret: string;
+}
+
 export const REDIRECT = 'http://127.0.0.1:9/callback';
 
 export async function register(
   url: string,
   meta: Record<string, unknown> = {},
-): Promise<{ status: number; body: any }> {
+): Promise<{ status: number; body: OAuthBody }> {
   const res = await fetch(`${url}/oauth/register`, {
     method: 'POST',
     headers: { 'content-type': 'application/json' },
@@ -127,13 +142,13 @@ export async function register(
       ...meta,
     }),
   });
-  return { status: res.status, body: await res.json() };
+  return { status: res.status, body: (await res.json()) as OAuthBody };
 }
 
 export async function publicClient(url: string, meta: Record<string, unknown> = {}): Promise<string> {
   const r = await register(url, meta);
   assert.equal(r.status, 201, JSON.stringify(r.body));
-  return r.body.client_id as string;
+  return r.body.client_id;
 }
 
 /** A browser: cookies, manual redirects; stops at an HTML page or at a URL outside the server. */
@@ -232,7 +247,7 @@ export async function authorizeCode(
   assert.equal(
     page.status,
     200,
-    `expected the consent page, got ${page.status} ${page.location ?? page.html?.slice(0, 400)}`,
+    `expected the consent page, got ${page.status} ${String(page.location ?? page.html?.slice(0, 400))}`,
   );
   const done = await browser.consent(page.html!, 'approve');
   assert.ok(done.location, `expected a redirect to the client, got ${done.status} ${done.html?.slice(0, 300)}`);
@@ -246,14 +261,14 @@ export async function tokenRequest(
   url: string,
   form: Record<string, string | undefined>,
   headers: Record<string, string> = {},
-): Promise<{ status: number; body: any }> {
+): Promise<{ status: number; body: OAuthBody }> {
   const body = new URLSearchParams(Object.entries(form).filter((e): e is [string, string] => e[1] !== undefined));
   const res = await fetch(`${url}/oauth/token`, {
     method: 'POST',
     headers: { 'content-type': 'application/x-www-form-urlencoded', ...headers },
     body,
   });
-  return { status: res.status, body: await res.json() };
+  return { status: res.status, body: (await res.json()) as OAuthBody };
 }
 
 export async function exchange(server: { url: string; resource: string }, clientId: string, a: Authorized) {
@@ -271,7 +286,9 @@ export async function exchange(server: { url: string; resource: string }, client
 export async function oauthAuditRows(
   dbUrl: string,
   tenant = 'acme',
-): Promise<{ tool: string; outcome: string; error_code: string | null; subject: string; details: any }[]> {
+): Promise<
+  { tool: string; outcome: string; error_code: string | null; subject: string; details: Record<string, unknown> }[]
+> {
   const { default: pg } = await import('pg');
   const c = new pg.Client({ connectionString: dbUrl });
   await c.connect();
@@ -289,12 +306,16 @@ export async function oauthAuditRows(
 }
 
 /** Run SQL against the test database (to age a code, inspect grants …). */
-export async function sql(dbUrl: string, text: string, args: unknown[] = []): Promise<any[]> {
+export async function sql<T extends object = Record<string, unknown>>(
+  dbUrl: string,
+  text: string,
+  args: unknown[] = [],
+): Promise<T[]> {
   const { default: pg } = await import('pg');
   const c = new pg.Client({ connectionString: dbUrl });
   await c.connect();
   try {
-    return (await c.query(text, args)).rows;
+    return (await c.query(text, args)).rows as T[];
   } finally {
     await c.end();
   }

@@ -145,7 +145,9 @@ describe('authorization server: refusals', () => {
     assert.ok(
       rows.some(
         (r) =>
-          r.tool === 'oauth.token' && r.outcome === 'denied' && /code_verifier does not match/.test(r.details.reason),
+          r.tool === 'oauth.token' &&
+          r.outcome === 'denied' &&
+          /code_verifier does not match/.test(String(r.details.reason)),
       ),
       'the refused exchange is audited: the user is known from the code',
     );
@@ -295,7 +297,7 @@ describe('authorization server: refusals', () => {
       client_id: clientId,
     });
     assert.equal(successor.body.error, 'invalid_grant', 'the attacker (or victim) copy is dead too');
-    const grants = await sql(
+    const grants = await sql<{ revoked_reason: string }>(
       s.db.url,
       "SELECT revoked_reason FROM control.oauth_grants WHERE revoked_reason = 'refresh_reuse'",
     );
@@ -443,10 +445,12 @@ describe('authorization server: refusals', () => {
     assert.equal(r.status, 201);
     const { client_id: id, client_secret: secret } = r.body;
     assert.ok(secret);
-    const stored = await sql(s.db.url, 'SELECT metadata::text AS m FROM control.oauth_clients WHERE client_id = $1', [
-      id,
-    ]);
-    assert.ok(!stored[0].m.includes(secret), 'the secret is not stored');
+    const stored = await sql<{ m: string }>(
+      s.db.url,
+      'SELECT metadata::text AS m FROM control.oauth_clients WHERE client_id = $1',
+      [id],
+    );
+    assert.ok(!stored[0]!.m.includes(secret), 'the secret is not stored');
     const a = await authorizeCode(s, id);
     const basic = (sec: string) => ({ authorization: `Basic ${Buffer.from(`${id}:${sec}`).toString('base64')}` });
     const bad = await tokenRequest(
@@ -508,7 +512,7 @@ describe('authorization server: forged tokens and races', () => {
   it('tokens naming our issuer but not signed by us, tampered, re-audienced or typ-less are refused', async () => {
     const { SignJWT, generateKeyPair } = await import('jose');
     const t = await exchange(s, clientId, await authorizeCode(s, clientId));
-    const good = t.body.access_token as string;
+    const good = t.body.access_token;
     assert.equal(await status(good), 200);
     const claims = JSON.parse(Buffer.from(good.split('.')[1]!, 'base64url').toString());
     const header = JSON.parse(Buffer.from(good.split('.')[0]!, 'base64url').toString());
@@ -540,10 +544,10 @@ describe('authorization server: forged tokens and races', () => {
     const rs = await Promise.all([tokenRequest(s.url, form), tokenRequest(s.url, form), tokenRequest(s.url, form)]);
     assert.ok(rs.filter((r) => r.status === 200).length <= 1);
     assert.ok(rs.some((r) => r.body.error === 'invalid_grant'));
-    const g = await sql(
+    const g = await sql<{ n: number }>(
       s.db.url,
       "SELECT count(*)::int AS n FROM control.oauth_grants WHERE revoked_reason = 'refresh_reuse'",
     );
-    assert.ok(g[0].n >= 1);
+    assert.ok(g[0]!.n >= 1);
   });
 });

@@ -134,7 +134,8 @@ describe('client ID metadata documents', () => {
       {
         cimd: {
           ca: tls.cert,
-          lookup: async (h) => (names[h] ?? []).map((address) => ({ address, family: address.includes(':') ? 6 : 4 })),
+          lookup: (h) =>
+            Promise.resolve((names[h] ?? []).map((address) => ({ address, family: address.includes(':') ? 6 : 4 }))),
           // The test host only; everything else follows the production rule.
           isAllowedAddress: (ip) => ip === '127.0.0.1' || isPublicAddress(ip),
         },
@@ -191,8 +192,8 @@ describe('client ID metadata documents', () => {
     const me = toolJson(await client.callTool({ name: 'whoami', arguments: {} }));
     assert.equal(me.user, 'qa.manager@acme.com');
     await client.close();
-    const clients = await sql(seamed.db.url, 'SELECT count(*)::int AS n FROM control.oauth_clients');
-    assert.equal(clients[0].n, 0, 'nothing was registered');
+    const clients = await sql<{ n: number }>(seamed.db.url, 'SELECT count(*)::int AS n FROM control.oauth_clients');
+    assert.equal(clients[0]!.n, 0, 'nothing was registered');
   });
 
   it('no-store documents are fetched every time', async () => {

@@ -25,17 +25,23 @@ describe('authorization server: the happy path', () => {
   });
 
   it('publishes RFC 8414 metadata and names itself the only authorization server of the resource', async () => {
-    const md = (await (await fetch(`${s.url}/.well-known/oauth-authorization-server`)).json()) as any;
+    const md = (await (await fetch(`${s.url}/.well-known/oauth-authorization-server`)).json()) as Record<
+      string,
+      unknown
+    >;
     assert.equal(md.issuer, s.url);
     assert.equal(md.client_id_metadata_document_supported, true);
     assert.deepEqual(md.code_challenge_methods_supported, ['S256']);
     assert.equal(md.token_endpoint, `${s.url}/oauth/token`);
-    const prm = (await (await fetch(`${s.url}/.well-known/oauth-protected-resource/mcp`)).json()) as any;
+    const prm = (await (await fetch(`${s.url}/.well-known/oauth-protected-resource/mcp`)).json()) as Record<
+      string,
+      unknown
+    >;
     assert.deepEqual(prm.authorization_servers, [s.url]);
-    const jwks = (await (await fetch(md.jwks_uri)).json()) as any;
+    const jwks = (await (await fetch(String(md.jwks_uri))).json()) as { keys: Record<string, unknown>[] };
     assert.equal(jwks.keys.length, 1);
-    assert.equal(jwks.keys[0].alg, 'ES256');
-    assert.equal(jwks.keys[0].d, undefined, 'no private part');
+    assert.equal(jwks.keys[0]!.alg, 'ES256');
+    assert.equal(jwks.keys[0]!.d, undefined, 'no private part');
   });
 
   it('authorize → consent → code → tokens → whoami; refresh rotates', async () => {

@@ -40,14 +40,14 @@ describe('MCP SDK client OAuth against the real server', () => {
     await c2.close();
 
     // The access token stops working (here: replaced by a token of no issuer we trust): the SDK refreshes.
-    const oldRefresh = provider.saved!.refresh_token;
-    provider.saved = { ...provider.saved!, access_token: 'eyJhbGciOiJFUzI1NiJ9.eyJpc3MiOiJ4In0.c2ln' };
+    const oldRefresh = provider.saved?.refresh_token;
+    provider.saved = { ...provider.saved, access_token: 'eyJhbGciOiJFUzI1NiJ9.eyJpc3MiOiJ4In0.c2ln' };
     const c3 = new Client({ name: 'sdk-e2e', version: '0' });
     await c3.connect(new StreamableHTTPClientTransport(mcp, { authProvider: provider }));
     const again = toolJson(await c3.callTool({ name: 'whoami', arguments: {} }));
     assert.equal(again.user, 'qa.manager@acme.com');
     assert.ok(provider.refreshes >= 1);
-    assert.notEqual(provider.saved!.refresh_token, oldRefresh, 'the refresh token rotated');
+    assert.notEqual(provider.saved?.refresh_token, oldRefresh, 'the refresh token rotated');
     await c3.close();
   });
 });
