@@ -7,7 +7,10 @@ import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { after, before, describe, it } from 'node:test';
+import { createPool } from '../../src/db/pool.js';
 import { startDevIssuer, type DevIssuer } from '../../src/dev/issuer.js';
+import { createOAuthAdmin } from '../../src/oauth/admin.js';
+import { createSessionCipher } from '../../src/vault/crypto.js';
 import { startVaultSimulator, type VaultSimulator } from '../../src/dev/vault-sim/server.js';
 import { postToolCall, callWhoami } from '../helpers/mcp.js';
 import {
@@ -21,7 +24,7 @@ import {
   type OAuthTestServer,
 } from '../helpers/oauth.js';
 import { DEFAULT_TEST_TENANTS, writeTenantsFile } from '../helpers/server.js';
-import { canarySeed } from '../helpers/vault.js';
+import { canarySeed, TEST_SECRET_KEY } from '../helpers/vault.js';
 
 const run = promisify(execFile);
 const CLIENT_ID = 'vault-mcp-hooli';
@@ -162,6 +165,39 @@ describe('authorization server: grants over time', () => {
     const rows = await oauthAuditRows(s.db.url, 'globex');
     assert.ok(rows.some((r) => r.tool === 'oauth.revoke' && r.details.revoked === 'admin_revoked'));
     await assert.rejects(cli('grants', 'revoke'), (e: { code: number }) => e.code === 64);
+  });
+
+  it('admin revocation by client and by tenant touches only what it names', async () => {
+    const other = await publicClient(s.url, { client_name: 'Second app' });
+    const [a, b] = await as('lab@globex.com', async () => [
+      await exchange(s, clientId, await authorizeCode(s, clientId)),
+      await exchange(s, other, await authorizeCode(s, other)),
+    ]);
+    const acme = await exchange(s, clientId, await authorizeCode(s, clientId));
+    const pool = createPool({ url: s.db.url, max: 2, statementTimeoutMs: 10_000, tenantRoles: false });
+    try {
+      const admin = createOAuthAdmin({ pool, cipher: createSessionCipher(TEST_SECRET_KEY) });
+      await assert.rejects(admin.revoke({}, 'test'), /name the grants/);
+      const byClient = await admin.revoke({ clientId: other, tenantId: 'globex' }, 'test');
+      assert.deepEqual(
+        byClient.map((g) => g.clientId),
+        [other],
+      );
+      assert.equal((await postToolCall(s.url, b.body.access_token, 'whoami')).status, 401);
+      assert.equal((await postToolCall(s.url, a.body.access_token, 'whoami')).status, 200);
+      const byTenant = await admin.revoke({ tenantId: 'globex' }, 'test');
+      assert.ok(byTenant.length >= 1 && byTenant.every((g) => g.tenantId === 'globex'));
+      assert.equal((await postToolCall(s.url, a.body.access_token, 'whoami')).status, 401);
+      assert.equal(
+        (await postToolCall(s.url, acme.body.access_token, 'whoami')).status,
+        200,
+        'other tenants untouched',
+      );
+      const listed = await admin.list({ tenantId: 'globex', all: true });
+      assert.ok(listed.every((g) => g.revokedAt));
+    } finally {
+      await pool.end();
+    }
   });
 
   it("removing the user's domain from the tenant ends the grant: 403 at /mcp, invalid_grant at refresh", async () => {
