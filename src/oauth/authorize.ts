@@ -103,12 +103,8 @@ export function createAuthorizeEndpoints(core: Core) {
           `Unknown scope(s): ${unknown.join(' ').slice(0, 300)}; supported: ${c.scopesSupported.join(' ')}`,
         );
       if (!scopes.length) scopes = c.defaultScopes.filter((s) => supported.has(s));
-      if (client.scope) {
-        const allowed = new Set(client.scope.split(' '));
-        const beyond = scopes.filter((s) => !allowed.has(s));
-        if (beyond.length)
-          return fail('invalid_scope', `This client registered without the scope(s) ${beyond.join(' ')}`);
-      }
+      // A registered `scope` is not enforced: anyone may register any scope, so it protects nothing,
+      // and enforcing it would stop step-up for clients that registered narrowly. Consent is the guard.
       request = {
         clientId: client.client_id,
         clientName: client.client_name,
@@ -256,6 +252,13 @@ export function createAuthorizeEndpoints(core: Core) {
     let tenant: Tenant;
     try {
       tenant = await deps.resolveTenant(userOf({ ...identity, subject, email }, request.clientId, request.scopes));
+      // A tenant's own identity provider speaks for that tenant only: an address it vouches for in
+      // another tenant's domain is refused (the other tenant does not trust that provider).
+      if (upstream.provider.startsWith('tenant:') && upstream.provider !== `tenant:${tenant.id}`)
+        throw new AppError(
+          'ERR_OAUTH_ACCESS_DENIED',
+          `The identity provider of tenant '${upstream.provider.slice(7)}' cannot sign in ${email}, which belongs to another tenant`,
+        );
     } catch (e) {
       await logins.finish(login.id);
       count('sign_in', 'denied', isAppError(e) ? e.code : 'ERR_INTERNAL');

@@ -11,6 +11,7 @@ import { createSigningKeys } from '../../src/oauth/keys.js';
 import { createSessionCipher } from '../../src/vault/crypto.js';
 import { createTestDatabase, type TestDb } from '../helpers/db.js';
 import { callWhoami } from '../helpers/mcp.js';
+import { DEFAULT_TEST_TENANTS, writeTenantsFile } from '../helpers/server.js';
 import {
   authorizeUrl,
   Browser,
@@ -74,15 +75,24 @@ describe('sign-in with several upstream providers', () => {
   let s: OAuthTestServer;
   const google = fakeUpstream('google');
   const tenantIdp = fakeUpstream('tenant:acme');
+  let removeFile = () => Promise.resolve();
   before(async () => {
     google.identity.provider = 'google';
+    const tenants = await writeTenantsFile({
+      tenants: [
+        ...DEFAULT_TEST_TENANTS.tenants,
+        { id: 'globex', domains: ['globex.com'], vault: DEFAULT_TEST_TENANTS.tenants[0]!.vault },
+      ],
+    });
+    removeFile = () => tenants.remove();
     s = await startOAuthServer(
-      {},
+      { TENANTS_FILE: tenants.file },
       { upstreams: fakeRegistry([fakeUpstream('oidc'), google], { 'acme.com': tenantIdp }) },
     );
   });
   after(async () => {
     await s.close();
+    await removeFile();
   });
 
   let verifier = '';
@@ -119,6 +129,22 @@ describe('sign-in with several upstream providers', () => {
     const unknown = await b.go(`${s.url}/oauth/signin?login=${login}&email=x@nowhere.example`);
     assert.equal(unknown.status, 400);
     assert.match(unknown.html!, /No sign-in is configured for nowhere\.example/);
+  });
+
+  it("a tenant's own provider cannot sign in an address of another tenant", async () => {
+    const clientId = await publicClient(s.url);
+    const b = new Browser(s.url);
+    const chooser = await start(b, clientId);
+    const login = /name="login" value="([^"]+)"/.exec(chooser.html!)![1]!;
+    tenantIdp.identity.email = 'someone@globex.com';
+    try {
+      const r = await b.go(`${s.url}/oauth/signin?login=${login}&provider=tenant:acme`);
+      assert.equal(r.status, 403);
+      assert.match(r.html!, /cannot sign in someone@globex\.com/);
+      assert.equal(r.location, undefined);
+    } finally {
+      tenantIdp.identity.email = 'qa.manager@acme.com';
+    }
   });
 
   it('a provider link signs in with that provider; Google subjects keep their bearer-token form', async () => {
