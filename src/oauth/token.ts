@@ -40,7 +40,9 @@ export function createTokenEndpoints(core: Core) {
       throw new AppError('ERR_OAUTH_INVALID_REQUEST', 'Use one client authentication method, not both');
     const id = basic?.id ?? bodyId;
     if (!id) throw new AppError('ERR_OAUTH_INVALID_CLIENT', 'The request has no client_id');
-    return clients.authenticate(id, basic?.secret ?? bodySecret);
+    // Some public clients send `Basic base64(client_id:)`: an empty secret is no secret.
+    const secret = basic?.secret ?? bodySecret;
+    return clients.authenticate(id, secret === '' ? undefined : secret);
   }
 
   const invalidGrant = (m: string) => new AppError('ERR_OAUTH_INVALID_GRANT', m);
