@@ -126,8 +126,19 @@ export function createAuthorizeEndpoints(core: Core) {
     }
     count('authorize', 'ok');
     const providers = deps.upstreams.list();
-    if (providers.length === 1) return startUpstream({ id: loginId, data: { request } }, providers[0]!);
-    return chooser(loginId, request);
+    // OIDC's login_hint: passed on to the upstream, and used for home-realm discovery when it is an email.
+    let hint: string | undefined;
+    try {
+      hint = single(q, 'login_hint')?.trim().toLowerCase().slice(0, 320);
+    } catch {
+      hint = undefined;
+    }
+    const email = hint && /^[^@\s]{1,64}@[^@\s]{1,253}$/.test(hint) ? hint : undefined;
+    const login = { id: loginId, data: { request } };
+    if (providers.length === 1) return startUpstream(login, providers[0]!, email);
+    const home = email ? await deps.upstreams.forEmail(email) : undefined;
+    if (home) return startUpstream(login, home, email);
+    return chooser(loginId, request, undefined, email);
   }
 
   function chooser(loginId: string, request: AuthorizeRequest, message?: string, email?: string): Outcome {

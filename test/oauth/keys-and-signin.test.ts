@@ -131,6 +131,25 @@ describe('sign-in with several upstream providers', () => {
     assert.match(unknown.html!, /No sign-in is configured for nowhere\.example/);
   });
 
+  it('login_hint with an email goes straight to that tenant’s provider', async () => {
+    const clientId = await publicClient(s.url);
+    const b = new Browser(s.url);
+    const p = pkce();
+    const consent = await b.go(
+      authorizeUrl(s.url, {
+        response_type: 'code',
+        client_id: clientId,
+        redirect_uri: REDIRECT,
+        code_challenge: p.challenge,
+        code_challenge_method: 'S256',
+        login_hint: 'qa.manager@acme.com',
+      }),
+    );
+    assert.equal(consent.status, 200);
+    assert.match(consent.html!, /name="decision" value="approve"/);
+    assert.equal(tenantIdp.requests.at(-1)?.loginHint, 'qa.manager@acme.com');
+  });
+
   it("a tenant's own provider cannot sign in an address of another tenant", async () => {
     const clientId = await publicClient(s.url);
     const b = new Browser(s.url);
