@@ -219,7 +219,8 @@ function ownIssuerVerifier(config: Readonly<Config>, oauth: OAuthServer, pool: P
     issuer: oauth.config.issuer,
     audience: config.resource,
     keys: oauth.keys.getKey,
-    algorithms: [oauth.config.signingAlg],
+    // Keys carry their own alg: a key made before OAUTH_SIGNING_ALG changed keeps verifying until it expires.
+    algorithms: ['ES256', 'EdDSA'],
     clockSkewSeconds: config.auth.clockSkewSeconds,
     resolveTenant,
     grantStatus: async (id) => {

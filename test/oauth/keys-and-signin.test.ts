@@ -58,6 +58,14 @@ describe('signing keys', () => {
     for (const r of raw.rows) assert.ok(!r.c.toString('latin1').includes('"d"'), 'no plaintext private JWK');
   });
 
+  it('EdDSA keys sign and verify too (OAUTH_SIGNING_ALG=EdDSA takes effect at the next rotation)', async () => {
+    const ed = createSigningKeys({ pool, cipher, alg: 'EdDSA', overlapSeconds: 900, reloadMs: 0 });
+    await ed.rotate();
+    const t = await ed.sign({ sub: 'ed' });
+    assert.equal(decodeProtectedHeader(t).alg, 'EdDSA');
+    await jwtVerify(t, ed.getKey);
+  });
+
   it('a SECRET_KEY change starts a new key instead of failing', async () => {
     const other = createSigningKeys({
       pool,
