@@ -14,8 +14,11 @@ import { redirectMatches } from './redirect-uris.js';
 import type { UpstreamIdentity, UpstreamProvider } from './upstream/types.js';
 import { CHALLENGE_RE, randomToken, s256, safeEqual } from './util.js';
 
-/** Scopes clients commonly add that mean nothing here (refresh tokens are always issued). */
-const IGNORED_SCOPES = new Set(['offline_access']);
+/**
+ * Scopes clients commonly add that grant nothing here: refresh tokens are always issued, and the OIDC
+ * identity scopes are what the upstream sign-in is for (we issue no ID token). Ignored, not refused.
+ */
+const IGNORED_SCOPES = new Set(['offline_access', 'openid', 'email', 'profile']);
 
 /**
  * @example

@@ -119,6 +119,12 @@ describe('authorization server: refusals', () => {
     await expectRedirectError({ resource: `${s.resource}/` }, 'invalid_target');
   });
 
+  it('OIDC identity scopes and offline_access are ignored, not refused', async () => {
+    const a = await authorizeCode(s, clientId, { scope: 'openid email profile offline_access vault:read' });
+    const t = await exchange(s, clientId, a);
+    assert.equal(t.body.scope, 'vault:read');
+  });
+
   it('unknown scope → invalid_scope', async () => {
     const loc = await expectRedirectError({ scope: 'vault:read vault:admin' }, 'invalid_scope');
     assert.match(loc.searchParams.get('error_description')!, /vault:admin/);
