@@ -194,6 +194,15 @@ export function createTokenEndpoints(core: Core) {
           await revokeGrant(g, 'tenant_changed', 'refresh');
           throw problem;
         }
+        // oauth-mode Vault needs a live upstream token for its exchange; we cannot renew it, so once it
+        // has expired the client must sign in again (else it would refresh, get a 401, refresh …).
+        if (tenant?.vault.auth.mode === 'oauth') {
+          const up = await grants.upstreamTokens(g.id);
+          if (up?.expiresAt && up.expiresAt * 1000 <= Date.now()) {
+            await revokeGrant(g, 'upstream_expired', 'refresh');
+            throw invalidGrant('The sign-in at your identity provider has expired; authorize again');
+          }
+        }
         let next: string;
         try {
           next = await found.rotate();

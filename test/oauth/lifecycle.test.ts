@@ -245,6 +245,19 @@ describe('authorization server: grants over time', () => {
       assert.ok(seen.includes(upstreamToken), 'the upstream token was exchanged');
       assert.ok(!seen.includes(t.body.access_token), 'our access token never left the server');
       assert.ok(!JSON.stringify(t.body).includes(upstreamToken), 'the upstream token never reached the client');
+
+      // Once the upstream token has expired, a refresh cannot help: the client is sent to sign in again.
+      s.upstream.identity.upstreamTokens = { accessToken: upstreamToken, expiresAt: Math.floor(Date.now() / 1000) - 1 };
+      const stale = await as(email, async () => exchange(s, clientId, await authorizeCode(s, clientId)));
+      const first = await postToolCall(s.url, stale.body.access_token, 'documents_query', {});
+      assert.equal(first.status, 401);
+      const r = await tokenRequest(s.url, {
+        grant_type: 'refresh_token',
+        refresh_token: stale.body.refresh_token,
+        client_id: clientId,
+      });
+      assert.equal(r.body.error, 'invalid_grant');
+      assert.match(r.body.error_description, /authorize again/);
     } finally {
       s.upstream.identity.upstreamTokens = saved;
     }
