@@ -28,6 +28,15 @@ import { createPgSessionStore } from './vault/session-store-pg.js';
 import { createTokenExchange } from './vault/token-exchange.js';
 import { createTenantResolver, DEFAULT_PUBLIC_EMAIL_DOMAINS, loadTenantsFile } from './tenancy/index.js';
 import { createMetrics, type Metrics } from './metrics/index.js';
+import { createOwnIssuerVerifier } from './auth/own-issuer-verifier.js';
+import type { UserContext } from './auth/types.js';
+import { AuthError } from './errors/index.js';
+import { createOAuthServer, type OAuthServer, type OAuthServerDeps } from './oauth/server.js';
+import { createUpstreamRegistry } from './oauth/upstream/index.js';
+import type { UpstreamRegistry } from './oauth/upstream/types.js';
+import type { ToolDef } from './mcp/tool.js';
+import type { Pool } from './db/pool.js';
+import type { TenantResolver } from './tenancy/index.js';
 
 export interface Running {
   url: string;
@@ -41,6 +50,10 @@ export interface Running {
 
 export interface StartOptions {
   log?: Logger;
+  /** Sign-in providers of the authorization server (OAUTH_SERVER_ENABLED); built from the config by the caller. */
+  upstreams?: UpstreamRegistry;
+  /** Test seams of the client-metadata-document fetcher (DNS, CA, address policy); never set in production. */
+  cimd?: OAuthServerDeps['cimd'];
   /** Looks up secrets that tenants reference by name (vault.auth.passwordEnv); default: none. */
   secrets?: (name: string) => string | undefined;
 }
@@ -112,13 +125,6 @@ export async function start(config: Readonly<Config>, opts: StartOptions = {}): 
       cacheTtlMs: config.tenancy.cacheTtlMs,
     });
 
-    const auth = createAuthFromConfig(config, {
-      pool,
-      onError: (e) => log.warn({ err: e.message }, 'api key bookkeeping failed'),
-    });
-    if (auth.providers.length === 1) log.warn('no identity provider is configured: only API keys are accepted on /mcp');
-    else log.info({ providers: auth.providers }, 'identity providers enabled');
-
     // Vault sessions: one per (tenant, user), shared across replicas through the tenant schema.
     if (!secretKey)
       log.warn('SECRET_KEY is not set: stored Vault sessions use a per-process key and are not shared across restarts');
@@ -143,11 +149,48 @@ export async function start(config: Readonly<Config>, opts: StartOptions = {}): 
       metrics,
     });
 
+    const tools = createVaultTools({ sessions });
+    // Sign-in providers: the server-wide ones from env, and each tenant's own IdP (found by email domain).
+    const upstreams = config.oauth
+      ? (opts.upstreams ?? createUpstreamRegistry({ config, tenants: resolveTenant, secrets }))
+      : undefined;
+    if (upstreams && !upstreams.list().length)
+      log.warn(
+        'OAUTH_SERVER_ENABLED: no server-wide sign-in provider (OIDC_CLIENT_ID, GOOGLE_OAUTH_CLIENT_ID, AUTH0_CLIENT_ID, GITHUB_CLIENT_ID): only users of tenants with their own idp can sign in',
+      );
+    const oauth = config.oauth
+      ? createOAuthServer({
+          config: {
+            ...config.oauth,
+            resource: config.resource,
+            scopesSupported: scopesSupported(tools),
+            defaultScopes: config.auth.defaultScopes,
+          },
+          pool,
+          cipher,
+          upstreams: upstreams!,
+          resolveTenant,
+          log,
+          audit,
+          metrics,
+          cimd: opts.cimd,
+        })
+      : undefined;
+    const auth = createAuthFromConfig(config, {
+      pool,
+      onError: (e) => log.warn({ err: e.message }, 'api key bookkeeping failed'),
+      ownIssuer: oauth && ownIssuerVerifier(config, oauth, pool, resolveTenant),
+    });
+    if (auth.providers.length === 1) log.warn('no identity provider is configured: only API keys are accepted on /mcp');
+    else log.info({ providers: auth.providers }, 'identity providers enabled');
+
     const app = createApp({
       config,
       log,
       verifier: auth.verifier,
-      tools: createVaultTools({ sessions }),
+      tools,
+      oauth,
+      subjectTokenFor: oauth && ((user) => upstreamSubjectToken(oauth, user)),
       authorizationServers: auth.authorizationServers,
       resolveTenant,
       audit,
@@ -189,6 +232,41 @@ export async function start(config: Readonly<Config>, opts: StartOptions = {}): 
     await db.close().catch(() => undefined);
     throw e;
   }
+}
+
+/** Every scope some tool needs, plus the default read scope: what clients may ask for. */
+function scopesSupported(tools: readonly ToolDef[]): string[] {
+  return [...new Set(['vault:read', ...tools.flatMap((t) => t.scopes)])];
+}
+
+function ownIssuerVerifier(config: Readonly<Config>, oauth: OAuthServer, pool: Pool, resolveTenant: TenantResolver) {
+  return createOwnIssuerVerifier({
+    issuer: oauth.config.issuer,
+    audience: config.resource,
+    keys: oauth.keys.getKey,
+    // Keys carry their own alg: a key made before OAUTH_SIGNING_ALG changed keeps verifying until it expires.
+    algorithms: ['ES256', 'EdDSA'],
+    clockSkewSeconds: config.auth.clockSkewSeconds,
+    resolveTenant,
+    grantStatus: async (id) => {
+      const { rows } = await pool.query<{ revoked_at: Date | null; revoked_reason: string | null }>(
+        'SELECT revoked_at, revoked_reason FROM control.oauth_grants WHERE id = $1',
+        [id],
+      );
+      return rows[0] && { revoked: rows[0].revoked_at !== null, revokedReason: rows[0].revoked_reason };
+    },
+  });
+}
+
+/** The upstream access token of the grant behind one of our tokens (oauth-mode Vault tenants only). */
+async function upstreamSubjectToken(oauth: OAuthServer, user: UserContext): Promise<string | undefined> {
+  const t = user.grantId ? await oauth.grants.upstreamTokens(user.grantId) : undefined;
+  if (t?.expiresAt && t.expiresAt * 1000 < Date.now())
+    throw new AuthError(
+      'ERR_AUTH_INVALID_TOKEN',
+      'The sign-in at your identity provider behind this token has expired; authorize again',
+    );
+  return t?.accessToken;
 }
 
 async function main(): Promise<void> {

@@ -30,7 +30,7 @@ export interface AuthSetup {
  */
 export function createAuthFromConfig(
   config: Readonly<Config>,
-  deps: { pool: Pool; onError?: (e: Error) => void; fetch?: typeof fetch },
+  deps: { pool: Pool; onError?: (e: Error) => void; fetch?: typeof fetch; ownIssuer?: IssuerVerifier },
 ): AuthSetup {
   const a = config.auth;
   const common = {
@@ -73,6 +73,12 @@ export function createAuthFromConfig(
   if (a.githubActions) {
     jwt.push(createGithubActionsVerifier({ ...a.githubActions, ...common }));
     providers.push('github-actions');
+  }
+  if (deps.ownIssuer) {
+    // Our authorization server fronts the identity providers: clients are sent to it, and only to it.
+    jwt.push(deps.ownIssuer);
+    authorizationServers.splice(0, authorizationServers.length, ...deps.ownIssuer.issuers);
+    providers.push('oauth-server');
   }
   return {
     verifier: createTokenVerifier({

@@ -7,7 +7,7 @@
  *
  * @module
  */
-import { decodeProtectedHeader, errors as joseErrors, jwtVerify, type JWTPayload } from 'jose';
+import { decodeProtectedHeader, errors as joseErrors, jwtVerify, type JWTPayload, type JWTVerifyGetKey } from 'jose';
 import { AppError, AuthError } from '../errors/index.js';
 import { fetchUpstream } from '../shared/fetch-upstream.js';
 import { createJwksCache, type JwksCache } from './jwks-cache.js';
@@ -21,6 +21,8 @@ export interface OidcVerifierOptions {
   /** Accepted audiences; the token must name at least one. */
   audience: string | string[];
   jwksUri?: string;
+  /** Keys held locally instead of a remote JWKS (our own authorization server's keys). */
+  keys?: JWTVerifyGetKey;
   algorithms: string[];
   clockSkewSeconds: number;
   provider?: Provider;
@@ -57,13 +59,15 @@ export function createOidcVerifier(opts: OidcVerifierOptions): JwtIssuerVerifier
   const doFetch = opts.fetch ?? fetch;
   const provider = opts.provider ?? 'oidc';
   const issuers = [opts.issuer, ...(opts.issuerAliases ?? [])];
-  const jwks = createJwksCache({
-    provider: `${provider} issuer ${opts.issuer}`,
-    uri: opts.jwksUri ?? (() => discoverJwksUri(opts.issuer, doFetch)),
-    maxAgeMs: opts.jwksMaxAgeMs,
-    cooldownMs: opts.jwksCooldownMs,
-    fetch: doFetch,
-  });
+  const jwks: JwksCache = opts.keys
+    ? { getKey: opts.keys, fetches: () => 0 }
+    : createJwksCache({
+        provider: `${provider} issuer ${opts.issuer}`,
+        uri: opts.jwksUri ?? (() => discoverJwksUri(opts.issuer, doFetch)),
+        maxAgeMs: opts.jwksMaxAgeMs,
+        cooldownMs: opts.jwksCooldownMs,
+        fetch: doFetch,
+      });
 
   async function verify(token: string): Promise<UserContext> {
     let header;

@@ -27,6 +27,8 @@ export interface UserContext {
   tenantId?: string;
   /** Google Workspace domain (`hd`), when the provider proves one. */
   hostedDomain?: string;
+  /** Tokens of our own authorization server: the grant they were issued under. */
+  grantId?: string;
 }
 
 /**

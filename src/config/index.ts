@@ -159,6 +159,20 @@ const EnvSchema = z.object({
   AUTH0_CLIENT_SECRET: z.string().min(1).optional(),
   UPSTREAM_TIMEOUT_MS: int(5000, 500, 60000),
   UPSTREAM_METADATA_CACHE_SECONDS: int(3600, 0, 86400),
+  // OAuth authorization server (src/oauth, docs/auth.md "Authorization server").
+  OAUTH_SERVER_ENABLED: bool(false),
+  OAUTH_ACCESS_TOKEN_TTL_SECONDS: int(900, 60, 3600),
+  OAUTH_REFRESH_TOKEN_TTL_SECONDS: int(2_592_000, 3600, 31_536_000),
+  OAUTH_CODE_TTL_SECONDS: int(60, 5, 60),
+  OAUTH_LOGIN_TTL_SECONDS: int(600, 60, 3600),
+  OAUTH_SIGNING_ALG: z.enum(['ES256', 'EdDSA']).default('ES256'),
+  OAUTH_DCR_ENABLED: bool(true),
+  OAUTH_DCR_PER_HOUR: int(60, 0, 100_000),
+  OAUTH_RATE_LIMIT_PER_MINUTE: int(120, 0, 1_000_000),
+  OAUTH_CIMD_ENABLED: bool(true),
+  OAUTH_CIMD_TIMEOUT_MS: int(3000, 100, 30000),
+  OAUTH_CIMD_MAX_BYTES: int(5120, 512, 65536),
+  OAUTH_CIMD_CACHE_MAX_SECONDS: int(3600, 0, 86400),
 });
 
 export type Env = Record<string, string | undefined>;
@@ -244,6 +258,17 @@ export function loadConfig(env: Env): Readonly<Config> {
   for (const [key, value, used] of signIn) {
     if (used && value && !isHttpsOrLoopback(value))
       problems.push(`${key}: must be an https:// URL for sign-in (plain http only on loopback)`);
+  }
+  if (e.OAUTH_SERVER_ENABLED) {
+    // Tokens and sign-in state are encrypted under SECRET_KEY, and the issuer is a public URL.
+    if (!e.SECRET_KEY && e.NODE_ENV === 'production')
+      problems.push(
+        'SECRET_KEY: required with OAUTH_SERVER_ENABLED=true (it encrypts signing keys and upstream tokens)',
+      );
+    if (!e.PUBLIC_URL && e.NODE_ENV === 'production')
+      problems.push('PUBLIC_URL: required with OAUTH_SERVER_ENABLED=true (it is the issuer and the callback base)');
+    if (e.PUBLIC_URL && !/^https:/.test(e.PUBLIC_URL) && !isLoopbackUrl(e.PUBLIC_URL))
+      problems.push('PUBLIC_URL: must be https with OAUTH_SERVER_ENABLED=true (http only on a loopback host)');
   }
   if (problems.length) throw new ConfigError(problems);
   return deepFreeze(toConfig(e, publicUrl, resource));
@@ -418,12 +443,42 @@ function toConfig(e: ParsedEnv, publicUrl: string, resource: string) {
             }
           : undefined,
     },
+    /** The OAuth 2.1 authorization server in front of the upstream identity providers (undefined = off). */
+    oauth: e.OAUTH_SERVER_ENABLED
+      ? {
+          /** Our issuer identifier: the public base URL (RFC 8414 metadata lives under it). */
+          issuer: publicUrl,
+          accessTokenTtlSeconds: e.OAUTH_ACCESS_TOKEN_TTL_SECONDS,
+          refreshTokenTtlSeconds: e.OAUTH_REFRESH_TOKEN_TTL_SECONDS,
+          /** Authorization codes live at most this long (≤ 60 s). */
+          codeTtlSeconds: e.OAUTH_CODE_TTL_SECONDS,
+          /** A sign-in (authorize → upstream → consent) must finish within this. */
+          loginTtlSeconds: e.OAUTH_LOGIN_TTL_SECONDS,
+          signingAlg: e.OAUTH_SIGNING_ALG,
+          /** Dynamic Client Registration (RFC 7591) and its per-IP hourly limit (0 = no limit). */
+          dcr: { enabled: e.OAUTH_DCR_ENABLED, perHour: e.OAUTH_DCR_PER_HOUR },
+          /** Per client IP on authorize, sign-in, callback, consent, token and revoke (0 = no limit). */
+          rateLimitPerMinute: e.OAUTH_RATE_LIMIT_PER_MINUTE,
+          /** Client ID Metadata Documents: https client_id URLs fetched with SSRF guards. */
+          cimd: {
+            enabled: e.OAUTH_CIMD_ENABLED,
+            timeoutMs: e.OAUTH_CIMD_TIMEOUT_MS,
+            maxBytes: e.OAUTH_CIMD_MAX_BYTES,
+            cacheMaxSeconds: e.OAUTH_CIMD_CACHE_MAX_SECONDS,
+          },
+        }
+      : undefined,
   };
 }
 
 function isHttpsOrLoopback(u: string): boolean {
   const url = new URL(u);
   return url.protocol === 'https:' || ['127.0.0.1', 'localhost', '[::1]'].includes(url.hostname);
+}
+
+function isLoopbackUrl(u: string): boolean {
+  const h = new URL(u).hostname;
+  return h === 'localhost' || h === '127.0.0.1' || h === '[::1]';
 }
 
 function hostForUrl(host: string): string {

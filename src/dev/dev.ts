@@ -32,6 +32,8 @@ const devConfig = (issuer: string, tenantsFile?: string) =>
     OIDC_ISSUER: issuer,
     // The dev issuer is also the upstream sign-in provider of the authorization server.
     OIDC_CLIENT_ID: 'vault-mcp-dev',
+    // vault-mcp is the authorization server clients see: paste the URL, sign in in the browser.
+    OAUTH_SERVER_ENABLED: 'true',
   });
 
 async function main(): Promise<void> {

@@ -50,6 +50,18 @@ export const ERROR_CODES = {
   ERR_VAULT_RATE_LIMITED: { status: 429, jsonRpc: JSONRPC.serverError },
   ERR_VAULT_UNAVAILABLE: { status: 503, jsonRpc: JSONRPC.serverError },
   ERR_VQL_REJECTED: { status: 400, jsonRpc: JSONRPC.serverError },
+  // OAuth authorization server (src/oauth): the RFC 6749 error each maps to is in src/oauth/errors.ts.
+  ERR_OAUTH_INVALID_REQUEST: { status: 400, jsonRpc: JSONRPC.invalidRequest },
+  ERR_OAUTH_INVALID_CLIENT: { status: 401, jsonRpc: JSONRPC.serverError },
+  ERR_OAUTH_INVALID_GRANT: { status: 400, jsonRpc: JSONRPC.serverError },
+  ERR_OAUTH_INVALID_SCOPE: { status: 400, jsonRpc: JSONRPC.serverError },
+  ERR_OAUTH_INVALID_TARGET: { status: 400, jsonRpc: JSONRPC.serverError },
+  ERR_OAUTH_UNSUPPORTED: { status: 400, jsonRpc: JSONRPC.serverError },
+  ERR_OAUTH_ACCESS_DENIED: { status: 403, jsonRpc: JSONRPC.serverError },
+  ERR_OAUTH_CSRF: { status: 403, jsonRpc: JSONRPC.serverError },
+  ERR_OAUTH_LOGIN_EXPIRED: { status: 400, jsonRpc: JSONRPC.serverError },
+  ERR_OAUTH_CLIENT_METADATA: { status: 400, jsonRpc: JSONRPC.serverError },
+  ERR_OAUTH_UPSTREAM: { status: 502, jsonRpc: JSONRPC.serverError },
   ERR_TENANT_MISCONFIGURED: { status: 500, jsonRpc: JSONRPC.internal },
   // Identity hardening (issue #12): consumer accounts and API-key act-as users outside the tenant.
   ERR_TENANT_CONSUMER_ACCOUNT: { status: 403, jsonRpc: JSONRPC.serverError },

@@ -31,6 +31,8 @@ import { createCallObserver } from './call-observer.js';
 import { sendError } from './error-mapper.js';
 import { countRequests, serveMetrics } from './metrics.js';
 import type { RateLimiter } from './rate-limit.js';
+import type { OAuthServer } from '../oauth/server.js';
+import { oauthRoutes } from './oauth-routes.js';
 
 export interface AppDeps {
   config: Readonly<Config>;
@@ -49,6 +51,10 @@ export interface AppDeps {
   metrics?: Metrics;
   /** Per-tenant (else per-subject) limit on POST /mcp, applied after tenant resolution. */
   rateLimiter?: RateLimiter;
+  /** The authorization server (OAUTH_SERVER_ENABLED): its routes are mounted when given. */
+  oauth?: OAuthServer;
+  /** Our own tokens: the upstream token kept with the grant, the `oauth` Vault mode's subject token. */
+  subjectTokenFor?: (user: UserContext) => Promise<string | undefined>;
 }
 
 const REQUEST_ID_RE = /^[\w.-]{1,64}$/;
@@ -129,6 +135,9 @@ export function createApp(deps: AppDeps): express.Express {
   app.get('/.well-known/oauth-protected-resource', metadata);
   app.get('/.well-known/oauth-protected-resource/mcp', metadata);
 
+  if (deps.oauth)
+    app.use(oauthRoutes(deps.oauth, { publicUrl: config.publicUrl, dcrPerHour: deps.oauth.config.dcr.perHour }));
+
   app.use('/mcp', mcpCors);
 
   const notAllowed = (req: Request, res: Response) => {
@@ -162,7 +171,15 @@ export function createApp(deps: AppDeps): express.Express {
         });
       requireToolScopes(req.body, deps.tools, user.scopes);
       // The raw token stays only where oauth-mode Vault tenants need it for a token exchange (see context.ts).
-      const ctx = withSubjectToken({ user, tenant, requestId }, token);
+      // For our own tokens that is the upstream token kept with the grant, never our token itself.
+      const base: CallContext = { user, tenant, requestId };
+      const subject =
+        user.grantId === undefined
+          ? token
+          : tenant.vault.auth.mode === 'oauth'
+            ? await deps.subjectTokenFor?.(user)
+            : undefined;
+      const ctx = subject === undefined ? base : withSubjectToken(base, subject);
       const server = createMcpServer({
         tools: deps.tools,
         scopes: user.scopes,

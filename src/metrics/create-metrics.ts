@@ -34,6 +34,8 @@ export interface Metrics {
   vaultDuration: Histogram<'tenant' | 'status'>;
   /** Failed Vault calls by Vault error type (`INVALID_DATA`, …) or transport type (`HTTP_429`, `TIMEOUT`, …). */
   vaultErrors: Counter<'tenant' | 'type'>;
+  /** Authorization server outcomes: event (authorize, sign_in, consent, token, refresh, refresh_reuse, code_replay, revoke), outcome, reason (error code). */
+  oauthEvents: Counter<'event' | 'outcome' | 'reason'>;
 }
 
 /**
@@ -140,6 +142,12 @@ export function createMetrics(opts: { defaultMetrics?: boolean } = {}): Metrics 
       name: 'vault_mcp_vault_errors_total',
       help: 'Failed Vault calls by error type',
       labelNames: ['tenant', 'type'],
+      registers,
+    }),
+    oauthEvents: new Counter({
+      name: 'vault_mcp_oauth_events_total',
+      help: 'Authorization server events by outcome (ok, denied, error) and reason (error code)',
+      labelNames: ['event', 'outcome', 'reason'],
       registers,
     }),
   };
