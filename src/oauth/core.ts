@@ -10,6 +10,7 @@ import type { Pool } from '../db/pool.js';
 import { AppError, isAppError, type ErrorCode } from '../errors/index.js';
 import type { Logger } from '../log/index.js';
 import type { Metrics } from '../metrics/index.js';
+import type { TenantResolver } from '../tenancy/resolve-tenant.js';
 import type { Tenant } from '../tenancy/tenant.js';
 import type { SessionCipher } from '../vault/crypto.js';
 import { createCimdResolver, type CimdOptions } from './cimd.js';
@@ -40,7 +41,7 @@ export interface OAuthServerDeps {
   pool: Pool;
   cipher: SessionCipher;
   upstreams: UpstreamRegistry;
-  resolveTenant: (user: UserContext) => Promise<Tenant>;
+  resolveTenant: Pick<TenantResolver, 'findById'> & ((user: UserContext) => Promise<Tenant>);
   log: Logger;
   audit?: AuditWriter;
   metrics?: Metrics;
@@ -178,9 +179,7 @@ export function createCore(deps: OAuthServerDeps) {
   }
 
   async function tenantById(id: string): Promise<Tenant | undefined> {
-    return deps
-      .resolveTenant({ ...userOf({ subject: '-', provider: 'local', issuer: '-', email: '' }, '', []), tenantId: id })
-      .catch(() => undefined);
+    return deps.resolveTenant.findById(id).catch(() => undefined);
   }
 
   function redirectTo(req: Pick<AuthorizeRequest, 'redirectUri' | 'state'>, params: Record<string, string>): Outcome {

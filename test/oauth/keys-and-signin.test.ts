@@ -86,6 +86,8 @@ describe('sign-in with several upstream providers', () => {
   let removeFile = () => Promise.resolve();
   before(async () => {
     google.identity.provider = 'google';
+    // A Workspace account of the tenant: consumer Google accounts are refused unless the tenant opts in.
+    google.identity.hostedDomain = 'acme.com';
     const tenants = await writeTenantsFile({
       tenants: [
         ...DEFAULT_TEST_TENANTS.tenants,
