@@ -50,6 +50,12 @@ export const ERROR_CODES = {
   ERR_VAULT_RATE_LIMITED: { status: 429, jsonRpc: JSONRPC.serverError },
   ERR_VAULT_UNAVAILABLE: { status: 503, jsonRpc: JSONRPC.serverError },
   ERR_VQL_REJECTED: { status: 400, jsonRpc: JSONRPC.serverError },
+  // HTTP edge (src/http): request bodies, batches, connections.
+  ERR_PAYLOAD_TOO_LARGE: { status: 413, jsonRpc: JSONRPC.invalidRequest },
+  ERR_UNSUPPORTED_MEDIA_TYPE: { status: 415, jsonRpc: JSONRPC.invalidRequest },
+  ERR_REQUEST_TIMEOUT: { status: 408, jsonRpc: JSONRPC.invalidRequest },
+  ERR_BATCH_REFUSED: { status: 400, jsonRpc: JSONRPC.invalidRequest },
+  ERR_TOO_MANY_CONNECTIONS: { status: 429, jsonRpc: JSONRPC.serverError },
   ERR_TENANT_MISCONFIGURED: { status: 500, jsonRpc: JSONRPC.internal },
   ERR_INTERNAL: { status: 500, jsonRpc: JSONRPC.internal },
 } as const satisfies Record<string, CodeInfo>;

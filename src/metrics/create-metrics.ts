@@ -34,6 +34,11 @@ export interface Metrics {
   vaultDuration: Histogram<'tenant' | 'status'>;
   /** Failed Vault calls by Vault error type (`INVALID_DATA`, …) or transport type (`HTTP_429`, `TIMEOUT`, …). */
   vaultErrors: Counter<'tenant' | 'type'>;
+  // HTTP edge (src/http).
+  /** Rate-limit decisions made by the in-process fallback because the shared store failed or was slow. */
+  rateLimitFallbacks: Counter<'store'>;
+  /** Connections closed at once because their client address already had HTTP_MAX_CONNECTIONS_PER_CLIENT open. */
+  connectionsRefused: Counter;
 }
 
 /**
@@ -140,6 +145,17 @@ export function createMetrics(opts: { defaultMetrics?: boolean } = {}): Metrics 
       name: 'vault_mcp_vault_errors_total',
       help: 'Failed Vault calls by error type',
       labelNames: ['tenant', 'type'],
+      registers,
+    }),
+    rateLimitFallbacks: new Counter({
+      name: 'vault_mcp_rate_limit_fallbacks_total',
+      help: 'Rate-limit decisions taken in-process because the shared store (postgres, redis) failed or timed out',
+      labelNames: ['store'],
+      registers,
+    }),
+    connectionsRefused: new Counter({
+      name: 'vault_mcp_http_connections_refused_total',
+      help: 'Connections refused because their client address had HTTP_MAX_CONNECTIONS_PER_CLIENT open',
       registers,
     }),
   };
