@@ -51,6 +51,7 @@ export const ERROR_CODES = {
   ERR_VAULT_UNAVAILABLE: { status: 503, jsonRpc: JSONRPC.serverError },
   ERR_VQL_REJECTED: { status: 400, jsonRpc: JSONRPC.serverError },
   // HTTP edge (src/http): request bodies, batches, connections.
+  ERR_INVALID_BODY: { status: 400, jsonRpc: -32700 }, // JSON-RPC "Parse error"
   ERR_PAYLOAD_TOO_LARGE: { status: 413, jsonRpc: JSONRPC.invalidRequest },
   ERR_UNSUPPORTED_MEDIA_TYPE: { status: 415, jsonRpc: JSONRPC.invalidRequest },
   ERR_REQUEST_TIMEOUT: { status: 408, jsonRpc: JSONRPC.invalidRequest },

@@ -110,7 +110,7 @@ export function readJsonBody(req: IncomingMessage, limits: BodyLimits): Promise<
       received += chunk.length;
       if (received > limits.limitBytes) finish(tooLarge(limits));
     };
-    const onAborted = () => finish(new AppError('ERR_BAD_REQUEST', 'The request body was cut off by the client'));
+    const onAborted = () => finish(new AppError('ERR_INVALID_BODY', 'The request body was cut off by the client'));
     const onDecoded = (chunk: Buffer) => {
       decoded += chunk.length;
       if (decoded > limits.limitBytes) finish(tooLarge(limits));
@@ -123,13 +123,13 @@ export function readJsonBody(req: IncomingMessage, limits: BodyLimits): Promise<
       try {
         text = utf8.decode(buf);
       } catch {
-        return finish(new AppError('ERR_BAD_REQUEST', 'The request body is not valid UTF-8'));
+        return finish(new AppError('ERR_INVALID_BODY', 'The request body is not valid UTF-8'));
       }
-      if (!text.trim()) return finish(new AppError('ERR_BAD_REQUEST', 'The request body is empty'));
+      if (!text.trim()) return finish(new AppError('ERR_INVALID_BODY', 'The request body is empty'));
       try {
         finish(undefined, JSON.parse(text));
       } catch {
-        finish(new AppError('ERR_BAD_REQUEST', 'The request body is not valid JSON'));
+        finish(new AppError('ERR_INVALID_BODY', 'The request body is not valid JSON'));
       }
     };
     req.on('data', onRaw);
@@ -139,7 +139,7 @@ export function readJsonBody(req: IncomingMessage, limits: BodyLimits): Promise<
       decoder.on('data', onDecoded);
       decoder.once('end', onEnd);
       decoder.once('error', () =>
-        finish(new AppError('ERR_BAD_REQUEST', `The request body is not valid ${encoding} data (Content-Encoding)`)),
+        finish(new AppError('ERR_INVALID_BODY', `The request body is not valid ${encoding} data (Content-Encoding)`)),
       );
       req.pipe(decoder);
     } else {
@@ -177,8 +177,8 @@ export function fromBodyParserError(err: Error & { status?: number; type?: strin
     case 'encoding.unsupported':
       return new AppError('ERR_UNSUPPORTED_MEDIA_TYPE', 'Unsupported Content-Encoding: use gzip, deflate, br or none');
     case 'entity.parse.failed':
-      return new AppError('ERR_BAD_REQUEST', 'The request body could not be parsed');
+      return new AppError('ERR_INVALID_BODY', 'The request body could not be parsed');
     default:
-      return new AppError('ERR_BAD_REQUEST', 'The request body could not be read');
+      return new AppError('ERR_INVALID_BODY', 'The request body could not be read');
   }
 }

@@ -114,7 +114,8 @@ export async function createSharedRateLimiter(
     });
     redis.on('error', (e: Error) => markDown(e));
     await new Promise<void>((resolve) => {
-      const t = setTimeout(resolve, 2000); // boot does not wait longer for Redis: the fallback covers it
+      // Boot does not wait longer for Redis: the fallback covers the time until it is ready.
+      const t = setTimeout(resolve, Math.min(2000, Math.max(500, opts.timeoutMs * 4)));
       redis.once('ready', () => {
         clearTimeout(t);
         resolve();
@@ -142,8 +143,9 @@ export async function createSharedRateLimiter(
       tenantRoles: false,
       onError: () => undefined,
     });
-    // UNLOGGED: counters need no crash safety, and skipping the WAL keeps each check cheap.
-    await pool
+    // UNLOGGED: counters need no crash safety, and skipping the WAL keeps each check cheap. Boot waits
+    // for it a bounded time only: until the table exists, checks fail over to the in-process limiter.
+    const created = pool
       .query(
         `CREATE UNLOGGED TABLE IF NOT EXISTS ${SCHEMA}.${TABLE} (
            key varchar(255) PRIMARY KEY, points integer NOT NULL DEFAULT 0, expire bigint)`,
@@ -152,6 +154,7 @@ export async function createSharedRateLimiter(
         // Replicas booting together race on CREATE TABLE; anything else falls back until fixed.
         if (e.code !== '23505' && e.code !== '42P07') markDown(e);
       });
+    await Promise.race([created, new Promise((r) => setTimeout(r, Math.max(1000, opts.timeoutMs * 4)).unref())]);
     limiter = new RateLimiterPostgres({
       storeClient: pool,
       storeType: 'pool',
