@@ -82,7 +82,7 @@ async function bare(vault: boolean): Promise<Started> {
       }),
     );
     if (call) {
-      const documents = call.documents;
+      const documents = () => call.documents();
       server.registerTool(
         'documents_query',
         { description: 'documents', inputSchema: { status: z.array(z.string()), page_size: z.number() } },
