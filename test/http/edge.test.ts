@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { connect, type Socket } from 'node:net';
 import { PassThrough } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
-import { gzipSync } from 'node:zlib';
+import { brotliCompressSync, deflateSync, gzipSync } from 'node:zlib';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 
 interface Answer {
@@ -85,6 +85,17 @@ describe('HTTP edge: request bodies', () => {
     const res = await post(gzipSync(JSON.stringify(TOOLS_LIST)), { 'content-encoding': 'gzip' });
     assert.equal(res.status, 200);
     assert.ok(((await res.json()) as { result: { tools: unknown[] } }).result.tools.length > 0);
+  });
+
+  it('deflate and br bodies are decoded too', async () => {
+    for (const [encoding, data] of [
+      ['deflate', deflateSync(JSON.stringify(TOOLS_LIST))],
+      ['br', brotliCompressSync(JSON.stringify(TOOLS_LIST))],
+    ] as const) {
+      const res = await post(data, { 'content-encoding': encoding });
+      assert.equal(res.status, 200, encoding);
+      await res.arrayBuffer();
+    }
   });
 
   it('an unsupported charset: 415 ERR_UNSUPPORTED_MEDIA_TYPE naming it', async () => {
@@ -341,5 +352,26 @@ describe('HTTP edge: JSON-RPC batches', () => {
     const body = (await second.json()) as RpcError;
     assert.equal(body.error.data.code, 'ERR_RATE_LIMITED');
     assert.match(body.error.message, /a batch of 3 messages counts 3 requests/);
+  });
+
+  it('a rate-limited tenant is refused before its body is read: 429 at once, connection closed', async () => {
+    const u = new URL(limited.url);
+    const token = await limited.token();
+    const spend = async () => (await post(limited, TOOLS_LIST)).status;
+    while ((await spend()) !== 429); // spend the tenant's budget
+    const { socket, answer } = rawConnection(limited.url);
+    socket.write(
+      headers(u.host, {
+        'Content-Type': 'application/json',
+        'Content-Length': 100_000,
+        Accept: 'application/json, text/event-stream',
+        Authorization: `Bearer ${token}`,
+      }),
+    );
+    socket.write('{"jsonrpc":"2.0",'); // and never the rest
+    const a = await answer;
+    assert.equal(a.status, 429, a.text);
+    assert.match(a.text, /connection: close/i);
+    assert.ok(a.closedAfterMs < 2000, `closed after ${a.closedAfterMs} ms`);
   });
 });
