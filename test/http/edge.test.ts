@@ -204,19 +204,23 @@ describe('HTTP edge: the token before the body, deadlines, connections per clien
     await s?.close();
   });
 
-  it('without a valid token: 401 at once, the declared 10 MB body is never read, the connection closes', async () => {
-    const { socket, answer } = rawConnection(s.url);
-    socket.write(
-      headers(host, { 'Content-Type': 'application/json', 'Content-Length': 10_000_000, Accept: 'application/json' }),
-    );
-    socket.write('{"jsonrpc":"2.0",');
-    const a = await answer;
-    assert.equal(a.status, 401);
-    assert.match(a.text, /connection: close/i);
-    assert.ok(a.closedAfterMs < 2000, `closed after ${a.closedAfterMs} ms`);
-  });
+  it(
+    'without a valid token: 401 at once, the declared 10 MB body is never read, the connection closes',
+    { timeout: 15_000 },
+    async () => {
+      const { socket, answer } = rawConnection(s.url);
+      socket.write(
+        headers(host, { 'Content-Type': 'application/json', 'Content-Length': 10_000_000, Accept: 'application/json' }),
+      );
+      socket.write('{"jsonrpc":"2.0",');
+      const a = await answer;
+      assert.equal(a.status, 401);
+      assert.match(a.text, /connection: close/i);
+      assert.ok(a.closedAfterMs < 2000, `closed after ${a.closedAfterMs} ms`);
+    },
+  );
 
-  it('an authenticated slow body is cut off with 408 within HTTP_BODY_TIMEOUT_MS', async () => {
+  it('an authenticated slow body is cut off with 408 within HTTP_BODY_TIMEOUT_MS', { timeout: 15_000 }, async () => {
     const { socket, answer } = rawConnection(s.url);
     socket.write(
       headers(host, {
@@ -235,47 +239,55 @@ describe('HTTP edge: the token before the body, deadlines, connections per clien
     assert.ok(a.closedAfterMs >= 550 && a.closedAfterMs < 2000, `closed after ${a.closedAfterMs} ms`);
   });
 
-  it('headers that never finish: the connection is closed after HTTP_HEADERS_TIMEOUT_MS', async () => {
-    const { socket, answer } = rawConnection(s.url);
-    socket.write(`POST /mcp HTTP/1.1\r\nHost: ${host}\r\n`);
-    const drip = setInterval(() => socket.writable && socket.write('X-Slow: 1\r\n'), 100);
-    const a = await answer;
-    clearInterval(drip);
-    assert.ok(a.closedAfterMs >= 700 && a.closedAfterMs < 3000, `closed after ${a.closedAfterMs} ms`);
-    assert.ok(a.status === undefined || a.status === 408, a.text);
-  });
+  it(
+    'headers that never finish: the connection is closed after HTTP_HEADERS_TIMEOUT_MS',
+    { timeout: 15_000 },
+    async () => {
+      const { socket, answer } = rawConnection(s.url);
+      socket.write(`POST /mcp HTTP/1.1\r\nHost: ${host}\r\n`);
+      const drip = setInterval(() => socket.writable && socket.write('X-Slow: 1\r\n'), 100);
+      const a = await answer;
+      clearInterval(drip);
+      assert.ok(a.closedAfterMs >= 700 && a.closedAfterMs < 3000, `closed after ${a.closedAfterMs} ms`);
+      assert.ok(a.status === undefined || a.status === 408, a.text);
+    },
+  );
 
-  it('the 4th concurrent connection from one address is refused (429); another address still gets in', async () => {
-    const held = [rawConnection(s.url), rawConnection(s.url), rawConnection(s.url)];
-    await Promise.all(held.map((h) => new Promise((r) => h.socket.once('connect', r))));
-    await new Promise((r) => setTimeout(r, 50)); // the server has counted them
-    const fourth = rawConnection(s.url);
-    fourth.socket.write(`GET /healthz HTTP/1.1\r\nHost: ${host}\r\n\r\n`);
-    const refused = await fourth.answer;
-    assert.equal(refused.status, 429, refused.text);
-    assert.match(refused.text, /ERR_TOO_MANY_CONNECTIONS/);
-    assert.match(refused.text, /at most 3, HTTP_MAX_CONNECTIONS_PER_CLIENT/);
-    assert.doesNotMatch(refused.text, /"status":"ok"/, 'the request on the refused connection was not served');
+  it(
+    'the 4th concurrent connection from one address is refused (429); another address still gets in',
+    { timeout: 15_000 },
+    async () => {
+      const held = [rawConnection(s.url), rawConnection(s.url), rawConnection(s.url)];
+      await Promise.all(held.map((h) => new Promise((r) => h.socket.once('connect', r))));
+      await new Promise((r) => setTimeout(r, 50)); // the server has counted them
+      const fourth = rawConnection(s.url);
+      fourth.socket.write(`GET /healthz HTTP/1.1\r\nHost: ${host}\r\n\r\n`);
+      const refused = await fourth.answer;
+      assert.equal(refused.status, 429, refused.text);
+      assert.match(refused.text, /ERR_TOO_MANY_CONNECTIONS/);
+      assert.match(refused.text, /at most 3, HTTP_MAX_CONNECTIONS_PER_CLIENT/);
+      assert.doesNotMatch(refused.text, /"status":"ok"/, 'the request on the refused connection was not served');
 
-    const other = rawConnection(s.url, '127.0.0.2');
-    other.socket.write(`GET /healthz HTTP/1.1\r\nHost: ${host}\r\nConnection: close\r\n\r\n`);
-    const served = await other.answer;
-    assert.equal(served.status, 200, served.text);
+      const other = rawConnection(s.url, '127.0.0.2');
+      other.socket.write(`GET /healthz HTTP/1.1\r\nHost: ${host}\r\nConnection: close\r\n\r\n`);
+      const served = await other.answer;
+      assert.equal(served.status, 200, served.text);
 
-    held[0]!.socket.destroy();
-    await held[0]!.answer;
-    await new Promise((r) => setTimeout(r, 50));
-    const again = rawConnection(s.url);
-    again.socket.write(`GET /healthz HTTP/1.1\r\nHost: ${host}\r\nConnection: close\r\n\r\n`);
-    assert.equal((await again.answer).status, 200, 'a freed slot is usable again');
-    for (const h of held.slice(1)) h.socket.destroy();
-    const refusedCount = /vault_mcp_http_connections_refused_total (\d+)/.exec(
-      await (
-        await fetch(`${s.url}/metrics`, { headers: { authorization: 'Bearer test-metrics-token-0123456789' } })
-      ).text(),
-    );
-    assert.equal(refusedCount?.[1], '1');
-  });
+      held[0]!.socket.destroy();
+      await held[0]!.answer;
+      await new Promise((r) => setTimeout(r, 50));
+      const again = rawConnection(s.url);
+      again.socket.write(`GET /healthz HTTP/1.1\r\nHost: ${host}\r\nConnection: close\r\n\r\n`);
+      assert.equal((await again.answer).status, 200, 'a freed slot is usable again');
+      for (const h of held.slice(1)) h.socket.destroy();
+      const refusedCount = /vault_mcp_http_connections_refused_total (\d+)/.exec(
+        await (
+          await fetch(`${s.url}/metrics`, { headers: { authorization: 'Bearer test-metrics-token-0123456789' } })
+        ).text(),
+      );
+      assert.equal(refusedCount?.[1], '1');
+    },
+  );
 });
 
 describe('HTTP edge: JSON-RPC batches', () => {
@@ -354,24 +366,28 @@ describe('HTTP edge: JSON-RPC batches', () => {
     assert.match(body.error.message, /a batch of 3 messages counts 3 requests/);
   });
 
-  it('a rate-limited tenant is refused before its body is read: 429 at once, connection closed', async () => {
-    const u = new URL(limited.url);
-    const token = await limited.token();
-    const spend = async () => (await post(limited, TOOLS_LIST)).status;
-    while ((await spend()) !== 429); // spend the tenant's budget
-    const { socket, answer } = rawConnection(limited.url);
-    socket.write(
-      headers(u.host, {
-        'Content-Type': 'application/json',
-        'Content-Length': 100_000,
-        Accept: 'application/json, text/event-stream',
-        Authorization: `Bearer ${token}`,
-      }),
-    );
-    socket.write('{"jsonrpc":"2.0",'); // and never the rest
-    const a = await answer;
-    assert.equal(a.status, 429, a.text);
-    assert.match(a.text, /connection: close/i);
-    assert.ok(a.closedAfterMs < 2000, `closed after ${a.closedAfterMs} ms`);
-  });
+  it(
+    'a rate-limited tenant is refused before its body is read: 429 at once, connection closed',
+    { timeout: 15_000 },
+    async () => {
+      const u = new URL(limited.url);
+      const token = await limited.token();
+      const spend = async () => (await post(limited, TOOLS_LIST)).status;
+      while ((await spend()) !== 429); // spend the tenant's budget
+      const { socket, answer } = rawConnection(limited.url);
+      socket.write(
+        headers(u.host, {
+          'Content-Type': 'application/json',
+          'Content-Length': 100_000,
+          Accept: 'application/json, text/event-stream',
+          Authorization: `Bearer ${token}`,
+        }),
+      );
+      socket.write('{"jsonrpc":"2.0",'); // and never the rest
+      const a = await answer;
+      assert.equal(a.status, 429, a.text);
+      assert.match(a.text, /connection: close/i);
+      assert.ok(a.closedAfterMs < 2000, `closed after ${a.closedAfterMs} ms`);
+    },
+  );
 });
