@@ -6,7 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { createServer, type Server, type Socket } from 'node:net';
+import { connect, createServer, type Server, type Socket } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { loadConfig } from '../../src/config/index.js';
 import { createPool } from '../../src/db/pool.js';
@@ -207,4 +207,83 @@ describe('shared rate limit: the store down or hanging leaves the in-process lim
       }
     });
   }
+
+  it('Redis going down mid-run and coming back: in-process limit meanwhile, the shared budget again after', async () => {
+    // A TCP proxy in front of the real Redis that we can cut and restore on the same port.
+    const port = await freePort();
+    const links = new Set<Socket>();
+    const startProxy = async () => {
+      const proxy = createServer((client) => {
+        const upstream = connect({ host: '127.0.0.1', port: Number(new URL(REDIS_URL).port || 6379) });
+        for (const sock of [client, upstream]) {
+          links.add(sock);
+          sock.on('error', () => undefined);
+          sock.on('close', () => {
+            links.delete(sock);
+            client.destroy();
+            upstream.destroy();
+          });
+        }
+        client.pipe(upstream).pipe(client);
+      });
+      await new Promise<void>((r) => proxy.listen(port, '127.0.0.1', r));
+      return proxy;
+    };
+    const stopProxy = async (p: Server) => {
+      const closed = new Promise((r) => p.close(r));
+      for (const sock of links) sock.destroy();
+      await closed;
+    };
+    let proxy = await startProxy();
+    const metrics = createMetrics({ defaultMetrics: false });
+    const fallbacks = async () => (await metrics.rateLimitFallbacks.get()).values[0]?.value ?? 0;
+    const limiter = await createSharedRateLimiter({
+      perMinute: 6,
+      burst: 6,
+      keyPrefix: prefix(),
+      timeoutMs: 200,
+      redisUrl: `redis://127.0.0.1:${port}`,
+      log,
+      metrics,
+    });
+    const ok = async (n: number) => {
+      const out: boolean[] = [];
+      for (let i = 0; i < n; i++) out.push((await limiter.take('t:acme')) === 0);
+      return out;
+    };
+    try {
+      assert.deepEqual(await ok(3), [true, true, true], 'shared store: 3 of 6 spent');
+      assert.equal(await fallbacks(), 0);
+
+      await stopProxy(proxy);
+      await new Promise((r) => setTimeout(r, 50));
+      assert.deepEqual(
+        await ok(7),
+        [true, true, true, true, true, true, false],
+        'store down: the in-process bucket (6) decides',
+      );
+      assert.equal(await fallbacks(), 7);
+
+      proxy = await startProxy();
+      // ioredis reconnects with backoff; once it is ready the store decides again.
+      const deadline = Date.now() + 10_000;
+      let before = await fallbacks();
+      for (;;) {
+        const allowed = await limiter.take('t:probe');
+        const now = await fallbacks();
+        if (now === before && allowed === 0) break;
+        before = now;
+        assert.ok(Date.now() < deadline, 'Redis came back within 10 s');
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      assert.deepEqual(
+        await ok(4),
+        [true, true, true, false],
+        'store back: the shared count (3 spent before the outage) applies again',
+      );
+    } finally {
+      await limiter.close();
+      await stopProxy(proxy);
+    }
+  });
 });
