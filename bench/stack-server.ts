@@ -82,7 +82,7 @@ async function bare(vault: boolean): Promise<Started> {
       }),
     );
     if (call) {
-      const documents = call.documents;
+      const documents = () => call.documents();
       server.registerTool(
         'documents_query',
         { description: 'documents', inputSchema: { status: z.array(z.string()), page_size: z.number() } },
@@ -144,6 +144,9 @@ async function full(): Promise<Started> {
     RATE_LIMIT_BURST: '10000000',
     ...(process.env.BENCH_AUDIT_LINGER_MS ? { AUDIT_LINGER_MS: process.env.BENCH_AUDIT_LINGER_MS } : {}),
     ...(process.env.BENCH_JWT_CACHE_SECONDS ? { JWT_CACHE_SECONDS: process.env.BENCH_JWT_CACHE_SECONDS } : {}),
+    // The shared rate-limit store: postgres by default (production's default without REDIS_URL).
+    ...(process.env.BENCH_RATE_LIMIT_STORE ? { RATE_LIMIT_STORE: process.env.BENCH_RATE_LIMIT_STORE } : {}),
+    ...(process.env.BENCH_REDIS_URL ? { REDIS_URL: process.env.BENCH_REDIS_URL } : {}),
   });
   const running = await start(config, {
     log: pino({ level: process.env.BENCH_LOG_LEVEL ?? 'info' }, pino.destination('/dev/null')),

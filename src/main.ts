@@ -16,8 +16,9 @@ import { stableSecretKey } from './db/secret-key.js';
 import { assertCanManageTenantRoles, tablesOwnedBy } from './db/tenant-roles.js';
 import { ConfigError } from './errors/index.js';
 import { createApp } from './http/app.js';
-import { listen } from './http/listen.js';
-import { createRateLimiter } from './http/rate-limit.js';
+import { listen, type HttpHandle } from './http/listen.js';
+import { createMetricsApp } from './http/metrics.js';
+import { createRateLimiterFromConfig } from './http/rate-limit-shared.js';
 import { createLogger, type Logger } from './log/index.js';
 import type { EmbeddedInfo } from './db/open-database.js';
 import { asPortInUse } from './net/ports.js';
@@ -40,6 +41,8 @@ import type { TenantResolver } from './tenancy/index.js';
 
 export interface Running {
   url: string;
+  /** The METRICS_PORT listener (127.0.0.1), when configured. */
+  metricsUrl?: string;
   config: Readonly<Config>;
   metrics: Metrics;
   /** The embedded Postgres when DATABASE_URL is unset (where its data is, its port). */
@@ -91,6 +94,8 @@ export async function start(config: Readonly<Config>, opts: StartOptions = {}): 
     lingerMs: config.audit.lingerMs,
     keys: secretKey ? createAuditKeys(secretKey, config.auditTrail.previousSecretKeys) : undefined,
   });
+  let closeRateLimiter = (): Promise<void> => Promise.resolve();
+  let closeMetricsHttp = (): Promise<void> => Promise.resolve();
   try {
     const migrations = await loadMigrations();
     // Fail closed: with per-tenant roles on, a user that cannot create them must stop the boot.
@@ -184,6 +189,8 @@ export async function start(config: Readonly<Config>, opts: StartOptions = {}): 
     if (auth.providers.length === 1) log.warn('no identity provider is configured: only API keys are accepted on /mcp');
     else log.info({ providers: auth.providers }, 'identity providers enabled');
 
+    const rateLimiter = await createRateLimiterFromConfig(config, { pool, log, metrics });
+    closeRateLimiter = async () => rateLimiter?.close();
     const app = createApp({
       config,
       log,
@@ -195,18 +202,36 @@ export async function start(config: Readonly<Config>, opts: StartOptions = {}): 
       resolveTenant,
       audit,
       metrics,
-      rateLimiter: config.rateLimit.perMinute ? createRateLimiter(config.rateLimit) : undefined,
+      rateLimiter,
       readiness: async () => {
         const s = await migrationStatus(pool, migrations);
         return { ready: s.ready, detail: { pendingControl: s.pendingControl, tenantsBehind: s.tenantsBehind } };
       },
     });
-    const http = await listen(app, { port: config.port, host: config.host });
-    log.info({ url: http.url, resource: config.resource }, 'vault-mcp listening');
+    const edge = config.httpEdge;
+    const metricsHttp: HttpHandle | undefined =
+      edge.metricsPort === undefined
+        ? undefined
+        : await listen(createMetricsApp(metrics), { port: edge.metricsPort, host: '127.0.0.1' });
+    closeMetricsHttp = async () => metricsHttp?.close(1000);
+    const http = await listen(app, {
+      port: config.port,
+      host: config.host,
+      headersTimeoutMs: edge.headersTimeoutMs,
+      requestTimeoutMs: edge.requestTimeoutMs,
+      keepAliveTimeoutMs: edge.keepAliveTimeoutMs,
+      maxConnectionsPerClient: edge.maxConnectionsPerClient,
+      onConnectionRefused: () => metrics.connectionsRefused.inc(),
+    });
+    log.info(
+      { url: http.url, resource: config.resource, metrics: metricsHttp?.url, rateLimitStore: rateLimiter?.store },
+      'vault-mcp listening',
+    );
 
     let closing: Promise<void> | undefined;
     return {
       url: http.url,
+      metricsUrl: metricsHttp?.url,
       config,
       metrics,
       embedded,
@@ -215,6 +240,8 @@ export async function start(config: Readonly<Config>, opts: StartOptions = {}): 
           try {
             await http.close();
           } finally {
+            await closeMetricsHttp().catch(() => undefined);
+            await closeRateLimiter().catch(() => undefined);
             try {
               await sessions
                 .close()
@@ -228,6 +255,8 @@ export async function start(config: Readonly<Config>, opts: StartOptions = {}): 
         })()),
     };
   } catch (e) {
+    await closeMetricsHttp().catch(() => undefined);
+    await closeRateLimiter().catch(() => undefined);
     await audit.close().catch(() => undefined);
     await db.close().catch(() => undefined);
     throw e;

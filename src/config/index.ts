@@ -173,6 +173,24 @@ const EnvSchema = z.object({
   OAUTH_CIMD_TIMEOUT_MS: int(3000, 100, 30000),
   OAUTH_CIMD_MAX_BYTES: int(5120, 512, 65536),
   OAUTH_CIMD_CACHE_MAX_SECONDS: int(3600, 0, 86400),
+  // HTTP edge: body limits, server timeouts, per-client connection cap, metrics port, shared rate limits (docs/operations.md).
+  HTTP_BODY_LIMIT_BYTES: int(1_048_576, 1024, 64 * 1_048_576),
+  HTTP_BODY_TIMEOUT_MS: int(10_000, 100, 600_000),
+  HTTP_HEADERS_TIMEOUT_MS: int(10_000, 100, 600_000),
+  HTTP_REQUEST_TIMEOUT_MS: int(30_000, 100, 3_600_000),
+  HTTP_KEEP_ALIVE_TIMEOUT_MS: int(65_000, 100, 3_600_000),
+  HTTP_MAX_CONNECTIONS_PER_CLIENT: int(256, 0, 1_000_000),
+  METRICS_PORT: z.coerce.number().int().min(0).max(65535).optional(),
+  RATE_LIMIT_STORE: z.enum(['auto', 'postgres', 'redis', 'memory']).default('auto'),
+  REDIS_URL: z
+    .string()
+    .regex(/^rediss?:\/\//, 'must be a redis:// or rediss:// URL')
+    .optional(),
+  RATE_LIMIT_KEY_PREFIX: z
+    .string()
+    .regex(/^[\w:.-]{1,64}$/, 'letters, digits, _ : . - (max 64)')
+    .default('vault-mcp:rl'),
+  RATE_LIMIT_STORE_TIMEOUT_MS: int(250, 10, 10_000),
 });
 
 export type Env = Record<string, string | undefined>;
@@ -270,6 +288,13 @@ export function loadConfig(env: Env): Readonly<Config> {
     if (e.PUBLIC_URL && !/^https:/.test(e.PUBLIC_URL) && !isLoopbackUrl(e.PUBLIC_URL))
       problems.push('PUBLIC_URL: must be https with OAUTH_SERVER_ENABLED=true (http only on a loopback host)');
   }
+  if (e.HTTP_HEADERS_TIMEOUT_MS > e.HTTP_REQUEST_TIMEOUT_MS)
+    problems.push('HTTP_HEADERS_TIMEOUT_MS: must not exceed HTTP_REQUEST_TIMEOUT_MS');
+  if (e.HTTP_BODY_TIMEOUT_MS > e.HTTP_REQUEST_TIMEOUT_MS)
+    problems.push('HTTP_BODY_TIMEOUT_MS: must not exceed HTTP_REQUEST_TIMEOUT_MS (Node would cut the request first)');
+  if (e.RATE_LIMIT_STORE === 'redis' && !e.REDIS_URL) problems.push('RATE_LIMIT_STORE: redis needs REDIS_URL');
+  if (e.METRICS_PORT !== undefined && e.METRICS_PORT !== 0 && e.METRICS_PORT === e.PORT)
+    problems.push('METRICS_PORT: must differ from PORT');
   if (problems.length) throw new ConfigError(problems);
   return deepFreeze(toConfig(e, publicUrl, resource));
 }
@@ -468,6 +493,34 @@ function toConfig(e: ParsedEnv, publicUrl: string, resource: string) {
           },
         }
       : undefined,
+    /** HTTP edge (src/http): limits and timeouts of the listener, the metrics port, the rate-limit store. */
+    httpEdge: {
+      /** Largest request body, after decompression (413 above it). */
+      bodyLimitBytes: e.HTTP_BODY_LIMIT_BYTES,
+      /** Deadline for reading a body once the request is authenticated (408 after it). */
+      bodyTimeoutMs: e.HTTP_BODY_TIMEOUT_MS,
+      headersTimeoutMs: e.HTTP_HEADERS_TIMEOUT_MS,
+      /** Node's requestTimeout: the whole request (headers and body) must arrive within it. */
+      requestTimeoutMs: e.HTTP_REQUEST_TIMEOUT_MS,
+      keepAliveTimeoutMs: e.HTTP_KEEP_ALIVE_TIMEOUT_MS,
+      /** Concurrent connections from one remote address (0 = no cap). */
+      maxConnectionsPerClient: e.HTTP_MAX_CONNECTIONS_PER_CLIENT,
+      /** Set: /metrics is served on 127.0.0.1:<port> (0 = a random port) and not on the main port without METRICS_TOKEN. */
+      metricsPort: e.METRICS_PORT,
+      rateLimitStore: {
+        /** Where rate-limit counters live: Redis when REDIS_URL is set, else Postgres (auto), or this replica only. */
+        kind:
+          e.RATE_LIMIT_STORE === 'auto'
+            ? e.REDIS_URL
+              ? ('redis' as const)
+              : ('postgres' as const)
+            : e.RATE_LIMIT_STORE,
+        redisUrl: e.REDIS_URL,
+        keyPrefix: e.RATE_LIMIT_KEY_PREFIX,
+        /** A store slower than this (or down) falls back to the in-process limiter. */
+        timeoutMs: e.RATE_LIMIT_STORE_TIMEOUT_MS,
+      },
+    },
   };
 }
 

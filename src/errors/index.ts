@@ -62,6 +62,13 @@ export const ERROR_CODES = {
   ERR_OAUTH_LOGIN_EXPIRED: { status: 400, jsonRpc: JSONRPC.serverError },
   ERR_OAUTH_CLIENT_METADATA: { status: 400, jsonRpc: JSONRPC.serverError },
   ERR_OAUTH_UPSTREAM: { status: 502, jsonRpc: JSONRPC.serverError },
+  // HTTP edge (src/http): request bodies, batches, connections.
+  ERR_INVALID_BODY: { status: 400, jsonRpc: -32700 }, // JSON-RPC "Parse error"
+  ERR_PAYLOAD_TOO_LARGE: { status: 413, jsonRpc: JSONRPC.invalidRequest },
+  ERR_UNSUPPORTED_MEDIA_TYPE: { status: 415, jsonRpc: JSONRPC.invalidRequest },
+  ERR_REQUEST_TIMEOUT: { status: 408, jsonRpc: JSONRPC.invalidRequest },
+  ERR_BATCH_REFUSED: { status: 400, jsonRpc: JSONRPC.invalidRequest },
+  ERR_TOO_MANY_CONNECTIONS: { status: 429, jsonRpc: JSONRPC.serverError },
   ERR_TENANT_MISCONFIGURED: { status: 500, jsonRpc: JSONRPC.internal },
   // Identity hardening (issue #12): consumer accounts and API-key act-as users outside the tenant.
   ERR_TENANT_CONSUMER_ACCOUNT: { status: 403, jsonRpc: JSONRPC.serverError },

@@ -26,9 +26,11 @@ import type { Tenant } from '../tenancy/tenant.js';
 import { createMcpServer } from '../mcp/server.js';
 import { mayCall, type ToolDef } from '../mcp/tool.js';
 import { authenticate } from './authenticate.js';
+import { closeIfUnread, fromBodyParserError } from './body.js';
 import { mcpCors } from './cors.js';
 import { createCallObserver } from './call-observer.js';
 import { sendError } from './error-mapper.js';
+import { createIntake } from './intake.js';
 import { countRequests, serveMetrics } from './metrics.js';
 import type { RateLimiter } from './rate-limit.js';
 import type { OAuthServer } from '../oauth/server.js';
@@ -49,7 +51,7 @@ export interface AppDeps {
   audit?: AuditWriter;
   /** Prometheus series; GET /metrics is served when given. */
   metrics?: Metrics;
-  /** Per-tenant (else per-subject) limit on POST /mcp, applied after tenant resolution. */
+  /** Per-tenant limit on POST /mcp, applied after tenant resolution; every message of a batch counts. */
   rateLimiter?: RateLimiter;
   /** The authorization server (OAUTH_SERVER_ENABLED): its routes are mounted when given. */
   oauth?: OAuthServer;
@@ -86,8 +88,8 @@ export function createApp(deps: AppDeps): express.Express {
       res.status(503).json({ status: 'not_ready', reason: 'database unreachable' });
     }
   });
-  // /metrics does its own checks (token, or loopback socket AND loopback Host): scrapers use the IP.
-  if (deps.metrics) app.get('/metrics', serveMetrics(deps.metrics, config.metrics.token));
+  // /metrics on this port only with METRICS_TOKEN (else 404; METRICS_PORT serves loopback): scrapers use the IP.
+  if (deps.metrics && config.metrics.token) app.get('/metrics', serveMetrics(deps.metrics, config.metrics.token));
   // DNS-rebinding protection: only our own host names are accepted in the Host header.
   app.use(hostHeaderValidation(allowedHosts(config)));
   app.use(helmet({ contentSecurityPolicy: { directives: { defaultSrc: ["'none'"], frameAncestors: ["'none'"] } } }));
@@ -118,7 +120,10 @@ export function createApp(deps: AppDeps): express.Express {
     }),
   );
 
-  const fail = (req: Request, res: Response, e: unknown) => sendError(res, e, { resourceMetadata, log: req.log });
+  const fail = (req: Request, res: Response, e: unknown) => {
+    closeIfUnread(req, res);
+    sendError(res, e, { resourceMetadata, log: req.log });
+  };
   const observer = createCallObserver({ audit: deps.audit, metrics: deps.metrics, log });
 
   const metadata = (_req: Request, res: Response) => {
@@ -154,21 +159,23 @@ export function createApp(deps: AppDeps): express.Express {
   app.get('/mcp', notAllowed);
   app.delete('/mcp', notAllowed);
 
-  app.post('/mcp', express.json({ limit: '1mb' }), async (req, res) => {
-    const requestId = String(req.id);
+  // The body is read only after the token is verified and the tenant charged (intake.ts).
+  const intake = createIntake({
+    rateLimiter: deps.rateLimiter,
+    limits: { limitBytes: config.httpEdge.bodyLimitBytes, timeoutMs: config.httpEdge.bodyTimeoutMs },
+  });
+  app.post('/mcp', async (req, res) => {
+    const requestId = req.id as string; // genReqId above always returns a string
     const known: Partial<CallContext> = { requestId };
     try {
       const { user, token } = await authenticate(req, deps.verifier);
       known.user = user;
       const tenant = (known.tenant = await deps.resolveTenant(user));
       if (!tenant) throw new AppError('ERR_TENANT_UNKNOWN_DOMAIN', 'No tenant is configured for this user');
-      res.locals.logBindings = { tenant: tenant.id, sub: user.subject };
-      req.log = req.log.child(res.locals.logBindings);
-      const wait = deps.rateLimiter?.take(`t:${tenant.id}`);
-      if (wait)
-        throw new AppError('ERR_RATE_LIMITED', `Too many requests for tenant '${tenant.id}'; retry in ${wait} s`, {
-          retryAfter: wait,
-        });
+      const bindings = { tenant: tenant.id, sub: user.subject };
+      res.locals.logBindings = bindings;
+      req.log = req.log.child(bindings);
+      req.body = await intake.admit(req, tenant.id);
       requireToolScopes(req.body, deps.tools, user.scopes);
       // The raw token stays only where oauth-mode Vault tenants need it for a token exchange (see context.ts).
       // For our own tokens that is the upstream token kept with the grant, never our token itself.
@@ -204,14 +211,10 @@ export function createApp(deps: AppDeps): express.Express {
   app.use((req: Request, res: Response) =>
     fail(req, res, new AppError('ERR_NOT_FOUND', `No route for ${req.method} ${req.path}`)),
   );
-  // Express 5 error handler (bad JSON bodies, oversize payloads): client faults stay 4xx.
-  app.use((err: Error & { status?: number; type?: string }, req: Request, res: Response, _next: unknown) => {
-    if (err.type === 'entity.parse.failed')
-      return fail(req, res, new AppError('ERR_BAD_REQUEST', 'The request body is not valid JSON'));
-    if (err.type === 'entity.too.large')
-      return fail(req, res, new AppError('ERR_BAD_REQUEST', 'The request body is too large'));
-    fail(req, res, err);
-  });
+  // Express 5 error handler (body parsers of other routers): client faults stay 4xx, without a stack.
+  app.use((err: Error & { status?: number; type?: string }, req: Request, res: Response, _next: unknown) =>
+    fail(req, res, fromBodyParserError(err) ?? err),
+  );
   return app;
 }
 

@@ -12,6 +12,7 @@ import type { Logger } from '../log/index.js';
 
 /** Quote a value for an auth-param (RFC 9110 quoted-string): escape `\` and `"`, drop control chars. */
 function quoted(v: string): string {
+  // eslint-disable-next-line no-control-regex -- matching control characters is the point
   return `"${v.replace(/[\u0000-\u001f\u007f]/g, ' ').replace(/[\\"]/g, (c) => `\\${c}`)}"`;
 }
 

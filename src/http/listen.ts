@@ -2,11 +2,26 @@
  * Start the HTTP server and stop it gracefully: stop accepting, let in-flight requests finish (up to
  * a deadline), then cut idle keep-alive connections.
  *
+ * Slow clients are bounded: the headers must arrive within `headersTimeoutMs`, the whole request
+ * within `requestTimeoutMs` (Node's requestTimeout; the body also has its own, shorter deadline once
+ * authenticated, see body.ts), an idle keep-alive connection closes after `keepAliveTimeoutMs`, and
+ * one client address holds at most `maxConnectionsPerClient` connections (connection-limit.ts).
+ *
  * @module
  */
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { RequestListener } from 'node:http';
+import { isRefused, limitConnectionsPerClient } from './connection-limit.js';
+
+export interface ListenLimits {
+  headersTimeoutMs?: number;
+  requestTimeoutMs?: number;
+  keepAliveTimeoutMs?: number;
+  /** 0 or unset: no cap. */
+  maxConnectionsPerClient?: number;
+  onConnectionRefused?: () => void;
+}
 
 export interface HttpHandle {
   url: string;
@@ -20,10 +35,26 @@ export interface HttpHandle {
  * const http = await listen(app, { port: 3000, host: '127.0.0.1' });
  * process.on('SIGTERM', () => http.close(10_000));
  */
-export async function listen(handler: RequestListener, opts: { port: number; host: string }): Promise<HttpHandle> {
-  const server = createServer(handler);
-  server.keepAliveTimeout = 65_000; // longer than common load-balancer idle timeouts
-  server.headersTimeout = 66_000;
+export async function listen(
+  handler: RequestListener,
+  opts: { port: number; host: string } & ListenLimits,
+): Promise<HttpHandle> {
+  const requestTimeout = opts.requestTimeoutMs ?? 30_000;
+  const server = createServer(
+    {
+      headersTimeout: Math.min(opts.headersTimeoutMs ?? 10_000, requestTimeout),
+      requestTimeout,
+      // Longer than common load-balancer idle timeouts (60 s), so the balancer closes first.
+      keepAliveTimeout: opts.keepAliveTimeoutMs ?? 65_000,
+      // How often Node checks the headers/request timeouts (default 30 s would make them imprecise).
+      connectionsCheckingInterval: Math.min(1000, Math.ceil(requestTimeout / 4)),
+    },
+    (req, res) => {
+      if (isRefused(req.socket)) return void req.socket.destroy();
+      handler(req, res);
+    },
+  );
+  limitConnectionsPerClient(server, opts.maxConnectionsPerClient ?? 0, opts.onConnectionRefused);
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(opts.port, opts.host, () => resolve());

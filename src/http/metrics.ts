@@ -1,14 +1,17 @@
 /**
  * Prometheus over HTTP: a middleware counting requests by route and status, and the `GET /metrics`
- * handler. With `METRICS_TOKEN` set the endpoint needs `Authorization: Bearer <METRICS_TOKEN>`;
- * without it, only clients connecting from loopback are served (the socket address, not
- * X-Forwarded-For) and only with a loopback Host header (so a DNS-rebinding page in a local browser
- * cannot read them): metrics, which name tenants, are never public by accident.
+ * handler. Metrics name tenants, so they are never public by accident. They are served
+ *
+ * - on the main port only with `METRICS_TOKEN` set and presented (`Authorization: Bearer …`);
+ *   without it the main port answers 404 for /metrics, even to loopback clients — a reverse proxy on
+ *   the same host connects from loopback too, so the socket address proves nothing there;
+ * - on `METRICS_PORT`, a second listener bound to 127.0.0.1 that serves nothing else, to loopback
+ *   clients with a loopback Host header (a DNS-rebinding page in a local browser cannot read it).
  *
  * @module
  */
 import { timingSafeEqual, createHash } from 'node:crypto';
-import type { NextFunction, Request, Response } from 'express';
+import express, { type NextFunction, type Request, type Response } from 'express';
 import type { Metrics } from '../metrics/index.js';
 
 const ROUTES = new Set([
@@ -44,7 +47,8 @@ export function countRequests(metrics: Metrics) {
 const sha = (s: string) => createHash('sha256').update(s).digest();
 
 /**
- * `GET /metrics` in the Prometheus text format.
+ * `GET /metrics` in the Prometheus text format: with a token, to bearers of it; without, to loopback
+ * clients naming a loopback host (for the METRICS_PORT listener, see {@link createMetricsApp}).
  *
  * @example
  * app.get('/metrics', serveMetrics(metrics, config.metrics.token));
@@ -71,4 +75,20 @@ export function serveMetrics(metrics: Metrics, token: string | undefined) {
     res.set('Cache-Control', 'no-store');
     res.send(await metrics.registry.metrics());
   };
+}
+
+/**
+ * The METRICS_PORT listener's app: `GET /metrics` and nothing else. Bind it to 127.0.0.1.
+ *
+ * @example
+ * await listen(createMetricsApp(metrics), { port: config.httpEdge.metricsPort, host: '127.0.0.1' });
+ */
+export function createMetricsApp(metrics: Metrics): express.Express {
+  const app = express();
+  app.disable('x-powered-by');
+  app.get('/metrics', serveMetrics(metrics, undefined));
+  app.use((_req: Request, res: Response) => {
+    res.status(404).json({ error: 'This port serves GET /metrics only' });
+  });
+  return app;
 }

@@ -1,14 +1,15 @@
 /**
- * Token-bucket rate limiting, in memory per replica: each key (a tenant, or a subject when no tenant
- * is known) gets `burst` tokens refilled at `perMinute`. With N replicas behind a load balancer the
- * effective limit is up to N× the configured one; see docs/operations.md.
+ * Token-bucket rate limiting in memory: each key (a tenant) gets `burst` tokens refilled at
+ * `perMinute`. On its own it is per replica (N replicas allow N× the limit); production shares the
+ * budget through a store (rate-limit-shared.ts) and keeps this one as the fallback when the store is
+ * down. See docs/operations.md.
  *
  * @module
  */
 
 export interface RateLimiter {
-  /** Take one token for `key`: 0 when allowed, else the seconds until a token is available. */
-  take(key: string): number;
+  /** Take `count` (default 1) tokens for `key`: 0 when allowed, else the seconds until they are available. */
+  take(key: string, count?: number): number | Promise<number>;
 }
 
 /**
@@ -17,12 +18,9 @@ export interface RateLimiter {
  * const wait = limiter.take(`t:${tenant.id}`);
  * if (wait) throw new AppError('ERR_RATE_LIMITED', '…', { retryAfter: wait });
  */
-export function createRateLimiter(opts: {
-  perMinute: number;
-  burst: number;
-  now?: () => number;
-  maxKeys?: number;
-}): RateLimiter {
+export function createRateLimiter(opts: { perMinute: number; burst: number; now?: () => number; maxKeys?: number }): {
+  take(key: string, count?: number): number;
+} {
   const perMs = opts.perMinute / 60_000;
   const capacity = Math.max(1, opts.burst);
   const now = opts.now ?? (() => performance.now());
@@ -35,7 +33,7 @@ export function createRateLimiter(opts: {
   };
 
   return {
-    take(key) {
+    take(key, count = 1) {
       const t = now();
       let b = buckets.get(key);
       if (!b) {
@@ -51,11 +49,12 @@ export function createRateLimiter(opts: {
       } else {
         refill(b, t);
       }
-      if (b.tokens >= 1) {
-        b.tokens -= 1;
+      if (b.tokens >= count) {
+        b.tokens -= count;
         return 0;
       }
-      return Math.max(1, Math.ceil((1 - b.tokens) / perMs / 1000));
+      // More than the burst can never be taken at once: answer the time to a full bucket.
+      return Math.max(1, Math.ceil((Math.min(count, capacity) - b.tokens) / perMs / 1000));
     },
   };
 }

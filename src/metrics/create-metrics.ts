@@ -36,6 +36,11 @@ export interface Metrics {
   vaultErrors: Counter<'tenant' | 'type'>;
   /** Authorization server outcomes: event (authorize, sign_in, consent, token, refresh, refresh_reuse, code_replay, revoke), outcome, reason (error code). */
   oauthEvents: Counter<'event' | 'outcome' | 'reason'>;
+  // HTTP edge (src/http).
+  /** Rate-limit decisions made by the in-process fallback because the shared store failed or was slow. */
+  rateLimitFallbacks: Counter<'store'>;
+  /** Connections closed at once because their client address already had HTTP_MAX_CONNECTIONS_PER_CLIENT open. */
+  connectionsRefused: Counter;
 }
 
 /**
@@ -148,6 +153,17 @@ export function createMetrics(opts: { defaultMetrics?: boolean } = {}): Metrics 
       name: 'vault_mcp_oauth_events_total',
       help: 'Authorization server events by outcome (ok, denied, error) and reason (error code)',
       labelNames: ['event', 'outcome', 'reason'],
+      registers,
+    }),
+    rateLimitFallbacks: new Counter({
+      name: 'vault_mcp_rate_limit_fallbacks_total',
+      help: 'Rate-limit decisions taken in-process because the shared store (postgres, redis) failed or timed out',
+      labelNames: ['store'],
+      registers,
+    }),
+    connectionsRefused: new Counter({
+      name: 'vault_mcp_http_connections_refused_total',
+      help: 'Connections refused because their client address had HTTP_MAX_CONNECTIONS_PER_CLIENT open',
       registers,
     }),
   };

@@ -18,7 +18,12 @@ describe('shutdown under load loses no audit row', () => {
   let pool: Pool;
   let tenant: Tenant | undefined;
   before(async () => {
-    s = await startTestServer({ RATE_LIMIT_PER_MINUTE: '0', AUDIT_LINGER_MS: '2' });
+    // 400 concurrent connections from one address: above the default per-client cap, which is not under test here.
+    s = await startTestServer({
+      RATE_LIMIT_PER_MINUTE: '0',
+      AUDIT_LINGER_MS: '2',
+      HTTP_MAX_CONNECTIONS_PER_CLIENT: '0',
+    });
     pool = createPool({ url: s.db.url, max: 2, statementTimeoutMs: 5000 });
     tenant = await existingTenant(pool, 'acme');
   });

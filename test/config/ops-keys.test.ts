@@ -48,3 +48,54 @@ describe('config: operations keys', () => {
     );
   });
 });
+
+describe('config: HTTP edge keys', () => {
+  it('defaults: 1 MiB bodies read within 10 s, headers 10 s, requests 30 s, keep-alive 65 s, 256 connections per client, store auto', () => {
+    const c = loadConfig({ NODE_ENV: 'test' });
+    assert.deepEqual(c.httpEdge, {
+      bodyLimitBytes: 1_048_576,
+      bodyTimeoutMs: 10_000,
+      headersTimeoutMs: 10_000,
+      requestTimeoutMs: 30_000,
+      keepAliveTimeoutMs: 65_000,
+      maxConnectionsPerClient: 256,
+      metricsPort: undefined,
+      rateLimitStore: { kind: 'postgres', redisUrl: undefined, keyPrefix: 'vault-mcp:rl', timeoutMs: 250 },
+    });
+    const r = loadConfig({ NODE_ENV: 'test', REDIS_URL: 'redis://127.0.0.1:6379', METRICS_PORT: '9464' });
+    assert.equal(r.httpEdge.rateLimitStore.kind, 'redis', 'REDIS_URL selects Redis');
+    assert.equal(r.httpEdge.metricsPort, 9464);
+    assert.equal(
+      loadConfig({ NODE_ENV: 'test', REDIS_URL: 'redis://x', RATE_LIMIT_STORE: 'memory' }).httpEdge.rateLimitStore.kind,
+      'memory',
+    );
+  });
+
+  it('refuses inconsistent timeouts, a Redis store without REDIS_URL, METRICS_PORT = PORT, naming each key', () => {
+    try {
+      loadConfig({
+        NODE_ENV: 'test',
+        HTTP_HEADERS_TIMEOUT_MS: '20000',
+        HTTP_BODY_TIMEOUT_MS: '40000',
+        HTTP_REQUEST_TIMEOUT_MS: '15000',
+        RATE_LIMIT_STORE: 'redis',
+        PORT: '3000',
+        METRICS_PORT: '3000',
+        REDIS_URL: undefined,
+      });
+      assert.fail('expected a ConfigError');
+    } catch (e) {
+      assert.ok(e instanceof ConfigError);
+      assert.deepEqual(e.problems.map((p) => p.split(':')[0]).sort(), [
+        'HTTP_BODY_TIMEOUT_MS',
+        'HTTP_HEADERS_TIMEOUT_MS',
+        'METRICS_PORT',
+        'RATE_LIMIT_STORE',
+      ]);
+    }
+    assert.throws(
+      () => loadConfig({ NODE_ENV: 'test', REDIS_URL: 'http://x' }),
+      (e: unknown) => e instanceof ConfigError && e.problems[0]!.startsWith('REDIS_URL: must be a redis://'),
+    );
+  });
+});

@@ -2,8 +2,9 @@
  * Postgres restarted while requests flow, through the full server. Runs against a PRIVATE embedded
  * Postgres this test starts on its own port under a temp dir (never the shared server other tests
  * use), stops and starts it again: calls during the outage fail clearly (HTTP 503 or a tool error,
- * ERR_DB_UNAVAILABLE, no stack trace), and the same server process serves again once Postgres is
- * back, without a restart.
+ * ERR_DB_UNAVAILABLE, no stack trace), the same server process serves again once Postgres is back,
+ * without a restart, and no audit row is lost: every call answered with a result has its row, and
+ * the tenant's chain verifies. Prints the figures.
  */
 import assert from 'node:assert/strict';
 import { chmod, mkdtemp, rm } from 'node:fs/promises';
@@ -11,7 +12,10 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { after, before, describe, it } from 'node:test';
+import { verifyAuditChain } from '../../src/audit/verify.js';
 import { loadConfig } from '../../src/config/index.js';
+import { createPool } from '../../src/db/pool.js';
+import { withTenant } from '../../src/db/with-tenant.js';
 import { startEmbeddedPostgres, type EmbeddedDb } from '../../src/db/embedded.js';
 import { startDevIssuer, type DevIssuer } from '../../src/dev/issuer.js';
 import { startVaultSimulator, type VaultSimulator } from '../../src/dev/vault-sim/server.js';
@@ -19,7 +23,9 @@ import { createLogger } from '../../src/log/index.js';
 import { start, type Running } from '../../src/main.js';
 import { freePort, writeTenantsFile } from '../helpers/server.js';
 import { simTenants } from '../helpers/sim-tenants.js';
+import { existingTenant } from '../helpers/tenant-fixture.js';
 import { SIM_SECRETS } from '../helpers/vault.js';
+import { report, tally } from './figures.js';
 
 type Outcome = 'ok' | 'db_unavailable' | `other: ${string}`;
 
@@ -74,13 +80,22 @@ describe('Postgres restart mid-load (private embedded Postgres)', () => {
     if (dir) await rm(dir, { recursive: true, force: true });
   });
 
+  let seq = 0;
+  const okIds: string[] = [];
   const call = async (): Promise<Outcome> => {
+    const id = `pgr-${++seq}`;
+    const r = await callOnce(id);
+    if (r === 'ok') okIds.push(id);
+    return r;
+  };
+  const callOnce = async (requestId: string): Promise<Outcome> => {
     const res = await fetch(`${server.url}/mcp`, {
       method: 'POST',
       headers: {
         'content-type': 'application/json',
         accept: 'application/json, text/event-stream',
         authorization: `Bearer ${token}`,
+        'x-request-id': requestId,
       },
       body: JSON.stringify({
         jsonrpc: '2.0',
@@ -106,7 +121,7 @@ describe('Postgres restart mid-load (private embedded Postgres)', () => {
     return `other: HTTP ${res.status} ${text.slice(0, 200)}`;
   };
 
-  it('calls during the outage fail with ERR_DB_UNAVAILABLE; the same process recovers once Postgres is back', async () => {
+  it('calls during the outage fail with ERR_DB_UNAVAILABLE; the same process recovers; no audit row lost', async (t) => {
     const results: Outcome[] = [];
     let phase: 'before' | 'down' | 'after' = 'before';
     const byPhase: Record<string, Outcome[]> = { before: [], down: [], after: [] };
@@ -123,17 +138,49 @@ describe('Postgres restart mid-load (private embedded Postgres)', () => {
       while (!cond()) await sleep(20);
     };
     await until(() => byPhase.before!.filter((r) => r === 'ok').length >= 20);
+    const stopped = performance.now();
     await pg.stop();
     phase = 'down';
     await until(() => byPhase.down!.length >= 20);
     const readyDown = await fetch(`${server.url}/readyz`);
     assert.equal(readyDown.status, 503);
     pg = await startEmbeddedPostgres({ dir: path.join(dir, 'pg'), port });
+    const back = performance.now();
     phase = 'after';
     // Pooled connections to the old server are dead; the pool must replace them on its own.
+    await until(() => byPhase.after!.some((r) => r === 'ok'));
+    const recoveryMs = Math.round(performance.now() - back);
     await until(() => byPhase.after!.filter((r) => r === 'ok').length >= 20);
     stop = true;
     await Promise.all(workers);
+
+    // No audit row lost: every call answered with a result has its row, and the chain is intact.
+    const pool = createPool({ url: pg.url, max: 2, statementTimeoutMs: 5000 });
+    let audited: Set<string>;
+    let chainOk: boolean;
+    try {
+      const tenant = await existingTenant(pool, 'globex');
+      const { rows } = await withTenant(pool, tenant.schema, (tx) =>
+        tx.query<{ request_id: string }>("SELECT request_id FROM audit_log WHERE request_id LIKE 'pgr-%'"),
+      );
+      audited = new Set(rows.map((r) => r.request_id));
+      chainOk = (await verifyAuditChain(pool, tenant)).ok;
+    } finally {
+      await pool.end();
+    }
+    const missing = okIds.filter((id) => !audited.has(id));
+    report(t, 'postgres restart', {
+      calls: results.length,
+      outcomes: tally(results.map((r) => (r.startsWith('other') ? 'other' : r))),
+      'outage calls': tally(byPhase.down!),
+      'outage ms': Math.round(back - stopped),
+      'recovery ms (Postgres up → first ok)': recoveryMs,
+      'ok calls': okIds.length,
+      'audit rows': audited.size,
+      'missing rows': missing.length,
+    });
+    assert.deepEqual(missing, [], 'every call answered with a result has its audit row');
+    assert.equal(chainOk, true, 'the audit chain verifies across the restart');
 
     assert.deepEqual(
       results.filter((r) => r.startsWith('other')),

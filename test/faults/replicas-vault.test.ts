@@ -13,7 +13,7 @@ import { createLogger } from '../../src/log/index.js';
 import { start, type Running } from '../../src/main.js';
 import { createTestDatabase, type TestDb } from '../helpers/db.js';
 import { postToolCall } from '../helpers/mcp.js';
-import { metricValue, scrape } from '../helpers/metrics.js';
+import { metricValue, scrape, TEST_METRICS_TOKEN } from '../helpers/metrics.js';
 import { freePort, writeTenantsFile } from '../helpers/server.js';
 import { simTenants } from '../helpers/sim-tenants.js';
 import { SIM_SECRETS } from '../helpers/vault.js';
@@ -43,6 +43,7 @@ describe('three replicas share Vault sessions through Postgres', () => {
         RATE_LIMIT_PER_MINUTE: '0',
         DB_POOL_MAX: '4',
         LOG_LEVEL: 'silent',
+        METRICS_TOKEN: TEST_METRICS_TOKEN,
       });
       replicas.push(
         await start(config, {

@@ -2,7 +2,7 @@
  * Vault faults through the full server (start(), TENANTS_FILE, SDK-shaped tools/call over HTTP)
  * against the simulator: HTTP 503, answers slower than VAULT_TIMEOUT_MS, HTTP 429 / API_LIMIT_EXCEEDED.
  * Each fails as a clear tool error naming what Vault did (bounded retries first) and is counted; the
- * next call succeeds without a restart.
+ * next call succeeds without a restart. Then all of them in turn under load, with the figures printed.
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
@@ -12,6 +12,7 @@ import { metricValue, scrape } from '../helpers/metrics.js';
 import { startTestServer, writeTenantsFile, type TestServer } from '../helpers/server.js';
 import { simTenants } from '../helpers/sim-tenants.js';
 import { SIM_SECRETS } from '../helpers/vault.js';
+import { report, tally } from './figures.js';
 
 describe('Vault faults through the full stack', () => {
   let sim: VaultSimulator;
@@ -98,5 +99,66 @@ describe('Vault faults through the full stack', () => {
       metricValue(text, 'vault_mcp_tool_calls_total', { tool: 'documents_query', tenant: 'globex', outcome: 'ok' }),
       4,
     );
+  });
+
+  it('under load (12 workers): 503s, 429s and slow answers in turn; every call answers 200 with a result or a clear tool error; then all succeed', async (t) => {
+    const outcomes: string[] = [];
+    let stop = false;
+    const worker = async () => {
+      while (!stop) {
+        const r = await postToolCall(s.url, token, 'documents_query', { page_size: 5 });
+        const text = (r.body.result as { content?: { text: string }[] } | undefined)?.content?.[0]?.text ?? '';
+        if (r.status !== 200) outcomes.push(`HTTP ${r.status}`);
+        else if (r.body.result?.isError)
+          outcomes.push(/^(ERR_[A-Z_]+): Vault ([A-Z_0-9]+)/.exec(text)?.slice(1).join(' ') ?? text);
+        else outcomes.push('ok');
+      }
+    };
+    const workers = Array.from({ length: 12 }, worker);
+    const faults = [
+      { kind: 'http503', times: 60 },
+      { kind: 'http429', times: 60, retryAfterSeconds: 0 },
+      { kind: 'delay', times: 12, ms: 1500 },
+    ] as const;
+    for (const f of faults) {
+      const start = sim.counters.requests;
+      sim.setFault(f);
+      while (sim.counters.requests - start < f.times) await new Promise((r) => setTimeout(r, 20));
+    }
+    sim.setFault(null);
+    const faultEnd = outcomes.length;
+    await new Promise((r) => setTimeout(r, 1500)); // calls in flight drain; the rest must succeed
+    const settled = outcomes.length;
+    await new Promise((r) => setTimeout(r, 500));
+    stop = true;
+    await Promise.all(workers);
+    const counts = tally(outcomes);
+    report(t, 'Vault 5xx/429/slow under load', {
+      calls: outcomes.length,
+      outcomes: counts,
+      'calls during faults': faultEnd,
+      'after recovery': tally(outcomes.slice(settled)),
+    });
+    assert.deepEqual(
+      Object.keys(counts).filter(
+        (k) =>
+          ![
+            'ok',
+            'ERR_VAULT_UNAVAILABLE HTTP_503',
+            'ERR_VAULT_RATE_LIMITED HTTP_429',
+            'ERR_VAULT_UNAVAILABLE TIMEOUT',
+          ].includes(k),
+      ),
+      [],
+      'only successes and the expected tool errors, never an HTTP failure',
+    );
+    for (const k of [
+      'ERR_VAULT_UNAVAILABLE HTTP_503',
+      'ERR_VAULT_RATE_LIMITED HTTP_429',
+      'ERR_VAULT_UNAVAILABLE TIMEOUT',
+    ])
+      assert.ok((counts[k] ?? 0) > 0, `saw ${k}`);
+    const tail = outcomes.slice(settled);
+    assert.ok(tail.length > 0 && tail.every((o) => o === 'ok'), `after the faults: ${JSON.stringify(tally(tail))}`);
   });
 });

@@ -2,8 +2,11 @@
  * Read a server's /metrics (Prometheus text) and sum the series of one metric whose labels include
  * the given ones, whatever order prom-client prints labels in.
  */
-export async function scrape(url: string): Promise<string> {
-  const res = await fetch(`${url}/metrics`);
+/** The METRICS_TOKEN test servers get (the main port serves /metrics only with a token). */
+export const TEST_METRICS_TOKEN = 'test-metrics-token-0123456789';
+
+export async function scrape(url: string, token = TEST_METRICS_TOKEN): Promise<string> {
+  const res = await fetch(`${url}/metrics`, { headers: { authorization: `Bearer ${token}` } });
   if (res.status !== 200) throw new Error(`/metrics answered ${res.status}`);
   return res.text();
 }

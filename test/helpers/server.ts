@@ -12,6 +12,7 @@ import { startDevIssuer, type DevIssuer, type MintOptions } from '../../src/dev/
 import { createLogger } from '../../src/log/index.js';
 import { start, type Running, type StartOptions } from '../../src/main.js';
 import { createTestDatabase, type TestDb } from './db.js';
+import { TEST_METRICS_TOKEN } from './metrics.js';
 
 export interface TestServer {
   url: string;
@@ -90,6 +91,7 @@ export async function startTestServer(env: Env = {}, opts: TestServerOptions = {
     SECRET_KEY: TEST_SECRET_KEY,
     LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent',
     TENANTS_FILE: tenantsFile?.file,
+    METRICS_TOKEN: TEST_METRICS_TOKEN,
     ...env,
   });
   let running: Running;

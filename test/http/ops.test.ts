@@ -21,15 +21,32 @@ import { createMetrics } from '../../src/metrics/index.js';
 import type { Tenant } from '../../src/tenancy/tenant.js';
 import { createTestDatabase, type TestDb } from '../helpers/db.js';
 import { connectClient, toolJson } from '../helpers/mcp.js';
+import { scrape, TEST_METRICS_TOKEN } from '../helpers/metrics.js';
 import { freePort, startTestServer, type TestServer } from '../helpers/server.js';
 import { createTenantFixture, existingTenant } from '../helpers/tenant-fixture.js';
 
 const log = createLogger({ level: 'silent' });
 
+type AuditRow = {
+  request_id: string;
+  subject: string;
+  provider: string;
+  tool: string;
+  scopes: string[];
+  outcome: string;
+  error_code: string | null;
+  latency_ms: number;
+  hash: Buffer;
+  details: unknown;
+};
+
+interface RpcBody {
+  result: { isError?: boolean; content: { text: string }[] };
+  error: { message: string; data: { code: string } };
+}
+
 async function auditRows(pool: Pool, t: Tenant) {
-  const r = await withTenant(pool, t.schema, (tx) =>
-    tx.query<Record<string, any>>('SELECT * FROM audit_log ORDER BY id'),
-  );
+  const r = await withTenant(pool, t.schema, (tx) => tx.query<AuditRow>('SELECT * FROM audit_log ORDER BY id'));
   return r.rows;
 }
 
@@ -78,8 +95,8 @@ describe('full server: every tool call is audited before the response; /metrics;
       body: JSON.stringify(callTool('whoami')),
     });
     assert.equal(res.status, 200);
-    const body = (await res.json()) as any;
-    assert.equal(JSON.parse(body.result.content[0].text).tenant, 'acme');
+    const body = (await res.json()) as RpcBody;
+    assert.equal(JSON.parse(body.result.content[0]!.text).tenant, 'acme');
     // record() resolved before the response was sent, so the row is there now.
     const row = (await auditRows(pool, tenant!)).find((r) => r.request_id === 'req-audit-1');
     assert.ok(row, 'audit row written before the response');
@@ -103,9 +120,9 @@ describe('full server: every tool call is audited before the response; /metrics;
     assert.ok(!JSON.stringify(rows).includes(token.split('.')[2]!));
   });
 
-  it('/metrics (loopback) counts tool calls per tenant and auth failures by reason', async () => {
+  it('/metrics (METRICS_TOKEN) counts tool calls per tenant and auth failures by reason', async () => {
     await fetch(`${s.url}/mcp`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' }); // no token
-    const res = await fetch(`${s.url}/metrics`);
+    const res = await fetch(`${s.url}/metrics`, { headers: { authorization: `Bearer ${TEST_METRICS_TOKEN}` } });
     assert.equal(res.status, 200);
     assert.match(res.headers.get('content-type')!, /text\/plain/);
     const text = await res.text();
@@ -125,14 +142,14 @@ describe('full server: every tool call is audited before the response; /metrics;
       statuses.push(res.status);
       if (res.status === 429) {
         retryAfter = res.headers.get('retry-after');
-        const body = (await res.json()) as any;
+        const body = (await res.json()) as RpcBody;
         assert.equal(body.error.data.code, 'ERR_RATE_LIMITED');
         assert.match(body.error.message, /tenant 'acme'/);
       } else await res.arrayBuffer();
     }
     assert.ok(statuses.includes(429), `expected a 429 in ${statuses.join(',')}`);
     assert.ok(Number(retryAfter) >= 1, `Retry-After ${retryAfter}`);
-    assert.match(await (await fetch(`${s.url}/metrics`)).text(), /vault_mcp_rate_limited_total\{tenant="acme"\} [1-9]/);
+    assert.match(await scrape(s.url), /vault_mcp_rate_limited_total\{tenant="acme"\} [1-9]/);
   });
 });
 
@@ -153,9 +170,9 @@ describe('createApp hooks: denied and failed calls are audited; an unwritable au
       description: 'test tool needing vault:write',
       scopes: ['vault:write'],
       input: { id: z.string(), password: z.string().optional() },
-      async run(args) {
-        if (args.id === 'boom') throw new AppError('ERR_VAULT', 'Vault said no');
-        return { value: { approved: args.id } };
+      run(args) {
+        if (args.id === 'boom') return Promise.reject(new AppError('ERR_VAULT', 'Vault said no'));
+        return Promise.resolve({ value: { approved: args.id } });
       },
     }),
   ];
@@ -185,8 +202,8 @@ describe('createApp hooks: denied and failed calls are audited; an unwritable au
       verifier,
       tools,
       authorizationServers: [issuer.issuer],
-      resolveTenant: async () => tenant,
-      readiness: async () => ({ ready: true }),
+      resolveTenant: () => Promise.resolve(tenant),
+      readiness: () => Promise.resolve({ ready: true }),
       metrics,
     };
     http = await listen(createApp({ ...common, audit: createAuditWriter({ pool, log }) }), { port, host: '127.0.0.1' });
@@ -224,7 +241,7 @@ describe('createApp hooks: denied and failed calls are audited; an unwritable au
       await issuer.mint({ sub: 'erin', aud: resource, scope: 'vault:read vault:write' }),
       callTool('approve', { id: 'boom', password: 'hunter2' }),
     );
-    const body = (await res.json()) as any;
+    const body = (await res.json()) as RpcBody;
     assert.equal(body.result.isError, true);
     const row = (await auditRows(pool, tenant)).find((r) => r.subject.endsWith('|erin'));
     assert.equal(row?.outcome, 'error');
@@ -238,9 +255,9 @@ describe('createApp hooks: denied and failed calls are audited; an unwritable au
       await issuer.mint({ sub: 'frank', aud: resource, scope: 'vault:read vault:write' }),
       callTool('approve', { id: 'ok' }),
     );
-    const body = (await res.json()) as any;
+    const body = (await res.json()) as RpcBody;
     assert.equal(body.result.isError, true);
-    assert.match(body.result.content[0].text, /^ERR_DB_UNAVAILABLE: The audit log could not be written/);
+    assert.match(body.result.content[0]!.text, /^ERR_DB_UNAVAILABLE: The audit log could not be written/);
     assert.ok(!JSON.stringify(body).includes('approved'));
   });
 
@@ -259,7 +276,7 @@ describe('createApp hooks: denied and failed calls are audited; an unwritable au
 describe('probes and /metrics vs the Host header', () => {
   let s: TestServer;
   before(async () => {
-    s = await startTestServer();
+    s = await startTestServer({ METRICS_TOKEN: undefined, METRICS_PORT: '0' });
   });
   after(async () => {
     await s?.close();
@@ -284,9 +301,27 @@ describe('probes and /metrics vs the Host header', () => {
     assert.equal(await get('/.well-known/oauth-protected-resource', 'evil.example'), 403);
   });
 
-  it('without METRICS_TOKEN, /metrics needs a loopback Host too (DNS rebinding from a local browser)', async () => {
-    assert.equal(await get('/metrics', `127.0.0.1:${new URL(s.url).port}`), 200);
-    assert.equal(await get('/metrics', 'localhost'), 200);
-    assert.equal(await get('/metrics', 'rebind.attacker.example'), 403);
+  it('without METRICS_TOKEN the main port answers 404 for /metrics, even to loopback with a loopback Host', async () => {
+    assert.equal(await get('/metrics', `127.0.0.1:${new URL(s.url).port}`), 404);
+    assert.equal(await get('/metrics', 'localhost'), 404);
+  });
+
+  it('METRICS_PORT (127.0.0.1) serves /metrics to a loopback Host only (DNS rebinding from a local browser)', async () => {
+    const m = new URL(s.running.metricsUrl!);
+    assert.equal(m.hostname, '127.0.0.1');
+    const { request } = await import('node:http');
+    const getOn = (path: string, host: string) =>
+      new Promise<number>((resolve, reject) => {
+        request({ host: m.hostname, port: m.port, path, headers: { host } }, (res) => {
+          res.resume();
+          resolve(res.statusCode!);
+        })
+          .on('error', reject)
+          .end();
+      });
+    assert.equal(await getOn('/metrics', m.host), 200);
+    assert.equal(await getOn('/metrics', 'localhost'), 200);
+    assert.equal(await getOn('/metrics', 'rebind.attacker.example'), 403);
+    assert.equal(await getOn('/mcp', m.host), 404, 'the metrics port serves nothing else');
   });
 });

@@ -28,4 +28,12 @@ describe('token bucket rate limiter', () => {
     t += 29_000;
     assert.equal(rl.take('k'), 1);
   });
+
+  it('takes several tokens at once (a batch); never more than the burst', () => {
+    const rl = createRateLimiter({ perMinute: 60, burst: 5, now: () => 0 });
+    assert.equal(rl.take('k', 3), 0);
+    assert.equal(rl.take('k', 3), 1, 'two left, one more second for the third');
+    assert.equal(rl.take('k', 2), 0, 'a refused take consumes nothing');
+    assert.equal(rl.take('k', 9), 5, 'more than the burst: the time to a full bucket');
+  });
 });
