@@ -151,8 +151,9 @@ export async function createSharedRateLimiter(
            key varchar(255) PRIMARY KEY, points integer NOT NULL DEFAULT 0, expire bigint)`,
       )
       .catch((e: Error & { code?: string }) => {
-        // Replicas booting together race on CREATE TABLE; anything else falls back until fixed.
-        if (e.code !== '23505' && e.code !== '42P07') markDown(e);
+        // Replicas booting together race on CREATE TABLE; a serving role without CREATE (42501) uses the
+        // table migration 0140 made; anything else falls back until fixed.
+        if (e.code !== '23505' && e.code !== '42P07' && e.code !== '42501') markDown(e);
       });
     await Promise.race([created, new Promise((r) => setTimeout(r, Math.max(1000, opts.timeoutMs * 4)).unref())]);
     limiter = new RateLimiterPostgres({
