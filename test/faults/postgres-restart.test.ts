@@ -6,6 +6,7 @@
  * without a restart, and no audit row is lost: every call answered with a result has its row, and
  * the tenant's chain verifies. Prints the figures.
  */
+import { createAuditKeys } from '../../src/audit/keys.js';
 import assert from 'node:assert/strict';
 import { chmod, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -164,7 +165,7 @@ describe('Postgres restart mid-load (private embedded Postgres)', () => {
         tx.query<{ request_id: string }>("SELECT request_id FROM audit_log WHERE request_id LIKE 'pgr-%'"),
       );
       audited = new Set(rows.map((r) => r.request_id));
-      chainOk = (await verifyAuditChain(pool, tenant)).ok;
+      chainOk = (await verifyAuditChain(pool, tenant, { keys: createAuditKeys('p'.repeat(32)) })).ok;
     } finally {
       await pool.end();
     }
