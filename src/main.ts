@@ -19,7 +19,7 @@ import { createApp } from './http/app.js';
 import { listen } from './http/listen.js';
 import { createRateLimiter } from './http/rate-limit.js';
 import { createLogger, type Logger } from './log/index.js';
-import { createVaultTools } from './mcp/tools/index.js';
+import { createVaultMcp } from './mcp/tools/index.js';
 import { createSessionCipher } from './vault/crypto.js';
 import { createSessionManager } from './vault/session-manager.js';
 import { createPgSessionStore } from './vault/session-store-pg.js';
@@ -120,11 +120,13 @@ export async function start(config: Readonly<Config>, opts: StartOptions = {}): 
       metrics,
     });
 
+    const vaultMcp = createVaultMcp({ sessions });
     const app = createApp({
       config,
       log,
       verifier: auth.verifier,
-      tools: createVaultTools({ sessions }),
+      tools: vaultMcp.tools,
+      surface: vaultMcp.surface,
       authorizationServers: auth.authorizationServers,
       resolveTenant,
       audit,

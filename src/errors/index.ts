@@ -50,6 +50,8 @@ export const ERROR_CODES = {
   ERR_VAULT_RATE_LIMITED: { status: 429, jsonRpc: JSONRPC.serverError },
   ERR_VAULT_UNAVAILABLE: { status: 503, jsonRpc: JSONRPC.serverError },
   ERR_VQL_REJECTED: { status: 400, jsonRpc: JSONRPC.serverError },
+  // Tools and the MCP surface
+  ERR_INVALID_ARGUMENT: { status: 400, jsonRpc: JSONRPC.invalidParams },
   ERR_TENANT_MISCONFIGURED: { status: 500, jsonRpc: JSONRPC.internal },
   ERR_INTERNAL: { status: 500, jsonRpc: JSONRPC.internal },
 } as const satisfies Record<string, CodeInfo>;

@@ -101,23 +101,30 @@ describe('Vault tools through the real server (SDK client, real HTTP, real Postg
 
   it('tools/list shows only what the scopes allow', async () => {
     const read = await connect(QA_MANAGER, 'vault:read');
-    assert.deepEqual((await read.listTools()).tools.map((t) => t.name).sort(), [
+    const readTools = [
+      'documents_audit_trail',
       'documents_get',
+      'documents_lifecycle_actions',
       'documents_query',
+      'documents_read_text',
+      'documents_search',
+      'metadata_document_fields',
+      'metadata_document_types',
+      'metadata_object_fields',
+      'metadata_objects',
+      'objects_get',
       'objects_query',
+      'picklists_get',
       'whoami',
+      'workflows_get_task',
       'workflows_get_tasks',
-    ]);
+    ];
+    assert.deepEqual((await read.listTools()).tools.map((t) => t.name).sort(), readTools);
     const all = await connect(QA_MANAGER, 'vault:read vault:vql vault:write');
-    assert.deepEqual((await all.listTools()).tools.map((t) => t.name).sort(), [
-      'documents_get',
-      'documents_query',
-      'documents_update',
-      'objects_query',
-      'vql_query',
-      'whoami',
-      'workflows_get_tasks',
-    ]);
+    assert.deepEqual(
+      (await all.listTools()).tools.map((t) => t.name).sort(),
+      [...readTools, 'documents_lifecycle_run', 'documents_update', 'vql_query'].sort(),
+    );
   });
 
   it('delegated: the QA manager and the QA specialist see different documents, tasks and records, as their own Vault users', async () => {
