@@ -147,20 +147,27 @@ function inputSchema(tool: ToolDef): z.ZodType {
  * Input issues as one message naming each argument, e.g.
  * `Invalid argument 'page_size': must be at most 200; unknown argument 'pagesize'`.
  */
-export function describeIssues(issues: readonly z.core.$ZodIssue[]): string {
+export function describeIssues(issues: readonly z.core.$ZodIssue[], input: unknown): string {
   const parts = issues.slice(0, 5).map((i) => {
     if (i.code === 'unrecognized_keys')
       return `unknown argument${i.keys.length > 1 ? 's' : ''} ${i.keys.map((k) => `'${k}'`).join(', ')}`;
     const at = i.path.length ? i.path.map(String).join('.') : '(arguments)';
-    return `'${at}': ${issueText(i)}`;
+    return `'${at}': ${issueText(i, valueAt(input, i.path))}`;
   });
   return `Invalid argument ${parts.join('; ')}`;
 }
 
-function issueText(i: z.core.$ZodIssue): string {
+/** The value at `path` in the raw input (zod does not keep it on the issue). */
+function valueAt(input: unknown, path: readonly PropertyKey[]): unknown {
+  let v = input;
+  for (const k of path) v = v && typeof v === 'object' ? (v as Record<PropertyKey, unknown>)[k] : undefined;
+  return v;
+}
+
+function issueText(i: z.core.$ZodIssue, given: unknown): string {
   switch (i.code) {
     case 'invalid_type':
-      return i.input === undefined
+      return given === undefined
         ? `required (${i.expected})`
         : `must be ${i.expected === 'int' ? 'an integer' : `a ${i.expected}`}`;
     case 'too_small':
@@ -215,7 +222,7 @@ export function registerTools(
     let args: unknown = raw ?? {};
     try {
       const parsed = inputSchema(tool).safeParse(raw ?? {});
-      if (!parsed.success) throw new AppError('ERR_INVALID_ARGUMENT', describeIssues(parsed.error.issues));
+      if (!parsed.success) throw new AppError('ERR_INVALID_ARGUMENT', describeIssues(parsed.error.issues, raw ?? {}));
       args = parsed.data;
       const ctx: CallContext = fromAuthInfo(extra.authInfo);
       const token = extra._meta?.progressToken;
