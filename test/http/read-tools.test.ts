@@ -130,6 +130,15 @@ describe('Read tools, lifecycle actions, resources, prompts and completions (SDK
     await toolError(mgr, 'documents_search', { text: 'a', scope: 'everything' }, /'scope': must be one of/);
     await toolError(mgr, 'documents_search', { text: 'a', pagesize: 5 }, /unknown argument 'pagesize'/);
     await toolError(mgr, 'documents_search', { text: 'a', next_page: 'https://evil.example/x' }, /'next_page'/);
+    // An absolute next_page passes the schema only with Vault's query path; the client then refuses a foreign host.
+    await toolError(
+      mgr,
+      'documents_search',
+      { text: 'a', next_page: 'https://evil.example/api/v25.2/query/0b4f8a6e-1c1e-4d0b-9a55-5e0f1b7d2c11?pagesize=1' },
+      /ERR_VAULT_INVALID_REQUEST: Vault INVALID_PAGE_URL/,
+    );
+    sim.setFault({ kind: 'failure', times: 1, type: 'INCORRECT_QUERY_SYNTAX_ERROR', message: 'FIND is disabled' });
+    await toolError(mgr, 'documents_search', { text: 'a' }, /Vault INCORRECT_QUERY_SYNTAX_ERROR: FIND is disabled/);
   });
 
   it('documents_read_text: pages by character offset, explicit versions, hidden documents, bad arguments', async () => {
@@ -186,6 +195,8 @@ describe('Read tools, lifecycle actions, resources, prompts and completions (SDK
     );
     const theirs = await ok(spec, 'documents_lifecycle_actions', { id: 103 });
     assert.ok(theirs.actions.every((a: J) => a.executable === false));
+    await toolError(spec, 'documents_lifecycle_actions', { id: 105 }, /INVALID_DATA: Invalid document id \[105\]/);
+    await toolError(mgr, 'documents_lifecycle_actions', { id: 103, version: 'latest' }, /'version'/);
 
     const before = sim.counters.requests;
     const asked = await ok(mgr, 'documents_lifecycle_run', { id: 103, action: 'approve__c' });

@@ -280,13 +280,13 @@ export function str(v: unknown): string {
 /**
  * How well `text` matches a FIND phrase: 0 when some term is missing (strict matching), else the
  * number of term occurrences. Terms match word prefixes, case-insensitively (Vault adds a trailing
- * wildcard); quoted phrases and operators are not modelled.
+ * wildcard); quoted phrases and operators are not modelled (quotes, `*` and delimiters split terms).
  */
 export function findRank(text: string, phrase: string): number {
+  // Delimited strings are tokenized on both sides, as Vault does (v20.2+).
   const terms = phrase
     .toLowerCase()
-    .split(/\s+/)
-    .map((t) => t.replace(/[*"]/g, ''))
+    .split(/[^\p{L}\p{N}]+/u)
     .filter(Boolean);
   if (!terms.length) return 0;
   const words = text.toLowerCase().split(/[^\p{L}\p{N}]+/u);

@@ -41,14 +41,20 @@ export function createObjectsQuery(deps: VaultToolDeps): ToolDef {
     output: pageOut('records'),
     annotations: READ_ONLY,
     async run(a, ctx) {
-      return pagedQuery(deps, ctx, 'records', a.next_page, () =>
-        buildVql({
-          from: a.object,
-          fields: a.fields,
-          filters: a.filters,
-          orderBy: a.order_by ? { field: a.order_by, desc: a.descending } : undefined,
-          pageSize: a.page_size,
-        }),
+      return pagedQuery(
+        deps,
+        ctx,
+        'records',
+        a.next_page,
+        () =>
+          buildVql({
+            from: a.object,
+            fields: a.fields,
+            filters: a.filters,
+            orderBy: a.order_by ? { field: a.order_by, desc: a.descending } : undefined,
+            pageSize: a.page_size,
+          }),
+        a.object,
       );
     },
   });

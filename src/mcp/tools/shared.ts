@@ -80,6 +80,8 @@ export async function pagedQuery(
   key: string,
   nextPage: string | undefined,
   vql: () => string,
+  /** How the audit names the rows (`documents`, or the object name); default `key`. */
+  kind = key,
 ) {
   const q = nextPage ? undefined : vql();
   const out = await deps.sessions.withSession(ctx, async (s) =>
@@ -88,7 +90,7 @@ export async function pagedQuery(
       q === undefined ? await s.client.queryPage(s.sessionId, nextPage!) : await s.client.query(s.sessionId, q),
     ),
   );
-  return { ...out, objects: touched(key === 'documents' ? 'documents' : 'records', out.value[key] as unknown[]) };
+  return { ...out, objects: touched(kind, out.value[key] as unknown[]) };
 }
 
 /** Audit names of the rows a call returned (`documents/101`), at most 20. */
