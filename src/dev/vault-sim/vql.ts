@@ -277,6 +277,19 @@ export function str(v: unknown): string {
   return JSON.stringify(v);
 }
 
+const wordCache = new Map<string, string[]>();
+
+/** The lower-cased words of a text, memoised (the simulator re-searches the same few texts). */
+function wordsOf(text: string): string[] {
+  let w = wordCache.get(text);
+  if (!w) {
+    w = text.toLowerCase().split(/[^\p{L}\p{N}]+/u);
+    if (wordCache.size >= 5000) wordCache.clear();
+    wordCache.set(text, w);
+  }
+  return w;
+}
+
 /**
  * How well `text` matches a FIND phrase: 0 when some term is missing (strict matching), else the
  * number of term occurrences. Terms match word prefixes, case-insensitively (Vault adds a trailing
@@ -289,7 +302,7 @@ export function findRank(text: string, phrase: string): number {
     .split(/[^\p{L}\p{N}]+/u)
     .filter(Boolean);
   if (!terms.length) return 0;
-  const words = text.toLowerCase().split(/[^\p{L}\p{N}]+/u);
+  const words = wordsOf(text);
   let rank = 0;
   for (const t of terms) {
     const n = words.filter((w) => w.startsWith(t)).length;
