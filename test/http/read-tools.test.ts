@@ -370,6 +370,14 @@ describe('Read tools, lifecycle actions, resources, prompts and completions (SDK
       'product__v',
     ]);
     assert.deepEqual(await complete(prompt('nope'), 'x', 'y'), []);
+    await assert.rejects(
+      mgr.getPrompt({ name: 'review_document_history', arguments: { document_id: '1 OR 1=1' } }),
+      /-32602.*a document id \(digits\) at document_id/,
+    );
+    // Without vault:read there is no resource, prompt or completion surface at all (fail closed).
+    const none = await connect('qa.manager@acme.com', 'openid');
+    await assert.rejects(none.readResource({ uri: 'vault://documents/101' }), /-32601|Method not found/);
+    await assert.rejects(none.listPrompts(), /-32601|Method not found/);
   });
 
   it('progress notifications while vql_query pages through Vault (SSE answer when a progress token is sent)', async () => {
