@@ -4,7 +4,12 @@
  * - `direct client.query`: the Vault client with a session id held by the caller (the floor);
  * - `withSession only`: the session manager's cache-hit path with no Vault call (its own overhead);
  * - `documents_query tool (cache hit)`: the tool handler: input → safe VQL → session (cached) → Vault;
- * - `vql_query tool (cache hit)`.
+ * - `vql_query tool (cache hit)`;
+ * - the issue-13 read tools on the same path: `documents_search`, `documents_read_text` (explicit
+ *   version, and latest version, which costs one more Vault call to learn the version),
+ *   `documents_audit_trail`, `objects_get`, `workflows_get_task`, `metadata_document_types` (cache hit).
+ *
+ * The ratio to read for "per call" cost is each tool's throughput over `documents_query`'s.
  *
  * The session is logged in once before measuring; the simulator's login counter proves every
  * measured call was a cache hit.
@@ -52,7 +57,7 @@ export default async function run(): Promise<void> {
 
     const client = createVaultClient({ url: sim.url, apiVersion: 'v25.2', clientId: 'bench' });
     const { sessionId } = await client.auth(SERVICE_ACCOUNT, SIM_SECRETS.ACME_VAULT_PASSWORD!);
-    await sessions.withSession(ctx, async () => undefined); // log in once, before measuring
+    await sessions.withSession(ctx, () => Promise.resolve(undefined)); // log in once, before measuring
     sim.resetCounters();
 
     const opts = { concurrency: 16, durationMs: 2000, warmupMs: 500 };
@@ -64,17 +69,31 @@ export default async function run(): Promise<void> {
       await measure('direct client.query', direct, opts),
       await measure(
         'withSession only (no Vault call)',
-        async () => void (await sessions.withSession(ctx, async () => undefined)),
+        async () => void (await sessions.withSession(ctx, () => Promise.resolve(undefined))),
         opts,
       ),
-      await measure(
-        'documents_query tool (cache hit)',
-        async () => void (await docsQuery.run(docsArgs as never, ctx)),
-        opts,
-      ),
-      await measure('vql_query tool (cache hit)', async () => void (await vqlQuery.run(vqlArgs as never, ctx)), opts),
+      await measure('documents_query tool (cache hit)', async () => void (await docsQuery.run(docsArgs, ctx)), opts),
+      await measure('vql_query tool (cache hit)', async () => void (await vqlQuery.run(vqlArgs, ctx)), opts),
     ];
+    const readTool = (name: string, args: Record<string, unknown>) => {
+      const t = tools.find((x) => x.name === name)!;
+      const parsed = z.object(t.input).parse(args);
+      return () => t.run(parsed as never, ctx).then(() => undefined);
+    };
+    const read: [string, () => Promise<void>][] = [
+      ['documents_search', readTool('documents_search', { text: 'sterilisation' })],
+      ['documents_read_text (version)', readTool('documents_read_text', { id: 101, version: '1.0' })],
+      ['documents_read_text (latest)', readTool('documents_read_text', { id: 101 })],
+      ['documents_audit_trail', readTool('documents_audit_trail', { id: 101 })],
+      ['objects_get', readTool('objects_get', { object: 'deviation__c', id: 'V0D000000000201' })],
+      ['workflows_get_task', readTool('workflows_get_task', { id: 7201 })],
+      ['metadata_document_types (cached)', readTool('metadata_document_types', {})],
+    ];
+    for (const [name, fn] of read) rows.push(await measure(name, fn, opts));
     printTable(rows, rows[0]);
+    const docsQueryRow = rows.find((r) => r.name.startsWith('documents_query'))!;
+    console.log('\nper call vs documents_query (throughput ratio; 1.00 = same cost, < 0.90 = over 10% slower):');
+    for (const r of rows.slice(4)) console.log(`  ${r.name.padEnd(34)} ${(r.rps / docsQueryRow.rps).toFixed(2)}`);
     assert.equal(sim.loginsFor(SERVICE_ACCOUNT), 0, 'every measured call must be a cache hit');
     console.log(`logins during measurement: ${sim.loginsFor(SERVICE_ACCOUNT)} (all calls were cache hits)`);
     await sessions.close();

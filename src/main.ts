@@ -22,7 +22,7 @@ import { createRateLimiterFromConfig } from './http/rate-limit-shared.js';
 import { createLogger, type Logger } from './log/index.js';
 import type { EmbeddedInfo } from './db/open-database.js';
 import { asPortInUse } from './net/ports.js';
-import { createVaultTools } from './mcp/tools/index.js';
+import { createVaultMcp } from './mcp/tools/index.js';
 import { createSessionCipher } from './vault/crypto.js';
 import { createSessionManager } from './vault/session-manager.js';
 import { createPgSessionStore } from './vault/session-store-pg.js';
@@ -154,7 +154,8 @@ export async function start(config: Readonly<Config>, opts: StartOptions = {}): 
       metrics,
     });
 
-    const tools = createVaultTools({ sessions });
+    const vaultMcp = createVaultMcp({ sessions });
+    const tools = vaultMcp.tools;
     // Sign-in providers: the server-wide ones from env, and each tenant's own IdP (found by email domain).
     const upstreams = config.oauth
       ? (opts.upstreams ?? createUpstreamRegistry({ config, tenants: resolveTenant, secrets }))
@@ -196,6 +197,7 @@ export async function start(config: Readonly<Config>, opts: StartOptions = {}): 
       log,
       verifier: auth.verifier,
       tools,
+      surface: vaultMcp.surface,
       oauth,
       subjectTokenFor: oauth && ((user) => upstreamSubjectToken(oauth, user)),
       authorizationServers: auth.authorizationServers,

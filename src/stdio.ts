@@ -9,7 +9,6 @@
  */
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { StdioServerTransport } from '@modelcontextprotocol/sdk/server/stdio.js';
 import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
 import { loadStdioConfig, type StdioConfig } from './config/stdio.js';
@@ -18,9 +17,8 @@ import { ConfigError } from './errors/index.js';
 import { createLogger } from './log/index.js';
 import type { CallContext } from './context/call-context.js';
 import { toAuthInfo } from './mcp/context.js';
-import { SERVER_INFO } from './mcp/server.js';
-import { registerTools } from './mcp/tool.js';
-import { createVaultTools } from './mcp/tools/index.js';
+import { createMcpServer } from './mcp/server.js';
+import { createVaultMcp } from './mcp/tools/index.js';
 import type { Tenant } from './tenancy/tenant.js';
 import { readSecretFile } from './vault/secret-file.js';
 import { createSessionManager } from './vault/session-manager.js';
@@ -73,9 +71,12 @@ export async function runStdio(cfg: Readonly<StdioConfig>): Promise<{ close(): P
     tenant,
     requestId: 'stdio',
   };
-  const server = new McpServer(SERVER_INFO, { capabilities: { tools: { listChanged: false } } });
-  registerTools(server, createVaultTools({ sessions }), cfg.scopes, {
-    onError: (tool, e) => log.warn({ tool, code: (e as { code?: string }).code ?? 'ERR_INTERNAL' }, 'tool failed'),
+  const { tools, surface } = createVaultMcp({ sessions });
+  const server = createMcpServer({
+    tools,
+    scopes: cfg.scopes,
+    surface,
+    onToolError: (tool, e) => log.warn({ tool, code: (e as { code?: string }).code ?? 'ERR_INTERNAL' }, 'tool failed'),
   });
   const transport = new StdioServerTransport();
   await server.connect(transport);

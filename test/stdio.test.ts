@@ -46,11 +46,22 @@ describe('stdio mode end to end (SDK stdio client, spawned process, simulator)',
     );
     const names = (await client.listTools()).tools.map((t) => t.name).sort();
     assert.deepEqual(names, [
+      'documents_audit_trail',
       'documents_get',
+      'documents_lifecycle_actions',
       'documents_query',
+      'documents_read_text',
+      'documents_search',
+      'metadata_document_fields',
+      'metadata_document_types',
+      'metadata_object_fields',
+      'metadata_objects',
+      'objects_get',
       'objects_query',
+      'picklists_get',
       'vql_query',
       'whoami',
+      'workflows_get_task',
       'workflows_get_tasks',
     ]);
     const docs = toolJson(await client.callTool({ name: 'documents_query', arguments: { order_by: 'id' } }));

@@ -69,6 +69,8 @@ export const ERROR_CODES = {
   ERR_REQUEST_TIMEOUT: { status: 408, jsonRpc: JSONRPC.invalidRequest },
   ERR_BATCH_REFUSED: { status: 400, jsonRpc: JSONRPC.invalidRequest },
   ERR_TOO_MANY_CONNECTIONS: { status: 429, jsonRpc: JSONRPC.serverError },
+  // Tools and the MCP surface
+  ERR_INVALID_ARGUMENT: { status: 400, jsonRpc: JSONRPC.invalidParams },
   ERR_TENANT_MISCONFIGURED: { status: 500, jsonRpc: JSONRPC.internal },
   // Identity hardening (issue #12): consumer accounts and API-key act-as users outside the tenant.
   ERR_TENANT_CONSUMER_ACCOUNT: { status: 403, jsonRpc: JSONRPC.serverError },

@@ -24,6 +24,8 @@ import { withSubjectToken, type CallContext } from '../context/call-context.js';
 import { toAuthInfo } from '../mcp/context.js';
 import type { Tenant } from '../tenancy/tenant.js';
 import { createMcpServer } from '../mcp/server.js';
+import { wantsProgress } from '../mcp/progress.js';
+import type { McpSurface } from '../mcp/surface.js';
 import { mayCall, type ToolDef } from '../mcp/tool.js';
 import { authenticate } from './authenticate.js';
 import { closeIfUnread, fromBodyParserError } from './body.js';
@@ -41,6 +43,8 @@ export interface AppDeps {
   log: Logger;
   verifier: TokenVerifier;
   tools: readonly ToolDef[];
+  /** Resources, prompts and completions beside the tools. */
+  surface?: McpSurface;
   /** Issuers advertised in the RFC 9728 metadata. */
   authorizationServers: string[];
   /** Maps the verified user to a tenant; throws an AppError (403) when none. Required: no tenant, no /mcp. */
@@ -190,10 +194,15 @@ export function createApp(deps: AppDeps): express.Express {
       const server = createMcpServer({
         tools: deps.tools,
         scopes: user.scopes,
+        surface: deps.surface,
         onToolError: (tool, e) => req.log.warn({ tool, code: (e as AppError).code ?? 'ERR_INTERNAL' }, 'tool failed'),
         onToolCall: (call) => observer.onToolCall(ctx, call),
       });
-      const transport = new StreamableHTTPServerTransport({ sessionIdGenerator: undefined, enableJsonResponse: true });
+      // JSON answers unless the client asked for progress: notifications only travel on an SSE stream.
+      const transport = new StreamableHTTPServerTransport({
+        sessionIdGenerator: undefined,
+        enableJsonResponse: !wantsProgress(req.body),
+      });
       res.on('close', () => {
         void transport.close();
         void server.close();

@@ -63,7 +63,7 @@ export function createCallObserver(deps: { audit?: AuditWriter; metrics?: Metric
         errorCode: call.errorCode,
         vaultUser: call.vaultUser,
         latencyMs: call.latencyMs,
-        details: { args: call.args },
+        details: { args: call.args, ...(call.objects?.length ? { objects: call.objects } : {}) },
       });
     },
     async onRefused(ctx, e, tool, log = deps.log) {

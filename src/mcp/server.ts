@@ -1,11 +1,14 @@
 /**
  * Builds the MCP server for one request (stateless mode): cheap to construct, and it registers only
- * the tools the caller's scopes allow.
+ * what the caller's scopes allow. Each part of the surface is its own registration function (tools;
+ * resources, prompts and completions through `surface`), so how the server is built can change
+ * without touching them.
  *
  * @module
  */
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { AjvJsonSchemaValidator } from '@modelcontextprotocol/sdk/validation/ajv';
+import type { McpSurface } from './surface.js';
 import type { ToolCallEvent, ToolDef } from './tool.js';
 import { registerTools } from './tool.js';
 
@@ -17,21 +20,27 @@ const jsonSchemaValidator = new AjvJsonSchemaValidator();
 
 /**
  * @example
- * const server = createMcpServer({ tools, scopes: ctx.user.scopes });
+ * const server = createMcpServer({ tools, scopes: ctx.user.scopes, surface });
  * await server.connect(transport);
  */
 export function createMcpServer(opts: {
   tools: readonly ToolDef[];
   scopes: readonly string[];
+  /** Resources, prompts and completions (absent: tools only). */
+  surface?: McpSurface;
   onToolError?: (tool: string, e: unknown) => void;
-  /** Awaited after each tool call, before the result is sent (audit). */
+  /** Awaited after each tool call and resource read, before the result is sent (audit). */
   onToolCall?: (call: ToolCallEvent) => Promise<void> | void;
 }): McpServer {
   const server = new McpServer(SERVER_INFO, {
-    capabilities: { tools: { listChanged: false } },
+    capabilities: { tools: { listChanged: false }, logging: {} },
     jsonSchemaValidator,
-    instructions: 'Veeva Vault for quality and regulatory teams. Every call acts as the signed-in user and is audited.',
+    instructions:
+      'Veeva Vault for quality and regulatory teams. Every call acts as the signed-in user and is audited. ' +
+      'Use the metadata_* tools to learn the document types, objects, fields and picklist values before building queries.',
   });
-  registerTools(server, opts.tools, opts.scopes, { onError: opts.onToolError, onCall: opts.onToolCall });
+  const hooks = { onError: opts.onToolError, onCall: opts.onToolCall };
+  registerTools(server, opts.tools, opts.scopes, hooks);
+  opts.surface?.register(server, opts.scopes, hooks);
   return server;
 }

@@ -116,6 +116,8 @@ export function createVaultClient(opts: VaultClientOptions) {
     query?: Record<string, string | number | undefined>;
     /** A login for this account: rate limits are not retried but remembered (see the module doc). */
     login?: string;
+    /** Accept a `text/plain` success body (document version text): returned as `{ text }`. */
+    text?: boolean;
   };
 
   async function call(method: 'GET' | 'POST' | 'PUT' | 'DELETE', url: string, p: CallParams = {}): Promise<Body> {
@@ -195,6 +197,8 @@ export function createVaultClient(opts: VaultClientOptions) {
 
       let parsed: Body | undefined;
       if (text !== undefined) {
+        if (p.text && res.ok && /^text\/plain/i.test(res.headers.get('content-type') ?? ''))
+          return { responseStatus: 'SUCCESS', text };
         try {
           parsed = JSON.parse(text) as Body;
         } catch {
@@ -409,6 +413,128 @@ export function createVaultClient(opts: VaultClientOptions) {
         data: (b.data as Record<string, unknown>[]) ?? [],
       };
     },
+
+    // --- Read tools and metadata (tools concern) ---
+
+    /** GET /api/{v}/objects/documents/{id}/versions/{major}/{minor}/text: the version's plain text. */
+    async documentVersionText(session: string, id: number, major: number, minor: number): Promise<string> {
+      const b = await call('GET', `${api}/objects/documents/${id}/versions/${major}/${minor}/text`, {
+        session,
+        text: true,
+      });
+      return typeof b.text === 'string' ? b.text : '';
+    },
+
+    /** GET /api/{v}/objects/documents/{id}/audittrail (offset/limit paging, dates in UTC). */
+    async documentAuditTrail(
+      session: string,
+      id: number,
+      p: { startDate?: string; endDate?: string; events?: string[]; limit?: number; offset?: number } = {},
+    ): Promise<ListPage> {
+      const b = await call('GET', `${api}/objects/documents/${id}/audittrail`, {
+        session,
+        query: {
+          start_date: p.startDate,
+          end_date: p.endDate,
+          events: p.events?.join(','),
+          limit: p.limit,
+          offset: p.offset,
+        },
+      });
+      return listPage(b);
+    },
+
+    /** GET /api/{v}/objects/documents/{id}/versions/{major}/{minor}/lifecycle_actions. */
+    async documentUserActions(
+      session: string,
+      id: number,
+      major: number,
+      minor: number,
+    ): Promise<Record<string, unknown>[]> {
+      const b = await call('GET', `${api}/objects/documents/${id}/versions/${major}/${minor}/lifecycle_actions`, {
+        session,
+      });
+      return (b.lifecycle_actions__v as Record<string, unknown>[] | undefined) ?? [];
+    },
+
+    /** PUT /api/{v}/objects/documents/{id}/versions/{major}/{minor}/lifecycle_actions/{name}. */
+    async initiateDocumentUserAction(
+      session: string,
+      id: number,
+      major: number,
+      minor: number,
+      action: string,
+      fields: Record<string, string> = {},
+    ): Promise<{ id: number; workflowId?: string }> {
+      const url = `${api}/objects/documents/${id}/versions/${major}/${minor}/lifecycle_actions/${encodeURIComponent(action)}`;
+      const b = await call('PUT', url, { session, form: fields });
+      return {
+        id: Number(b.id),
+        ...(typeof b.workflow_id__v === 'string' || typeof b.workflow_id__v === 'number'
+          ? { workflowId: String(b.workflow_id__v) }
+          : {}),
+      };
+    },
+
+    /** GET /api/{v}/metadata/objects/documents/types[/{type}]. */
+    async documentTypes(session: string, type?: string): Promise<Record<string, unknown>> {
+      const suffix = type ? `/${encodeURIComponent(type)}` : '';
+      const { responseStatus: _s, ...body } = await call('GET', `${api}/metadata/objects/documents/types${suffix}`, {
+        session,
+      });
+      return body;
+    },
+
+    /** GET /api/{v}/metadata/objects/documents/properties. */
+    async documentFields(session: string): Promise<Record<string, unknown>[]> {
+      const b = await call('GET', `${api}/metadata/objects/documents/properties`, { session });
+      return (b.properties as Record<string, unknown>[] | undefined) ?? [];
+    },
+
+    /** GET /api/{v}/metadata/vobjects. */
+    async objectCollection(session: string): Promise<Record<string, unknown>[]> {
+      const b = await call('GET', `${api}/metadata/vobjects`, { session });
+      return (b.objects as Record<string, unknown>[] | undefined) ?? [];
+    },
+
+    /** GET /api/{v}/metadata/vobjects/{object}. */
+    async objectMetadata(session: string, object: string): Promise<Record<string, unknown>> {
+      const b = await call('GET', `${api}/metadata/vobjects/${encodeURIComponent(object)}`, { session });
+      return (b.object as Record<string, unknown> | undefined) ?? {};
+    },
+
+    /** GET /api/{v}/objects/picklists/{name}. */
+    async picklistValues(session: string, name: string): Promise<{ name: string; label: string }[]> {
+      const b = await call('GET', `${api}/objects/picklists/${encodeURIComponent(name)}`, { session });
+      return (b.picklistValues as { name: string; label: string }[] | undefined) ?? [];
+    },
+
+    /** GET /api/{v}/vobjects/{object}/{id}: one record with its fields. */
+    async getObjectRecord(
+      session: string,
+      object: string,
+      id: string,
+    ): Promise<{ data: Record<string, unknown>; object: Record<string, unknown> }> {
+      const b = await call('GET', `${api}/vobjects/${encodeURIComponent(object)}/${encodeURIComponent(id)}`, {
+        session,
+      });
+      const details = (b.responseDetails as { object?: Record<string, unknown> } | undefined) ?? {};
+      return { data: (b.data as Record<string, unknown> | undefined) ?? {}, object: details.object ?? {} };
+    },
+
+    /** GET /api/{v}/objects/objectworkflows/tasks/{id}: one task (Vault answers it as a one-row list). */
+    async workflowTask(session: string, id: number): Promise<Record<string, unknown> | undefined> {
+      const b = await call('GET', `${api}/objects/objectworkflows/tasks/${id}`, { session });
+      return (b.data as Record<string, unknown>[] | undefined)?.[0];
+    },
+  };
+}
+
+/** A list endpoint's body as a page. */
+function listPage(b: Body): ListPage {
+  return {
+    responseDetails: (b.responseDetails as Record<string, unknown>) ?? {},
+    data: (b.data as Record<string, unknown>[]) ?? [],
   };
 }
 

@@ -120,6 +120,7 @@ export function canarySeed(c: CanaryVault): SimSeed {
     title__v: `Canary SOP ${c.mark}`,
     document_number__v: `QD-${c.docId}`,
   });
+  (seed.documentTexts ??= {})[c.docId] = `Canary SOP text ${c.mark}`;
   seed.objects.deviation__c!.push({
     id: c.recordId,
     name__v: `DEV-${c.mark}`,

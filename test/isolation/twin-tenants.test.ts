@@ -165,16 +165,19 @@ describe('twin tenants across every tool (SDK client, real HTTP, real Postgres)'
             assert.equal(r.isError, true, what);
             assert.match(text, /^ERR_VAULT_INVALID_REQUEST: Vault INVALID_DATA: /, what);
             assert.doesNotMatch(text, /ERR_VAULT_ACCESS|INSUFFICIENT_ACCESS|permission/i, what);
+            // Ids the caller gave (the twin's document, its task = document + 1, its record) are masked.
+            const mask = (t: string, doc: number, record: string) =>
+              t
+                .replaceAll(String(doc + 1), '<id>')
+                .replaceAll(String(doc), '<id>')
+                .replaceAll(record, '<id>');
             assert.equal(
-              text.replaceAll(String(twin.docId), '<id>'),
-              nowhere.content
-                .map((x) => x.text)
-                .join('\n')
-                .replaceAll(String(NOWHERE_DOC_ID), '<id>'),
+              mask(text, twin.docId, twin.recordId),
+              mask(nowhere.content.map((x) => x.text).join('\n'), NOWHERE_DOC_ID, NOWHERE_RECORD_ID),
               what,
             );
             // The id itself was the caller's input; everything else must be free of the twin.
-            seen.push(text.replaceAll(String(twin.docId), '<id>'));
+            seen.push(mask(text, twin.docId, twin.recordId));
             continue;
           }
           assert.notEqual(r.isError, true, what);

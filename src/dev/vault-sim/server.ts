@@ -14,8 +14,8 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createRemoteJWKSet, jwtVerify } from 'jose';
+import { findRoute, type SimSession, type SimState } from './routes.js';
 import { canSee, defaultSeed, type SimSeed, type SimUser } from './seed.js';
-import { matches, parseVql, VqlSyntaxError } from './vql.js';
 
 export interface SimOptions {
   port?: number;
@@ -76,13 +76,7 @@ export interface SimCounters {
   clientIds: string[];
 }
 
-interface Session {
-  id: string;
-  user: SimUser;
-  createdAt: number;
-  lastUsed: number;
-  delegated: boolean;
-}
+type Session = SimSession;
 
 export interface VaultSimulator {
   url: string;
@@ -176,6 +170,31 @@ export async function startVaultSimulator(opts: SimOptions = {}): Promise<VaultS
   };
   const isLive = (s: Session, now = Date.now()) => now - s.lastUsed <= timeout && now - s.createdAt <= MAX_SESSION_MS;
 
+  const state: SimState = {
+    seed,
+    count: (name) => void counters[name]++,
+    countLogin: (kind, username) => void (counters[kind][username] = (counters[kind][username] ?? 0) + 1),
+    failedLogin: () => void counters.failedLogins++,
+    sessions,
+    newSession,
+    queries,
+    userByName,
+    oauthUser: async (bearer) => {
+      counters.oauthTokensSeen.push(bearer);
+      return oauthTokens.get(bearer) ?? (await oauthJwtUser(bearer));
+    },
+    authBurstExceeded: (username) => {
+      const now = Date.now();
+      const w = authWindows.get(username.toLowerCase());
+      const wn = w && now - w.start < 60_000 ? w : { start: now, n: 0 };
+      wn.n++;
+      authWindows.set(username.toLowerCase(), wn);
+      return wn.n > authBurst;
+    },
+    authBody: (s, dns) => authBody(s, dns),
+    tableFor: (target, me) => tableFor(target, me),
+  };
+
   const server = createServer((req, res) => {
     handle(req, res).catch(() => {
       if (!res.headersSent)
@@ -211,8 +230,6 @@ export async function startVaultSimulator(opts: SimOptions = {}): Promise<VaultS
   async function handle(req: IncomingMessage, res: ServerResponse) {
     counters.requests++;
     const url = new URL(req.url ?? '/', 'http://sim');
-    // Vault names itself by the DNS it was called on (vaultIds, delegations); links use an internal host.
-    const dns = req.headers.host ?? new URL(sim.url).host;
     const method = req.method ?? 'GET';
     // Read the body once, up front, so a recorded request carries it.
     const rawBody = method === 'POST' || method === 'PUT' ? await readBody(req) : '';
@@ -267,233 +284,52 @@ export async function startVaultSimulator(opts: SimOptions = {}): Promise<VaultS
     const reply = (body: unknown, extra: Record<string, string> = {}) =>
       send(res, 200, body, { ...limitHeaders, ...extra });
 
-    // OAuth 2.0 / OIDC session endpoint (on login.veevavault.com for real Vaults).
-    const oauth = /^\/auth\/oauth\/session\/([^/]+)$/.exec(url.pathname);
-    if (oauth && method === 'POST') {
-      const bearer = /^Bearer (.+)$/.exec(req.headers.authorization ?? '')?.[1];
-      if (bearer) counters.oauthTokensSeen.push(bearer);
-      const name = bearer ? (oauthTokens.get(bearer) ?? (await oauthJwtUser(bearer))) : undefined;
-      const user = name ? userByName(name) : undefined;
-      if (!user || !user.active) return reply(failure('INVALID_SESSION_ID', 'Invalid or expired OAuth access token.'));
-      counters.oauthLogins[user.user_name__v] = (counters.oauthLogins[user.user_name__v] ?? 0) + 1;
-      return reply(authBody(newSession(user), dns));
+    // Dispatch through the route table: OAuth's session endpoint sits outside /api/{version}.
+    const api = /^\/api\/(v\d+\.\d+)(\/.*)$/.exec(url.pathname);
+    const root = findRoute(method, url.pathname, true);
+    const found = root ?? (api ? findRoute(method, api[2]!, false) : undefined);
+    const version = api?.[1] ?? 'v25.2';
+    const path = root ? url.pathname : (api?.[2] ?? url.pathname);
+    if (!found) {
+      if (!api) return reply(failure('MALFORMED_URL', 'The specified resource cannot be found.'));
     }
+    const [route, m] = found ?? [undefined, undefined];
 
-    const m = /^\/api\/(v\d+\.\d+)(\/.*)$/.exec(url.pathname);
-    if (!m) return reply(failure('MALFORMED_URL', 'The specified resource cannot be found.'));
-    const version = m[1]!;
-    const path = m[2]!;
-
-    if (path === '/auth' && method === 'POST') {
-      const form = readForm();
-      const username = form.get('username') ?? '';
-      const w = authWindows.get(username.toLowerCase());
-      const wn = w && now - w.start < 60_000 ? w : { start: now, n: 0 };
-      wn.n++;
-      authWindows.set(username.toLowerCase(), wn);
-      if (wn.n > authBurst) return reply(failure('API_LIMIT_EXCEEDED', 'Authentication API burst limit exceeded.'));
-      if (!form.get('password'))
-        return reply(
-          failure('NO_PASSWORD_PROVIDED', 'No password was provided for the login call.', {
-            errorType: 'AUTHENTICATION_FAILED',
-          }),
-        );
-      const user = userByName(username);
-      if (!user || user.password !== form.get('password')) {
-        counters.failedLogins++;
-        return reply(
-          failure('USERNAME_OR_PASSWORD_INCORRECT', 'Authentication failed for user: ' + username, {
-            errorType: 'AUTHENTICATION_FAILED',
-          }),
-        );
+    let session: Session | undefined;
+    let headers: Record<string, string> = {};
+    if (!route?.open) {
+      // Everything else needs a live session (an unknown route too, as Vault checks the session first).
+      const sid = (req.headers.authorization ?? '').replace(/^Bearer /, '');
+      session = sessions.get(sid);
+      if (!session || !isLive(session)) {
+        if (session) sessions.delete(sid);
+        counters.invalidSessions++;
+        return reply(failure('INVALID_SESSION_ID', 'Invalid or expired session ID.'));
       }
-      if (!user.active)
-        return reply(
-          failure('INACTIVE_USER', 'User is inactive or not found.', { errorType: 'AUTHENTICATION_FAILED' }),
-        );
-      counters.logins[user.user_name__v] = (counters.logins[user.user_name__v] ?? 0) + 1;
-      return reply(authBody(newSession(user), dns));
+      session.lastUsed = Date.now();
+      headers = { 'X-VaultAPI-UserId': String(session.user.id), 'X-VaultAPI-TruncatedSessionId': sid.slice(0, 12) };
     }
-
-    // Everything else needs a live session.
-    const sid = (req.headers.authorization ?? '').replace(/^Bearer /, '');
-    const session = sessions.get(sid);
-    if (!session || !isLive(session)) {
-      if (session) sessions.delete(sid);
-      counters.invalidSessions++;
-      return reply(failure('INVALID_SESSION_ID', 'Invalid or expired session ID.'));
-    }
-    session.lastUsed = Date.now();
-    const me = session.user;
-    const sessionHeaders = { 'X-VaultAPI-UserId': String(me.id), 'X-VaultAPI-TruncatedSessionId': sid.slice(0, 12) };
-    const ok = (body: Record<string, unknown>) => reply({ responseStatus: 'SUCCESS', ...body }, sessionHeaders);
-    const fail = (type: string, message: string) => reply(failure(type, message), sessionHeaders);
-
-    if (path === '/keep-alive' && method === 'POST') {
-      counters.keepAlives++;
-      return ok({});
-    }
-    if (path === '/session' && method === 'DELETE') {
-      sessions.delete(sid);
-      counters.logouts++;
-      return ok({});
-    }
-    if (path === '/delegation/vaults' && method === 'GET') {
-      const delegated_vaults = seed.users
-        .filter((u) => u.active && u.delegates.includes(me.id))
-        .map((u) => ({ id: seed.vaultId, name: seed.vaultName, dns, delegator_userid: String(u.id) }));
-      return ok({ delegated_vaults });
-    }
-    if (path === '/delegation/login' && method === 'POST') {
-      if (session.delegated)
-        return fail('INVALID_SESSION_ID', 'A delegated session cannot initiate a delegated session.');
-      const form = readForm();
-      if (!form.get('vault_id') || !form.get('delegator_userid'))
-        return fail('PARAMETER_REQUIRED', 'Missing required parameter [vault_id, delegator_userid]');
-      if (Number(form.get('vault_id')) !== seed.vaultId)
-        return fail('INVALID_DATA', `Invalid vault_id [${form.get('vault_id')}]`);
-      const delegator = seed.users.find((u) => String(u.id) === form.get('delegator_userid'));
-      if (!delegator || !delegator.active || !delegator.delegates.includes(me.id)) {
-        return fail(
-          'INSUFFICIENT_ACCESS',
-          `User [${me.id}] has no delegate access for user [${form.get('delegator_userid')}]`,
-        );
-      }
-      counters.delegatedLogins[delegator.user_name__v] = (counters.delegatedLogins[delegator.user_name__v] ?? 0) + 1;
-      return ok({ delegated_sessionid: newSession(delegator, true).id });
-    }
-
-    if (path === '/query' && method === 'POST') {
-      const form = readForm();
-      const q = form.get('q') ?? url.searchParams.get('q');
-      if (!q) return fail('PARAMETER_REQUIRED', 'Missing required parameter [q]');
-      let parsed;
-      try {
-        parsed = parseVql(q);
-      } catch (e) {
-        if (e instanceof VqlSyntaxError)
-          return fail('INCORRECT_QUERY_SYNTAX_ERROR', `Error parsing query: ${e.message}`);
-        throw e;
-      }
-      const source = tableFor(parsed.from, me);
-      if (!source) return fail('INVALID_DATA', `Invalid object or query target [${parsed.from}]`);
-      const known = new Set(source.fields);
-      const bad = [...parsed.fields, ...(parsed.orderBy ? [parsed.orderBy.field] : [])].find((f) => !known.has(f));
-      if (bad)
-        return fail('INCORRECT_QUERY_SYNTAX_ERROR', `Error parsing query: unknown field [${bad}] on [${parsed.from}]`);
-      let rows = source.rows.filter((r) => matches(r, parsed.where));
-      if (parsed.orderBy) {
-        const { field, desc } = parsed.orderBy;
-        rows = [...rows].sort(
-          (a, b) =>
-            String(a[field] ?? '').localeCompare(String(b[field] ?? ''), undefined, { numeric: true }) *
-            (desc ? -1 : 1),
-        );
-      }
-      if (parsed.maxRows !== undefined) rows = rows.slice(0, parsed.maxRows);
-      const projected = rows.map((r) => Object.fromEntries(parsed.fields.map((f) => [f, r[f] ?? null])));
-      const pageSize = Math.min(parsed.pageSize ?? 1000, 1000);
-      const id = randomUUID();
-      queries.set(id, { user: me.id, rows: projected, pageSize });
-      // Real Vault keeps page URLs for 72 h; the simulator keeps the latest 10,000 queries.
-      if (queries.size > 10_000) queries.delete(queries.keys().next().value!);
-      return ok(pageOf(version, id, projected, pageSize, parsed.pageOffset ?? 0));
-    }
-    const page = /^\/query\/([0-9a-f-]{36})$/.exec(path);
-    if (page && (method === 'POST' || method === 'GET')) {
-      const stored = queries.get(page[1]!);
-      if (!stored || stored.user !== me.id) return fail('INVALID_DATA', 'Invalid or expired query page.');
-      const size = Number(url.searchParams.get('pagesize') ?? stored.pageSize);
-      const offset = Number(url.searchParams.get('pageoffset') ?? 0);
-      return ok(pageOf(version, page[1]!, stored.rows, size, offset));
-    }
-
-    const docMatch = /^\/objects\/documents\/(\d+)$/.exec(path);
-    if (docMatch) {
-      const doc = seed.documents.find((d) => d.id === Number(docMatch[1]));
-      // Not found and not visible answer the same, so ids of hidden documents do not leak.
-      if (!doc || !canSee(me, doc)) return fail('INVALID_DATA', `Invalid document id [${docMatch[1]}] or no access`);
-      if (method === 'GET') {
-        const { shared_with: _s, ...document } = doc;
-        return ok({
-          document,
-          versions: [
-            {
-              number: `${doc.major_version_number__v}.${doc.minor_version_number__v}`,
-              value: `${url.origin}/api/${version}/objects/documents/${doc.id}/versions/${doc.major_version_number__v}/${doc.minor_version_number__v}`,
-            },
-          ],
-          renditions: {
-            viewable_rendition__v: `${url.origin}/api/${version}/objects/documents/${doc.id}/renditions/viewable_rendition__v`,
-          },
-        });
-      }
-      if (method === 'PUT') {
-        if (!me.canEdit)
-          return fail('INSUFFICIENT_ACCESS', `User [${me.id}] does not have permission to edit document [${doc.id}]`);
-        const form = readForm();
-        const editable = new Set(['title__v', 'description__v', 'product__v']);
-        for (const [k] of form) if (!editable.has(k)) return fail('INVALID_DATA', `Field [${k}] is not editable`);
-        for (const [k, v] of form) doc[k] = v;
-        doc.version_modified_date__v = new Date().toISOString();
-        return ok({ id: doc.id });
-      }
-    }
-
-    const vobj = /^\/vobjects\/([a-z0-9_]+)(?:\/([A-Za-z0-9]+))?$/.exec(path);
-    if (vobj && method === 'GET') {
-      const rows = seed.objects[vobj[1]!];
-      if (!rows) return fail('INVALID_DATA', `Invalid object name [${vobj[1]}]`);
-      const visible = rows.filter((r) => canSee(me, r));
-      if (vobj[2]) {
-        const rec = visible.find((r) => r.id === vobj[2]);
-        return rec ? ok({ data: rec }) : fail('INVALID_DATA', `Invalid record id [${vobj[2]}]`);
-      }
-      const limit = Math.min(Number(url.searchParams.get('limit') ?? 200), 1000);
-      const offset = Number(url.searchParams.get('offset') ?? 0);
-      const fields = url.searchParams.get('fields')?.split(',').filter(Boolean);
-      const data = visible
-        .slice(offset, offset + limit)
-        .map((r) => (fields ? Object.fromEntries(fields.map((f) => [f, r[f] ?? null])) : r));
-      return ok({ responseDetails: { limit, offset, size: data.length, total: visible.length }, data });
-    }
-
-    if (path === '/objects/objectworkflows/tasks' && method === 'GET') {
-      const assigneeParam = url.searchParams.get('assignee__v');
-      const object = url.searchParams.get('object__v');
-      const record = url.searchParams.get('record_id__v');
-      if (!assigneeParam && !(object && record))
-        return fail('PARAMETER_REQUIRED', 'Missing required parameter [assignee__v] or [object__v, record_id__v]');
-      const assignee = assigneeParam === 'me()' ? String(me.id) : assigneeParam;
-      const statuses = url.searchParams.get('status__v')?.split(',').filter(Boolean);
-      const objectRows = (name: unknown) => seed.objects[String(name)] ?? [];
-      const all = seed.tasks.filter(
-        (t) =>
-          (!assignee || t.assignee__v === assignee) &&
-          (!object || (t.object__v === object && t.record_id__v === record)) &&
-          (!statuses || (t.status__v as string[]).some((s) => statuses.includes(s))) &&
-          // A task on a record the caller cannot see is not listed.
-          objectRows(t.object__v).some((r) => r.id === t.record_id__v && canSee(me, r)),
-      );
-      const offset = Number(url.searchParams.get('offset') ?? 0);
-      const pageSize = Math.min(Number(url.searchParams.get('page_size') ?? 200), 1000);
-      return ok({
-        responseDetails: {
-          total: all.length,
-          offset,
-          page_size: pageSize,
-          object: {
-            name: 'objectworkflow_tasks',
-            label: 'Object Workflow Task',
-            url: `/api/${version}${path}${url.search}`,
-            label_plural: 'Object Workflow Tasks',
-          },
+    if (!route || !m) return reply(failure('MALFORMED_URL', 'The specified resource cannot be found.'), headers);
+    await route.run(
+      {
+        req,
+        method,
+        url,
+        path,
+        version,
+        m,
+        form: readForm,
+        session: session!,
+        me: session?.user as SimUser,
+        ok: (body) => reply({ responseStatus: 'SUCCESS', ...body }, headers),
+        fail: (type, message, extra) => reply(failure(type, message, extra), headers),
+        text: (body) => {
+          res.writeHead(200, { 'content-type': 'text/plain;charset=UTF-8', ...limitHeaders, ...headers });
+          res.end(body);
         },
-        data: all.slice(offset, offset + pageSize),
-      });
-    }
-
-    return fail('MALFORMED_URL', 'The specified resource cannot be found.');
+      },
+      state,
+    );
   }
 
   function authBody(s: Session, dns: string) {
@@ -557,21 +393,6 @@ export async function startVaultSimulator(opts: SimOptions = {}): Promise<VaultS
       }),
   };
   return sim;
-}
-
-function pageOf(version: string, id: string, rows: Record<string, unknown>[], pageSize: number, offset: number) {
-  const data = rows.slice(offset, offset + pageSize);
-  const details: Record<string, unknown> = {
-    pagesize: pageSize,
-    pageoffset: offset,
-    size: data.length,
-    total: rows.length,
-  };
-  if (offset + pageSize < rows.length)
-    details.next_page = `/api/${version}/query/${id}?pagesize=${pageSize}&pageoffset=${offset + pageSize}`;
-  if (offset > 0)
-    details.previous_page = `/api/${version}/query/${id}?pagesize=${pageSize}&pageoffset=${Math.max(0, offset - pageSize)}`;
-  return { responseDetails: details, data };
 }
 
 function sleep(ms: number) {

@@ -1,7 +1,7 @@
 /**
  * The VQL subset the simulator understands:
- * `SELECT f[, f…] FROM target [WHERE cond] [ORDER BY f [ASC|DESC]] [MAXROWS n] [PAGESIZE n] [PAGEOFFSET n]`
- * where `cond` is comparisons (`= != < > <= >=`, `LIKE`, `CONTAINS`, `IN (…)`) joined by AND/OR with
+ * `SELECT f[, f…] FROM target [FIND ('phrase' [SCOPE ALL|CONTENT|PROPERTIES])] [WHERE cond]
+ * [ORDER BY f|RANK [ASC|DESC]] [MAXROWS n] [PAGESIZE n] [PAGEOFFSET n]` where `cond` is comparisons (`= != < > <= >=`, `LIKE`, `CONTAINS`, `IN (…)`) joined by AND/OR with
  * parentheses. String literals are single-quoted with backslash escapes, as in VQL. Anything else is
  * answered like Vault does: FAILURE `INCORRECT_QUERY_SYNTAX_ERROR`.
  *
@@ -78,6 +78,8 @@ export type Cond =
 export interface ParsedQuery {
   fields: string[];
   from: string;
+  /** Full-text search: the phrase and where to look (Vault's default scope is PROPERTIES). */
+  find?: { phrase: string; scope: 'ALL' | 'CONTENT' | 'PROPERTIES' };
   where?: Cond;
   orderBy?: { field: string; desc: boolean };
   maxRows?: number;
@@ -126,6 +128,21 @@ export function parseVql(q: string): ParsedQuery {
   expectKw('FROM');
   const from = ident();
   const out: ParsedQuery = { fields, from };
+  if (kw('FIND')) {
+    p++;
+    if (toks[p++]?.v !== '(') throw new VqlSyntaxError('expected ( after FIND');
+    const phrase = toks[p++];
+    if (phrase?.t !== 'str') throw new VqlSyntaxError('expected a quoted search phrase');
+    let scope: 'ALL' | 'CONTENT' | 'PROPERTIES' = 'PROPERTIES';
+    if (kw('SCOPE')) {
+      p++;
+      const sc = ident().toUpperCase();
+      if (sc !== 'ALL' && sc !== 'CONTENT' && sc !== 'PROPERTIES') throw new VqlSyntaxError(`unknown SCOPE ${sc}`);
+      scope = sc;
+    }
+    if (toks[p++]?.v !== ')') throw new VqlSyntaxError('expected ) after the search phrase');
+    out.find = { phrase: phrase.v, scope };
+  }
 
   const primary = (): Cond => {
     if (peek()?.v === '(') {
@@ -232,11 +249,9 @@ export function matches(row: Record<string, unknown>, c: Cond | undefined): bool
         case '>=':
           return cmp(a, b) >= 0;
         case 'LIKE':
-          return likeRe(String(b)).test(String(a ?? ''));
+          return likeRe(str(b)).test(str(a));
         case 'CONTAINS':
-          return String(a ?? '')
-            .toLowerCase()
-            .includes(String(b).toLowerCase());
+          return str(a).toLowerCase().includes(str(b).toLowerCase());
         default:
           return false;
       }
@@ -246,12 +261,55 @@ export function matches(row: Record<string, unknown>, c: Cond | undefined): bool
 
 function eq(a: unknown, b: unknown): boolean {
   if (Array.isArray(a)) return a.some((x) => eq(x, b));
-  return a === b || (a !== null && b !== null && a !== undefined && String(a) === String(b));
+  return a === b || (a !== null && b !== null && a !== undefined && str(a) === str(b));
 }
 
 function cmp(a: unknown, b: unknown): number {
   if (typeof a === 'number' && typeof b === 'number') return a - b;
-  return String(a ?? '').localeCompare(String(b ?? ''));
+  return str(a).localeCompare(str(b));
+}
+
+/** A field value as text, the way VQL compares it (null and missing are empty). */
+export function str(v: unknown): string {
+  if (v === null || v === undefined) return '';
+  if (typeof v === 'string') return v;
+  if (typeof v === 'number' || typeof v === 'boolean' || typeof v === 'bigint') return String(v);
+  return JSON.stringify(v);
+}
+
+const wordCache = new Map<string, string[]>();
+
+/** The lower-cased words of a text, memoised (the simulator re-searches the same few texts). */
+function wordsOf(text: string): string[] {
+  let w = wordCache.get(text);
+  if (!w) {
+    w = text.toLowerCase().split(/[^\p{L}\p{N}]+/u);
+    if (wordCache.size >= 5000) wordCache.clear();
+    wordCache.set(text, w);
+  }
+  return w;
+}
+
+/**
+ * How well `text` matches a FIND phrase: 0 when some term is missing (strict matching), else the
+ * number of term occurrences. Terms match word prefixes, case-insensitively (Vault adds a trailing
+ * wildcard); quoted phrases and operators are not modelled (quotes, `*` and delimiters split terms).
+ */
+export function findRank(text: string, phrase: string): number {
+  // Delimited strings are tokenized on both sides, as Vault does (v20.2+).
+  const terms = phrase
+    .toLowerCase()
+    .split(/[^\p{L}\p{N}]+/u)
+    .filter(Boolean);
+  if (!terms.length) return 0;
+  const words = wordsOf(text);
+  let rank = 0;
+  for (const t of terms) {
+    const n = words.filter((w) => w.startsWith(t)).length;
+    if (!n) return 0;
+    rank += n;
+  }
+  return rank;
 }
 
 function likeRe(pattern: string): RegExp {

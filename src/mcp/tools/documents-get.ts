@@ -5,7 +5,7 @@
  */
 import { z } from 'zod';
 import { defineTool, type ToolDef } from '../tool.js';
-import type { VaultToolDeps } from './shared.js';
+import { READ_ONLY, recordOut, type VaultToolDeps } from './shared.js';
 
 /** @example const tool = createDocumentsGet({ sessions }); */
 export function createDocumentsGet(deps: VaultToolDeps): ToolDef {
@@ -15,9 +15,11 @@ export function createDocumentsGet(deps: VaultToolDeps): ToolDef {
     description: 'Retrieve the metadata, versions and renditions of one Vault document by its id.',
     scopes: ['vault:read'],
     input: { id: z.number().int().positive().describe('The document id') },
-    annotations: { readOnlyHint: true, openWorldHint: true },
+    output: { document: recordOut, versions: z.array(recordOut).optional(), renditions: recordOut.optional() },
+    annotations: READ_ONLY,
     async run(a, ctx) {
-      return deps.sessions.withSession(ctx, (s) => s.client.getDocument(s.sessionId, a.id));
+      const out = await deps.sessions.withSession(ctx, (s) => s.client.getDocument(s.sessionId, a.id));
+      return { ...out, objects: [`documents/${a.id}`] };
     },
   });
 }

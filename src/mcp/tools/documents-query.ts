@@ -7,7 +7,7 @@
 import { z } from 'zod';
 import { buildVql, type VqlFilter } from '../../vault/vql.js';
 import { defineTool, type ToolDef } from '../tool.js';
-import { pagedQuery, pagingInput, type VaultToolDeps } from './shared.js';
+import { pagedQuery, pageOut, pagingInput, READ_ONLY, type VaultToolDeps } from './shared.js';
 
 export const DOCUMENT_FIELDS = [
   'id',
@@ -37,6 +37,37 @@ export const DEFAULT_FIELDS = [
   'version_modified_date__v',
 ];
 
+/** The structured document filters `documents_query` and `documents_search` share. */
+export const documentFilterInput = {
+  name_contains: z.string().min(1).max(200).optional().describe('Text the document name contains'),
+  type: z.string().min(1).max(100).optional().describe('Document type (type__v), e.g. "SOP"'),
+  status: z
+    .array(z.string().min(1).max(100))
+    .min(1)
+    .max(20)
+    .optional()
+    .describe('Any of these statuses (status__v), e.g. ["Effective"]'),
+  product: z.string().min(1).max(100).optional().describe('Product (product__v)'),
+  modified_after: z.iso.datetime().optional().describe('Only documents modified at or after this ISO 8601 time'),
+};
+
+/** VQL filters from the shared document filter inputs. */
+export function documentFilters(a: {
+  name_contains?: string;
+  type?: string;
+  status?: string[];
+  product?: string;
+  modified_after?: string;
+}): VqlFilter[] {
+  const filters: VqlFilter[] = [];
+  if (a.name_contains) filters.push({ field: 'name__v', op: 'LIKE', value: `%${a.name_contains}%` });
+  if (a.type) filters.push({ field: 'type__v', op: '=', value: a.type });
+  if (a.status) filters.push({ field: 'status__v', op: 'IN', value: a.status });
+  if (a.product) filters.push({ field: 'product__v', op: '=', value: a.product });
+  if (a.modified_after) filters.push({ field: 'version_modified_date__v', op: '>=', value: a.modified_after });
+  return filters;
+}
+
 /** @example const tool = createDocumentsQuery({ sessions }); */
 export function createDocumentsQuery(deps: VaultToolDeps): ToolDef {
   return defineTool({
@@ -46,16 +77,7 @@ export function createDocumentsQuery(deps: VaultToolDeps): ToolDef {
       'Find Vault documents you can see by name, type, status, product or modification date. Returns one page; pass next_page to continue.',
     scopes: ['vault:read'],
     input: {
-      name_contains: z.string().min(1).max(200).optional().describe('Text the document name contains'),
-      type: z.string().min(1).max(100).optional().describe('Document type (type__v), e.g. "SOP"'),
-      status: z
-        .array(z.string().min(1).max(100))
-        .min(1)
-        .max(20)
-        .optional()
-        .describe('Any of these statuses (status__v), e.g. ["Effective"]'),
-      product: z.string().min(1).max(100).optional().describe('Product (product__v)'),
-      modified_after: z.iso.datetime().optional().describe('Only documents modified at or after this ISO 8601 time'),
+      ...documentFilterInput,
       fields: z
         .array(z.enum(DOCUMENT_FIELDS))
         .min(1)
@@ -65,19 +87,14 @@ export function createDocumentsQuery(deps: VaultToolDeps): ToolDef {
       order_by: z.enum(DOCUMENT_FIELDS).optional(),
       ...pagingInput,
     },
-    annotations: { readOnlyHint: true, openWorldHint: true },
+    output: pageOut('documents'),
+    annotations: READ_ONLY,
     async run(a, ctx) {
       return pagedQuery(deps, ctx, 'documents', a.next_page, () => {
-        const filters: VqlFilter[] = [];
-        if (a.name_contains) filters.push({ field: 'name__v', op: 'LIKE', value: `%${a.name_contains}%` });
-        if (a.type) filters.push({ field: 'type__v', op: '=', value: a.type });
-        if (a.status) filters.push({ field: 'status__v', op: 'IN', value: a.status });
-        if (a.product) filters.push({ field: 'product__v', op: '=', value: a.product });
-        if (a.modified_after) filters.push({ field: 'version_modified_date__v', op: '>=', value: a.modified_after });
         return buildVql({
           from: 'documents',
           fields: a.fields ?? DEFAULT_FIELDS,
-          filters,
+          filters: documentFilters(a),
           orderBy: a.order_by ? { field: a.order_by, desc: a.descending } : undefined,
           pageSize: a.page_size,
           allowedFields: DOCUMENT_FIELDS,

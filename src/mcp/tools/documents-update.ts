@@ -26,16 +26,18 @@ export function createDocumentsUpdate(deps: VaultToolDeps): ToolDef {
         .strict()
         .refine((f) => Object.values(f).some((v) => v !== undefined), 'give at least one field to change'),
     },
+    output: { updated: z.object({ id: z.number() }), fields: z.array(z.string()) },
     annotations: { readOnlyHint: false, destructiveHint: true, idempotentHint: true, openWorldHint: true },
     async run(a, ctx) {
       const fields = Object.fromEntries(Object.entries(a.fields).filter(([, v]) => v !== undefined)) as Record<
         string,
         string
       >;
-      return deps.sessions.withSession(ctx, async (s) => ({
+      const out = await deps.sessions.withSession(ctx, async (s) => ({
         updated: await s.client.updateDocument(s.sessionId, a.id, fields),
         fields: Object.keys(fields),
       }));
+      return { ...out, objects: [`documents/${a.id}`] };
     },
   });
 }

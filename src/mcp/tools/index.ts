@@ -3,8 +3,14 @@
  *
  * @module
  */
+import { createVaultSurface, type McpSurface } from '../surface.js';
 import type { ToolDef } from '../tool.js';
 import { createDocumentsGet } from './documents-get.js';
+import { createDocumentsLifecycleActions, createDocumentsLifecycleRun } from './documents-lifecycle.js';
+import { createDocumentsAuditTrail, createDocumentsReadText, createDocumentsSearch } from './documents-read.js';
+import { createMetadataCache } from './metadata-cache.js';
+import { createMetadata, createMetadataTools, type Metadata } from './metadata.js';
+import { createObjectsGet, createWorkflowsGetTask } from './records.js';
 import { createDocumentsQuery } from './documents-query.js';
 import { createDocumentsUpdate } from './documents-update.js';
 import { createObjectsQuery } from './objects-query.js';
@@ -19,16 +25,36 @@ import { createWorkflowsGetTasks } from './workflows-get-tasks.js';
  * @example
  * const tools = createVaultTools({ sessions });
  */
-export function createVaultTools(deps: VaultToolDeps): ToolDef[] {
+export function createVaultTools(deps: VaultToolDeps, md: Metadata = createMetadata(deps)): ToolDef[] {
   return [
     createWhoami(deps),
     createDocumentsQuery(deps),
+    createDocumentsSearch(deps),
     createDocumentsGet(deps),
+    createDocumentsReadText(deps),
+    createDocumentsAuditTrail(deps),
+    createDocumentsLifecycleActions(deps),
     createVqlQuery(deps),
     createObjectsQuery(deps),
+    createObjectsGet(deps),
     createWorkflowsGetTasks(deps),
+    createWorkflowsGetTask(deps),
+    ...createMetadataTools(md),
     createDocumentsUpdate(deps),
+    createDocumentsLifecycleRun(deps),
   ];
 }
 
-export { createWhoami, whoami, type VaultToolDeps };
+/**
+ * The whole Vault MCP surface: the tools, and the resources, prompts and completions beside them,
+ * sharing one metadata cache.
+ *
+ * @example
+ * const { tools, surface } = createVaultMcp({ sessions });
+ */
+export function createVaultMcp(deps: VaultToolDeps): { tools: ToolDef[]; surface: McpSurface } {
+  const metadata = createMetadata(deps);
+  return { tools: createVaultTools(deps, metadata), surface: createVaultSurface({ ...deps, metadata }) };
+}
+
+export { createMetadata, createMetadataCache, createWhoami, whoami, type Metadata, type VaultToolDeps };

@@ -7,7 +7,7 @@
 import { z } from 'zod';
 import { buildVql, VAULT_NAME_RE, VQL_OPERATORS } from '../../vault/vql.js';
 import { defineTool, type ToolDef } from '../tool.js';
-import { pagedQuery, pagingInput, type VaultToolDeps } from './shared.js';
+import { pagedQuery, pageOut, pagingInput, READ_ONLY, type VaultToolDeps } from './shared.js';
 
 const vaultName = z.string().regex(VAULT_NAME_RE, 'a Vault API name like deviation__c or status__v');
 const value = z.union([z.string().max(500), z.number(), z.boolean()]);
@@ -38,16 +38,23 @@ export function createObjectsQuery(deps: VaultToolDeps): ToolDef {
       order_by: vaultName.optional(),
       ...pagingInput,
     },
-    annotations: { readOnlyHint: true, openWorldHint: true },
+    output: pageOut('records'),
+    annotations: READ_ONLY,
     async run(a, ctx) {
-      return pagedQuery(deps, ctx, 'records', a.next_page, () =>
-        buildVql({
-          from: a.object,
-          fields: a.fields,
-          filters: a.filters,
-          orderBy: a.order_by ? { field: a.order_by, desc: a.descending } : undefined,
-          pageSize: a.page_size,
-        }),
+      return pagedQuery(
+        deps,
+        ctx,
+        'records',
+        a.next_page,
+        () =>
+          buildVql({
+            from: a.object,
+            fields: a.fields,
+            filters: a.filters,
+            orderBy: a.order_by ? { field: a.order_by, desc: a.descending } : undefined,
+            pageSize: a.page_size,
+          }),
+        a.object,
       );
     },
   });

@@ -6,16 +6,47 @@
 import { z } from 'zod';
 import type { CallContext } from '../../context/call-context.js';
 import type { SessionManager } from '../../vault/session-manager.js';
+import type { MetadataCache } from './metadata-cache.js';
 
 export interface VaultToolDeps {
   sessions: Pick<SessionManager, 'withSession'>;
+  /** Per-tenant metadata cache (document types, fields, objects, picklists); one is made when absent. */
+  metadata?: MetadataCache;
 }
 
-/** A `next_page` value returned by a previous call of the same tool. */
+/** A Vault record as tools return it. */
+export const recordOut = z.record(z.string(), z.unknown());
+
+/** The output shape of a VQL page (see {@link pageResult}). */
+export function pageOut(key: string) {
+  return {
+    total: z.number(),
+    returned: z.number(),
+    [key]: z.array(recordOut),
+    next_page: z.string().nullable(),
+  };
+}
+
+/** Annotations of a tool that only reads from Vault. */
+export const READ_ONLY = {
+  readOnlyHint: true,
+  destructiveHint: false,
+  idempotentHint: true,
+  openWorldHint: true,
+} as const;
+
+/**
+ * A `next_page` value returned by a previous call of the same tool: Vault's relative
+ * `/api/vNN.N/query/…` path, or the same path as an absolute https URL (the client then checks that
+ * the host is the tenant's own Vault).
+ */
 export const nextPageInput = z
   .string()
   .max(2000)
-  .regex(/^\/api\/v\d+\.\d+\/query\/[\w-]+\?[\w=&.-]*$/, 'must be the next_page value returned by a previous call')
+  .regex(
+    /^(https:\/\/[A-Za-z0-9.-]+(:\d{1,5})?)?\/api\/v\d+\.\d+\/query\/[\w-]+\?[\w=&.-]*$/,
+    'must be the next_page value returned by a previous call',
+  )
   .optional()
   .describe('Continue a previous result: pass its next_page value (other inputs are then ignored)');
 
@@ -49,12 +80,24 @@ export async function pagedQuery(
   key: string,
   nextPage: string | undefined,
   vql: () => string,
+  /** How the audit names the rows (`documents`, or the object name); default `key`. */
+  kind = key,
 ) {
   const q = nextPage ? undefined : vql();
-  return deps.sessions.withSession(ctx, async (s) =>
+  const out = await deps.sessions.withSession(ctx, async (s) =>
     pageResult(
       key,
       q === undefined ? await s.client.queryPage(s.sessionId, nextPage!) : await s.client.query(s.sessionId, q),
     ),
   );
+  return { ...out, objects: touched(kind, out.value[key] as unknown[]) };
+}
+
+/** Audit names of the rows a call returned (`documents/101`), at most 20. */
+export function touched(kind: string, rows: unknown[] | undefined): string[] {
+  return (rows ?? [])
+    .slice(0, 20)
+    .map((r) => (r as { id?: unknown }).id)
+    .filter((id): id is string | number => typeof id === 'string' || typeof id === 'number')
+    .map((id) => `${kind}/${id}`);
 }

@@ -8,7 +8,7 @@
 import { z } from 'zod';
 import { assertReadOnlyVql } from '../../vault/vql.js';
 import { defineTool, type ToolDef } from '../tool.js';
-import { nextPageInput, type VaultToolDeps } from './shared.js';
+import { nextPageInput, READ_ONLY, recordOut, touched, type VaultToolDeps } from './shared.js';
 
 export const VQL_MAX_PAGES = 5;
 
@@ -29,16 +29,26 @@ export function createVqlQuery(deps: VaultToolDeps): ToolDef {
       max_rows: z.number().int().min(1).max(1000).default(200),
       next_page: nextPageInput,
     },
-    annotations: { readOnlyHint: true, openWorldHint: true },
-    async run(a, ctx) {
+    output: {
+      total: z.number(),
+      returned: z.number(),
+      rows: z.array(recordOut),
+      next_page: z.string().nullable(),
+      truncated: z.boolean(),
+    },
+    annotations: READ_ONLY,
+    async run(a, ctx, io) {
       const q = a.next_page ? undefined : assertReadOnlyVql(a.q);
-      return deps.sessions.withSession(ctx, async (s) => {
+      const out = await deps.sessions.withSession(ctx, async (s) => {
         let page = q ? await s.client.query(s.sessionId, q) : await s.client.queryPage(s.sessionId, a.next_page!);
         const start = page.responseDetails.pageoffset ?? 0;
         const rows = [...page.data];
+        const want = Math.min(a.max_rows, page.responseDetails.total - start);
+        await io?.progress?.(Math.min(rows.length, want), want, 'page 1');
         for (let n = 1; rows.length < a.max_rows && page.responseDetails.next_page && n < VQL_MAX_PAGES; n++) {
           page = await s.client.queryPage(s.sessionId, page.responseDetails.next_page);
           rows.push(...page.data);
+          await io?.progress?.(Math.min(rows.length, want), want, `page ${n + 1}`);
         }
         let next = page.responseDetails.next_page ?? null;
         if (rows.length > a.max_rows) {
@@ -58,6 +68,7 @@ export function createVqlQuery(deps: VaultToolDeps): ToolDef {
           truncated: rows.length > a.max_rows && next === null,
         };
       });
+      return { ...out, objects: touched('rows', out.value.rows) };
     },
   });
 }

@@ -19,7 +19,7 @@ export function createWhoami(deps: { sessions?: Pick<SessionManager, 'withSessio
       'Show the authenticated user, identity provider, tenant, granted scopes and Vault user for this connection.',
     scopes: [],
     input: {},
-    annotations: { readOnlyHint: true, openWorldHint: false },
+    annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: false },
     async run(_args, ctx) {
       let vaultUser: Record<string, unknown> | null = null;
       let actedAs: string | undefined;

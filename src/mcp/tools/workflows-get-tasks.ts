@@ -6,7 +6,7 @@
 import { z } from 'zod';
 import { VAULT_NAME_RE } from '../../vault/vql.js';
 import { defineTool, type ToolDef } from '../tool.js';
-import type { VaultToolDeps } from './shared.js';
+import { READ_ONLY, recordOut, touched, type VaultToolDeps } from './shared.js';
 
 /** @example const tool = createWorkflowsGetTasks({ sessions }); */
 export function createWorkflowsGetTasks(deps: VaultToolDeps): ToolDef {
@@ -34,10 +34,11 @@ export function createWorkflowsGetTasks(deps: VaultToolDeps): ToolDef {
       offset: z.number().int().min(0).max(100_000).default(0),
       page_size: z.number().int().min(1).max(200).default(50),
     },
-    annotations: { readOnlyHint: true, openWorldHint: true },
+    output: { total: z.number(), offset: z.number(), tasks: z.array(recordOut) },
+    annotations: READ_ONLY,
     async run(a, ctx) {
       const byRecord = Boolean(a.object && a.record_id);
-      return deps.sessions.withSession(ctx, async (s) => {
+      const out = await deps.sessions.withSession(ctx, async (s) => {
         const page = await s.client.workflowTasks(s.sessionId, {
           assignee:
             byRecord && !a.assignee ? undefined : a.assignee === undefined || a.assignee === 'me' ? 'me()' : a.assignee,
@@ -47,8 +48,9 @@ export function createWorkflowsGetTasks(deps: VaultToolDeps): ToolDef {
           offset: a.offset,
           pageSize: a.page_size,
         });
-        return { total: page.responseDetails.total ?? page.data.length, offset: a.offset, tasks: page.data };
+        return { total: Number(page.responseDetails.total ?? page.data.length), offset: a.offset, tasks: page.data };
       });
+      return { ...out, objects: touched('objectworkflows/tasks', out.value.tasks) };
     },
   });
 }

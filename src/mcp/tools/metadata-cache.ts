@@ -1,0 +1,55 @@
+/**
+ * A small bounded LRU with a short TTL for Vault metadata (document types and fields, objects,
+ * picklists), so the model can look up what a Vault contains on every turn without a Vault call each
+ * time. Keys carry the tenant, the Vault URL and the Vault user: Vault hides fields a user may not
+ * see (field-level security), so in `delegated` and `oauth` modes one user's metadata is never
+ * served to another (in `service_account` mode every user is the same Vault user anyway).
+ * Concurrent misses for one key share one Vault call.
+ *
+ * @module
+ */
+
+export interface MetadataCache {
+  /** The cached value for `key`, or `load()`'s (cached on success only). */
+  get<T>(key: string, load: () => Promise<T>): Promise<T>;
+  /** Entries held now (tests, metrics). */
+  size(): number;
+}
+
+/**
+ * @example
+ * const cache = createMetadataCache({ ttlMs: 300_000, max: 1000 });
+ * const types = await cache.get(`${tenant.id}|${url}|${user}|types`, () => client.documentTypes(sid));
+ */
+export function createMetadataCache(opts: { ttlMs?: number; max?: number; now?: () => number } = {}): MetadataCache {
+  const ttl = opts.ttlMs ?? 5 * 60_000;
+  const max = opts.max ?? 1000;
+  const now = opts.now ?? Date.now;
+  // Map order is insertion order: re-inserting on a hit makes it an LRU.
+  const entries = new Map<string, { at: number; value: Promise<unknown> }>();
+  return {
+    async get<T>(key: string, load: () => Promise<T>): Promise<T> {
+      const hit = entries.get(key);
+      if (hit && now() - hit.at < ttl) {
+        entries.delete(key);
+        entries.set(key, hit);
+        return hit.value as Promise<T>;
+      }
+      const value = load();
+      entries.delete(key);
+      entries.set(key, { at: now(), value });
+      while (entries.size > max) entries.delete(entries.keys().next().value!);
+      // A failure is not cached: the next call tries Vault again.
+      value.catch(() => {
+        if (entries.get(key)?.value === value) entries.delete(key);
+      });
+      return value;
+    },
+    size: () => entries.size,
+  };
+}
+
+/** The cache key for one Vault user's view of a piece of metadata. */
+export function metadataKey(tenant: { id: string; vault: { url: string } }, vaultUser: string, what: string): string {
+  return `${tenant.id}|${tenant.vault.url}|${vaultUser}|${what}`;
+}
