@@ -157,7 +157,7 @@ describe('Vault tools (delegated tenant, real Postgres, simulator)', () => {
     // Past the schema, buildVql refuses bad names too (defence in depth for other callers).
     await assert.rejects(
       tool('objects_query').run(
-        { object: 'deviation__c', fields: ['id FROM users'], filters: [], page_size: 5, descending: false } as never,
+        { object: 'deviation__c', fields: ['id FROM users'], filters: [], page_size: 5, descending: false },
         ctxFor(tenant, QA_MANAGER),
       ),
       (e: unknown) => isAppError(e) && e.code === 'ERR_VQL_REJECTED',
@@ -212,7 +212,7 @@ describe('Vault tools (delegated tenant, real Postgres, simulator)', () => {
 
   it('a tool call without a tenant returns a clear error', async () => {
     await assert.rejects(
-      tool('documents_query').run({ page_size: 5 } as never, ctxFor(undefined, QA_MANAGER)),
+      tool('documents_query').run({ page_size: 5 }, ctxFor(undefined, QA_MANAGER)),
       (e: unknown) => isAppError(e) && e.code === 'ERR_TENANT_NOT_FOUND',
     );
   });
