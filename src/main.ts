@@ -62,6 +62,7 @@ export async function start(config: Readonly<Config>, opts: StartOptions = {}): 
     maxBatch: config.audit.batchMax,
     lingerMs: config.audit.lingerMs,
   });
+  let closeAuth = async () => {};
   try {
     const migrations = await loadMigrations();
     // Fail closed: with per-tenant roles on, a user that cannot create them must stop the boot.
@@ -90,7 +91,9 @@ export async function start(config: Readonly<Config>, opts: StartOptions = {}): 
     const auth = createAuthFromConfig(config, {
       pool,
       onError: (e) => log.warn({ err: e.message }, 'api key bookkeeping failed'),
+      listenUrl: config.cache.listenUrl ?? db.url,
     });
+    closeAuth = () => auth.close();
     if (auth.providers.length === 1) log.warn('no identity provider is configured: only API keys are accepted on /mcp');
     else log.info({ providers: auth.providers }, 'identity providers enabled');
 
@@ -154,6 +157,7 @@ export async function start(config: Readonly<Config>, opts: StartOptions = {}): 
                 .catch((e: unknown) => log.warn({ err: (e as Error).message }, 'closing Vault sessions failed'));
               // After the drain: in-flight calls have awaited their rows; flush whatever is queued.
               await audit.close();
+              await closeAuth();
             } finally {
               await db.close();
             }
@@ -162,6 +166,7 @@ export async function start(config: Readonly<Config>, opts: StartOptions = {}): 
     };
   } catch (e) {
     await audit.close().catch(() => undefined);
+    await closeAuth().catch(() => undefined);
     await db.close().catch(() => undefined);
     throw e;
   }

@@ -83,7 +83,7 @@ export async function createApiKey(pool: Pool, input: ApiKeyInput): Promise<{ ke
      RETURNING ${COLUMNS}`,
     [id, p.tenantId, p.name, hashSecret(secret), p.scopes, p.actAs ?? null, p.expiresDays ?? null],
   );
-  return { key: `${API_KEY_PREFIX}${id}_${secret}`, info: toInfo(r.rows[0]) };
+  return { key: `${API_KEY_PREFIX}${id}_${secret}`, info: toInfo(r.rows[0] as Record<string, unknown>) };
 }
 
 /**
@@ -100,7 +100,8 @@ export async function listApiKeys(pool: Pool, tenantId: string): Promise<ApiKeyI
 }
 
 /**
- * Revoke a key (kept for the audit trail). Takes effect on the next request: keys are not cached.
+ * Revoke a key (kept for the audit trail). Every replica drops its cached copy when the commit's
+ * notification arrives (milliseconds; see api-key-verifier.ts), or reads Postgres while it cannot listen.
  *
  * @example
  * await revokeApiKey(pool, '0123456789abcdef');
@@ -111,7 +112,7 @@ export async function revokeApiKey(pool: Pool, id: string): Promise<ApiKeyInfo> 
     [id],
   );
   if (!r.rowCount) throw new AppError('ERR_NOT_FOUND', `No API key with id '${id.slice(0, 64)}'`);
-  return toInfo(r.rows[0]);
+  return toInfo(r.rows[0] as Record<string, unknown>);
 }
 
 const COLUMNS = 'id, tenant_id, name, scopes, act_as, created_at, expires_at, revoked_at, last_used_at';

@@ -22,6 +22,8 @@ export interface GithubOptions {
   app?: { clientId: string; clientSecret: string };
   cacheTtlMs: number;
   negativeCacheTtlMs: number;
+  /** Bound on cached results (IDENTITY_CACHE_MAX). */
+  cacheMaxEntries?: number;
   fetch?: typeof fetch;
 }
 
@@ -153,6 +155,10 @@ export function createGithubVerifier(opts: GithubOptions): OpaqueVerifier {
 
   return {
     provider: 'github',
-    verify: cachedIntrospection(introspect, { ttlMs: opts.cacheTtlMs, negativeTtlMs: opts.negativeCacheTtlMs }),
+    verify: cachedIntrospection(introspect, {
+      ttlMs: opts.cacheTtlMs,
+      negativeTtlMs: opts.negativeCacheTtlMs,
+      maxEntries: opts.cacheMaxEntries,
+    }),
   };
 }

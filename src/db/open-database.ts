@@ -11,6 +11,8 @@ import { createPool, type Pool } from './pool.js';
 
 export interface Database {
   pool: Pool;
+  /** The connection URL (DATABASE_URL or the embedded server's). */
+  url: string;
   /** True when this process started an embedded Postgres (single-machine, local use). */
   embedded: boolean;
   /** Ends the pool, then stops an embedded server. */
@@ -44,6 +46,7 @@ export async function openDatabase(
   });
   return {
     pool,
+    url,
     embedded: embedded !== undefined,
     async close() {
       try {
