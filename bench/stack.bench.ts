@@ -71,8 +71,10 @@ function caller(
 }
 
 async function startServer(variant: VariantName, env: NodeJS.ProcessEnv = process.env) {
+  // BENCH_CPU_PROF=<dir>: write a V8 CPU profile of each server process there (`node --cpu-prof`).
+  const prof = process.env.BENCH_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`] : [];
   const child = fork(fileURLToPath(new URL('./stack-server.ts', import.meta.url)), [variant], {
-    execArgv: ['--import', 'tsx'],
+    execArgv: ['--import', 'tsx', ...prof],
     env,
   });
   const ready = await new Promise<{ url: string; token: string | undefined }>((resolve, reject) => {

@@ -10,7 +10,6 @@ import { randomUUID } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import { getOAuthProtectedResourceMetadataUrl } from '@modelcontextprotocol/sdk/server/auth/router.js';
 import { hostHeaderValidation } from '@modelcontextprotocol/sdk/server/middleware/hostHeaderValidation.js';
-import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
 import express, { type Request, type Response } from 'express';
 import helmet from 'helmet';
 import { pinoHttp } from 'pino-http';
@@ -28,6 +27,7 @@ import { authenticate } from './authenticate.js';
 import { mcpCors } from './cors.js';
 import { createCallObserver } from './call-observer.js';
 import { sendError } from './error-mapper.js';
+import { serveMcpPost } from './mcp-transport.js';
 import { countRequests, serveMetrics } from './metrics.js';
 import type { RateLimiter } from './rate-limit.js';
 
@@ -48,6 +48,8 @@ export interface AppDeps {
   metrics?: Metrics;
   /** Per-tenant (else per-subject) limit on POST /mcp, applied after tenant resolution. */
   rateLimiter?: RateLimiter;
+  /** false: every POST /mcp goes through the SDK's transport (the fast path's reference, in tests). */
+  mcpFastPath?: boolean;
 }
 
 const REQUEST_ID_RE = /^[\w.-]{1,64}$/;
@@ -145,7 +147,7 @@ export function createApp(deps: AppDeps): express.Express {
   app.delete('/mcp', notAllowed);
 
   app.post('/mcp', express.json({ limit: '1mb' }), async (req, res) => {
-    const requestId = String(req.id);
+    const requestId = `${req.id as string}`;
     const known: Partial<CallContext> = { requestId };
     try {
       const { user, token } = await authenticate(req, deps.verifier);
@@ -153,7 +155,7 @@ export function createApp(deps: AppDeps): express.Express {
       const tenant = (known.tenant = await deps.resolveTenant(user));
       if (!tenant) throw new AppError('ERR_TENANT_UNKNOWN_DOMAIN', 'No tenant is configured for this user');
       res.locals.logBindings = { tenant: tenant.id, sub: user.subject };
-      req.log = req.log.child(res.locals.logBindings);
+      req.log = req.log.child(res.locals.logBindings as Record<string, string>);
       const wait = deps.rateLimiter?.take(`t:${tenant.id}`);
       if (wait)
         throw new AppError('ERR_RATE_LIMITED', `Too many requests for tenant '${tenant.id}'; retry in ${wait} s`, {
@@ -168,15 +170,8 @@ export function createApp(deps: AppDeps): express.Express {
         onToolError: (tool, e) => req.log.warn({ tool, code: (e as AppError).code ?? 'ERR_INTERNAL' }, 'tool failed'),
         onToolCall: (call) => observer.onToolCall(ctx, call),
       });
-      const transport = new StreamableHTTPServerTransport({ sessionIdGenerator: undefined, enableJsonResponse: true });
-      res.on('close', () => {
-        void transport.close();
-        void server.close();
-      });
-      await server.connect(transport);
-      // The SDK reads authInfo from req.auth and hands it to tool handlers as extra.authInfo.
-      (req as Request & { auth?: unknown }).auth = toAuthInfo(ctx);
-      await transport.handleRequest(req, res, req.body);
+      // The context reaches tool handlers as extra.authInfo.
+      await serveMcpPost(req, res, server, toAuthInfo(ctx), { fastPath: deps.mcpFastPath });
     } catch (e) {
       await observer.onRefused(known, e, calledTool(req.body), req.log);
       fail(req, res, e);
