@@ -86,6 +86,7 @@ export async function start(config: Readonly<Config>, opts: StartOptions = {}): 
       publicDomainsPolicy: config.tenancy.publicDomainsPolicy,
       personalTemplate: config.tenancy.personalTemplate,
       cacheTtlMs: config.tenancy.cacheTtlMs,
+      cacheMax: config.cache.tenantMax,
     });
 
     const auth = createAuthFromConfig(config, {
@@ -119,6 +120,7 @@ export async function start(config: Readonly<Config>, opts: StartOptions = {}): 
       timeoutMs: config.vault.timeoutMs,
       maxRetries: config.vault.maxRetries,
       clientIdPrefix: config.vault.clientIdPrefix,
+      maxCached: config.cache.vaultSessionMax,
       log,
       metrics,
     });

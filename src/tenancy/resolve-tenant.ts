@@ -14,6 +14,7 @@
  *
  * @module
  */
+import { LRUCache } from 'lru-cache';
 import type { UserContext } from '../auth/types.js';
 import type { MigrationFile } from '../db/migrate.js';
 import type { Pool } from '../db/pool.js';
@@ -34,6 +35,8 @@ export interface TenantResolverDeps {
   migrations?: MigrationFile[];
   roles?: boolean;
   cacheTtlMs: number;
+  /** Most lookups kept (TENANT_CACHE_MAX); the least recently used are dropped first. Default 10,000. */
+  cacheMax?: number;
   now?: () => number;
 }
 
@@ -60,14 +63,17 @@ const TENANT_COLUMNS = 't.id, t.display_name, t.schema_name, t.vault, t.personal
  */
 export function createTenantResolver(deps: TenantResolverDeps): TenantResolver {
   const now = deps.now ?? Date.now;
-  const cache = new Map<string, { value: Promise<TenantRow | undefined>; expires: number }>();
+  const cache = new LRUCache<string, { value: Promise<TenantRow | undefined>; expires: number }>({
+    max: deps.cacheMax ?? 10_000,
+  });
+  // The validated Tenant of each cached row: parsed once per row, not on every request.
+  const parsed = new WeakMap<TenantRow, Promise<Tenant>>();
 
   // Caches the promise, so concurrent first requests for one domain share a single query.
   function cached(key: string, load: () => Promise<TenantRow | undefined>): Promise<TenantRow | undefined> {
     if (deps.cacheTtlMs <= 0) return load();
     const hit = cache.get(key);
     if (hit && hit.expires > now()) return hit.value;
-    if (cache.size > 10_000) cache.clear();
     const value = load();
     cache.set(key, { value, expires: now() + deps.cacheTtlMs });
     value.catch(() => cache.delete(key));
@@ -111,7 +117,17 @@ export function createTenantResolver(deps: TenantResolverDeps): TenantResolver {
     return again.rows[0];
   }
 
-  async function toTenant(row: TenantRow): Promise<Tenant> {
+  function toTenant(row: TenantRow): Promise<Tenant> {
+    let t = parsed.get(row);
+    if (!t) {
+      t = parseTenant(row);
+      parsed.set(row, t);
+      t.catch(() => parsed.delete(row));
+    }
+    return t;
+  }
+
+  async function parseTenant(row: TenantRow): Promise<Tenant> {
     let vault = row.vault;
     if (row.personal_email) {
       const template = deps.personalTemplate

@@ -15,6 +15,7 @@
  *
  * @module
  */
+import { LRUCache } from 'lru-cache';
 import { AppError } from '../errors/index.js';
 import type { Logger } from '../log/index.js';
 import type { CallContext } from '../mcp/context.js';
@@ -49,6 +50,8 @@ export interface SessionManagerOptions {
   timeoutMs?: number;
   maxRetries?: number;
   clientIdPrefix?: string;
+  /** Most sessions kept in memory (VAULT_SESSION_CACHE_MAX); the least recently used are dropped (a shared store still has them). Default 10,000. */
+  maxCached?: number;
   /** Override the client factory (tests). */
   clientFor?: (tenant: Tenant) => VaultClient;
   log?: Logger;
@@ -84,7 +87,7 @@ export function createSessionManager(opts: SessionManagerOptions) {
   const idle = opts.idleTimeoutMs ?? 10 * 60 * 1000;
   const margin = opts.marginMs ?? Math.min(60_000, Math.round(idle * 0.1));
   const keepWarm = opts.keepWarmMs ?? 30 * 60 * 1000;
-  const cache = new Map<string, Cached>();
+  const cache = new LRUCache<string, Cached>({ max: opts.maxCached ?? 10_000 });
   const m = opts.metrics;
   const inflight = new Map<string, Promise<Cached>>();
   const clients = new Map<string, VaultClient>();
@@ -326,7 +329,7 @@ export function createSessionManager(opts: SessionManagerOptions) {
 
   async function keepAliveSweep(): Promise<void> {
     const now = Date.now();
-    for (const [ck, s] of cache) {
+    for (const [ck, s] of [...cache.entries()]) {
       if (now - s.lastCallAt > keepWarm || !usable(s, now)) {
         if (!usable(s, now)) cache.delete(ck);
         continue;
