@@ -18,7 +18,6 @@ import { isJsonContentType } from '@modelcontextprotocol/sdk/shared/mediaType.js
 import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
 import {
   isInitializeRequest,
-  isJSONRPCRequest,
   JSONRPCMessageSchema,
   SUPPORTED_PROTOCOL_VERSIONS,
   type JSONRPCMessage,
@@ -44,10 +43,16 @@ export async function serveMcpPost(
   let respond!: (m: JSONRPCMessage) => void;
   const answered = new Promise<JSONRPCMessage>((resolve) => (respond = resolve));
   const transport = new OneRequestTransport(message.id, respond);
-  res.on('close', () => void server.close());
+  // A client that goes away before the answer aborts the call in flight (extra.signal), as with the
+  // SDK's transport. After the answer there is nothing left to abort: the server is simply dropped.
+  let answeredYet = false;
+  res.on('close', () => {
+    if (!answeredYet) void server.close();
+  });
   await server.connect(transport);
   transport.onmessage?.(message, { authInfo, requestInfo: requestInfo(req) });
   const response = await answered;
+  answeredYet = true;
   // What the SDK's transport writes in JSON-response mode (stateless: no mcp-session-id).
   const body = JSON.stringify(response);
   res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) }).end(body);
@@ -80,9 +85,11 @@ function singleRequest(req: Request): JsonRpcRequest | undefined {
   const body: unknown = req.body;
   if (body === undefined || body === null || typeof body !== 'object' || Array.isArray(body)) return undefined;
   const parsed = JSONRPCMessageSchema.safeParse(body);
-  if (!parsed.success || !isJSONRPCRequest(parsed.data)) return undefined;
+  // The union's members are strict: a parsed message with both `id` and `method` is a request.
+  if (!parsed.success || !('id' in parsed.data && 'method' in parsed.data)) return undefined;
   const message = parsed.data as JsonRpcRequest;
-  if (!isInitializeRequest(message)) {
+  // Only a message whose method is `initialize` can be an initialize request (the SDK's full check then).
+  if (!(message.method === 'initialize' && isInitializeRequest(message))) {
     const version = req.headers['mcp-protocol-version'];
     if (version !== undefined && (typeof version !== 'string' || !SUPPORTED_PROTOCOL_VERSIONS.includes(version)))
       return undefined;
