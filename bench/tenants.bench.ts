@@ -55,20 +55,27 @@ const input = (i: number): TenantInput => ({
  * Sum of user+system CPU of the Postgres backends serving `pool`'s database, read from /proc (the
  * benchmark's Postgres runs on this machine): robust to the noise of a shared machine, unlike latency.
  */
-async function backendCpuMs(pool: Pool): Promise<number> {
+async function backendCpuMs(pool: Pool): Promise<Map<number, number>> {
   const { rows } = await pool.query<{ pid: number }>(
     'SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()',
   );
-  let ticks = 0;
+  const out = new Map<number, number>();
   for (const { pid } of rows) {
     try {
       const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-      ticks += Number(f[11]) + Number(f[12]);
+      out.set(pid, ((Number(f[11]) + Number(f[12])) * 1000) / 100); // USER_HZ is 100 on Linux
     } catch {
-      return NaN;
+      // not on this machine, or the backend just exited
     }
   }
-  return (ticks * 1000) / 100; // USER_HZ is 100 on Linux
+  return out;
+}
+
+/** CPU used between two snapshots by the backends present in both (pooled connections persist under load). */
+function cpuDelta(a: Map<number, number>, b: Map<number, number>): number {
+  let ms = 0;
+  for (const [pid, t] of b) if (a.has(pid)) ms += t - a.get(pid)!;
+  return a.size ? ms : NaN;
 }
 
 /** One server on its own database: the tenant tool, bearer verification, cached tenant resolution. */
@@ -227,7 +234,7 @@ export default async function run(): Promise<void> {
         const timed = async (side: typeof one, name: string, act: number) => {
           const c0 = await side.pgCpuMs();
           const st = await measure(name, side.rotating(act), { concurrency, durationMs, warmupMs: 200 });
-          return { st, cpu: ((await side.pgCpuMs()) - c0) / st.requests };
+          return { st, cpu: cpuDelta(c0, await side.pgCpuMs()) / st.requests };
         };
         for (let r = 0; r < rounds; r++) {
           const a = await timed(one, `1 tenant schema #${r + 1}`, 1);
