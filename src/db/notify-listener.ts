@@ -4,15 +4,18 @@
  * while `listening` is true and only for entries read during the current `generation`: notifications
  * sent while the connection was down are lost, so every loss of the connection bumps the generation
  * and tells the handlers `'*'` (callers drop what they cached), and the connection is re-established with backoff (a Postgres restart, a
- * failover, `pg_terminate_backend`). A ping every `pingIntervalMs` turns a silently dead connection
- * (no RST) into a reconnect.
- *
- * Needs a direct connection: PgBouncer in transaction mode does not forward notifications
- * (`DB_LISTEN_URL`).
+ * failover, `pg_terminate_backend`). The connection counts as listening only once a probe it
+ * NOTIFYs to itself has come back, and the probe is repeated every `pingIntervalMs`: a silently dead
+ * connection, or one through a pooler that does not forward notifications (PgBouncer in transaction
+ * mode: set `DB_LISTEN_URL` to a direct connection), is never trusted.
  *
  * @module
  */
+import { randomBytes } from 'node:crypto';
 import pg from 'pg';
+
+/** Payload prefix of the listener's own probes (never handed to handlers). */
+const PROBE = '~probe:';
 
 export interface NotifyListener {
   /** True once LISTEN succeeded on the current connection, false as soon as it is in doubt. */
@@ -86,12 +89,35 @@ export function createNotifyListener(opts: {
     client = c;
     c.on('error', (e) => lost(c, e));
     c.on('end', () => lost(c, new Error('listen connection ended')));
+    let awaited: { nonce: string; arrived: () => void } | undefined;
     c.on('notification', (n) => {
-      if (n.payload !== undefined) emit(n.channel, n.payload);
+      if (n.payload === undefined) return;
+      if (n.payload.startsWith(PROBE)) {
+        if (awaited && n.payload === PROBE + awaited.nonce) awaited.arrived();
+        return;
+      }
+      emit(n.channel, n.payload);
     });
+    /** NOTIFY ourselves and wait for it: proves notifications reach this connection end to end. */
+    const probe = async () => {
+      const nonce = randomBytes(8).toString('hex');
+      const back = new Promise<void>((resolve, reject) => {
+        const t = setTimeout(() => reject(new Error('listen probe did not come back')), pingMs);
+        awaited = {
+          nonce,
+          arrived: () => {
+            clearTimeout(t);
+            resolve();
+          },
+        };
+      });
+      await c.query('SELECT pg_notify($1, $2)', [opts.channels[0], PROBE + nonce]);
+      await back;
+    };
     try {
       await c.connect();
       for (const ch of opts.channels) await c.query(`LISTEN ${pg.escapeIdentifier(ch)}`);
+      await probe();
     } catch (e) {
       lost(c, e as Error);
       return;
@@ -104,8 +130,14 @@ export function createNotifyListener(opts: {
     emit('*', '*');
     for (const w of waiters) w(true);
     waiters.clear();
+    let probing = false;
     ping = setInterval(() => {
-      c.query('SELECT 1').catch((e: Error) => lost(c, e));
+      if (probing) return;
+      probing = true;
+      probe().then(
+        () => (probing = false),
+        (e: Error) => lost(c, e),
+      );
     }, pingMs);
     ping.unref();
   }
