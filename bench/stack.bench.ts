@@ -107,11 +107,14 @@ export default async function run(): Promise<void> {
   const env = { ...process.env, BENCH_SIM_URL: sim.url };
   const servers = new Map<ServerName, Awaited<ReturnType<typeof startServer>>>();
   const rounds: Stats[][] = [];
+  /** Server CPU per request, per round and variant (robust to machine noise, unlike throughput). */
+  const cpuRounds: number[][] = [];
   try {
     for (const name of new Set(VARIANTS.map((v) => v.server))) servers.set(name, await startServer(name, env));
     for (let r = 0; r < ROUNDS; r++) {
       const row: Stats[] = [];
       const cpu: string[] = [];
+      const cpuRow: number[] = [];
       for (const v of VARIANTS) {
         const s = servers.get(v.server)!;
         const call = caller(s.url, s.token, v.tool, v.args);
@@ -123,14 +126,15 @@ export default async function run(): Promise<void> {
           warmupMs: 0,
         });
         const per = (ms: number) => (ms / Math.max(1, stats.requests)).toFixed(3);
-        cpu.push(
-          `${v.name}: server ${per((await s.cpuMs()) - before)} ms, simulator ${per((await sim.cpuMs()) - simBefore)} ms`,
-        );
+        const serverMs = (await s.cpuMs()) - before;
+        cpuRow.push(serverMs / Math.max(1, stats.requests));
+        cpu.push(`${v.name}: server ${per(serverMs)} ms, simulator ${per((await sim.cpuMs()) - simBefore)} ms`);
         row.push(stats);
       }
       printTable(row);
       console.log(`  CPU per request:\n    ${cpu.join('\n    ')}`);
       rounds.push(row);
+      cpuRounds.push(cpuRow);
     }
   } finally {
     for (const [name, s] of servers) {
@@ -152,8 +156,11 @@ export default async function run(): Promise<void> {
       VARIANTS.findIndex((b) => b.name === v.vs),
     );
     const vsStatic = ratio(i, 0);
+    const b = VARIANTS.findIndex((x) => x.name === v.vs);
+    const cpuRatios = cpuRounds.map((r) => r[i]! / r[b]!).sort((x, y) => x - y);
     console.log(
       `${v.name} vs ${v.vs}: throughput ratio ${fair.thr.toFixed(2)} (target ≥ 1.00), p99 ratio ${fair.p99.toFixed(2)} (target ≤ 1.10)` +
+        `\n  server CPU per request vs the same: median ${median(cpuRatios).toFixed(2)}, rounds ${cpuRatios.map((x) => x.toFixed(2)).join(', ')}` +
         `\n  (vs ${VARIANTS[0]!.name}, which makes no Vault call: throughput ${vsStatic.thr.toFixed(2)}, p99 ${vsStatic.p99.toFixed(2)})`,
     );
   });
