@@ -228,13 +228,16 @@ export default async function run(): Promise<void> {
         // catalog (and provisioning's DDL reset every backend's caches). Printed, not a target.
         const t1 = performance.now();
         const coldP50 = await warm(many.rotating(active), active);
-        await warm(many.rotating(active), Math.max(2000, warmPasses * active));
+        // At least 5,000 calls: after thousands of new schemas every backend's caches were reset.
+        await warm(many.rotating(active), Math.max(5000, warmPasses * active));
         const warmS = ((performance.now() - t1) / 1000).toFixed(1);
         const rows: Stats[][] = [];
         const cpu: [number, number][] = [];
         const timed = async (side: typeof one, name: string, act: number) => {
+          // Warm first (idle connections may have closed meanwhile), then snapshot the backends' CPU.
+          await warm(side.rotating(act), concurrency * 20);
           const c0 = await side.pgCpuMs();
-          const st = await measure(name, side.rotating(act), { concurrency, durationMs, warmupMs: 200 });
+          const st = await measure(name, side.rotating(act), { concurrency, durationMs, warmupMs: 0 });
           return { st, cpu: cpuDelta(c0, await side.pgCpuMs()) / st.requests };
         };
         for (let r = 0; r < rounds; r++) {
