@@ -31,6 +31,14 @@ const VARIANTS: { name: string; server: ServerName; tool: string; args: Record<s
   { name: 'bare SDK + Vault call, whoami', server: 'bare-vault', tool: 'whoami', args: {} },
   { name: 'bare SDK + Vault call, documents', server: 'bare-vault', tool: 'documents_query', args: BENCH_DOCS_ARGS },
   { name: 'full stack, whoami (Vault)', server: 'full', tool: 'whoami', args: {}, vs: 'bare SDK + Vault call, whoami' },
+  // The same full stack with every POST /mcp through the SDK's transport (what the fast path replaced).
+  {
+    name: 'full stack via SDK transport, whoami',
+    server: 'full-sdk',
+    tool: 'whoami',
+    args: {},
+    vs: 'bare SDK + Vault call, whoami',
+  },
   {
     name: 'full stack, documents_query',
     server: 'full',

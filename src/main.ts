@@ -39,6 +39,8 @@ export interface StartOptions {
   log?: Logger;
   /** Looks up secrets that tenants reference by name (vault.auth.passwordEnv); default: none. */
   secrets?: (name: string) => string | undefined;
+  /** false: POST /mcp always through the SDK's transport (benchmarks compare the two paths). */
+  mcpFastPath?: boolean;
 }
 
 /**
@@ -135,6 +137,7 @@ export async function start(config: Readonly<Config>, opts: StartOptions = {}): 
       audit,
       metrics,
       rateLimiter: config.rateLimit.perMinute ? createRateLimiter(config.rateLimit) : undefined,
+      mcpFastPath: opts.mcpFastPath,
       readiness: async () => {
         const s = await migrationStatus(pool, migrations);
         return { ready: s.ready, detail: { pendingControl: s.pendingControl, tenantsBehind: s.tenantsBehind } };
