@@ -25,7 +25,7 @@ import { freePort, writeTenantsFile } from '../test/helpers/server.js';
 import { SIM_SECRETS } from '../test/helpers/vault.js';
 import { BENCH_DOCS_VQL, whoamiVql } from './stack-calls.js';
 
-export type VariantName = 'sim' | 'bare' | 'bare-vault' | 'full';
+export type VariantName = 'sim' | 'bare' | 'bare-vault' | 'full' | 'full-sdk';
 
 interface Started {
   url: string;
@@ -115,7 +115,7 @@ async function bare(vault: boolean): Promise<Started> {
  * the simulator) from a TENANTS_FILE, as in production; audit, metrics, rate limiter (limit out of
  * reach), info logging into /dev/null.
  */
-async function full(): Promise<Started> {
+async function full(mcpFastPath = true): Promise<Started> {
   const db = await createTestDatabase();
   const issuer = await startDevIssuer();
   const port = await freePort();
@@ -151,6 +151,7 @@ async function full(): Promise<Started> {
   const running = await start(config, {
     log: pino({ level: process.env.BENCH_LOG_LEVEL ?? 'info' }, pino.destination('/dev/null')),
     secrets: (n) => SIM_SECRETS[n],
+    mcpFastPath,
   });
   const token = await issuer.mint({
     sub: 'bench',
@@ -179,7 +180,8 @@ const variants: Record<VariantName, () => Promise<Started>> = {
   sim,
   bare: () => bare(false),
   'bare-vault': () => bare(true),
-  full,
+  full: () => full(true),
+  'full-sdk': () => full(false),
 };
 
 if (process.send) {

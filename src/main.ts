@@ -59,6 +59,8 @@ export interface StartOptions {
   cimd?: OAuthServerDeps['cimd'];
   /** Looks up secrets that tenants reference by name (vault.auth.passwordEnv); default: none. */
   secrets?: (name: string) => string | undefined;
+  /** false: POST /mcp always through the SDK's transport (benchmarks compare the two paths). */
+  mcpFastPath?: boolean;
 }
 
 /**
@@ -96,6 +98,7 @@ export async function start(config: Readonly<Config>, opts: StartOptions = {}): 
   });
   let closeRateLimiter = (): Promise<void> => Promise.resolve();
   let closeMetricsHttp = (): Promise<void> => Promise.resolve();
+  let closeAuth = async () => {};
   try {
     const migrations = await loadMigrations();
     // Fail closed: with per-tenant roles on, a user that cannot create them must stop the boot.
@@ -128,6 +131,7 @@ export async function start(config: Readonly<Config>, opts: StartOptions = {}): 
       publicDomainsPolicy: config.tenancy.publicDomainsPolicy,
       personalTemplate: config.tenancy.personalTemplate,
       cacheTtlMs: config.tenancy.cacheTtlMs,
+      cacheMax: config.cache.tenantMax,
     });
 
     // Vault sessions: one per (tenant, user), shared across replicas through the tenant schema.
@@ -150,6 +154,7 @@ export async function start(config: Readonly<Config>, opts: StartOptions = {}): 
       timeoutMs: config.vault.timeoutMs,
       maxRetries: config.vault.maxRetries,
       clientIdPrefix: config.vault.clientIdPrefix,
+      maxCached: config.cache.vaultSessionMax,
       log,
       metrics,
     });
@@ -186,7 +191,9 @@ export async function start(config: Readonly<Config>, opts: StartOptions = {}): 
       pool,
       onError: (e) => log.warn({ err: e.message }, 'api key bookkeeping failed'),
       ownIssuer: oauth && ownIssuerVerifier(config, oauth, pool, resolveTenant),
+      listenUrl: config.cache.listenUrl ?? db.url,
     });
+    closeAuth = () => auth.close();
     if (auth.providers.length === 1) log.warn('no identity provider is configured: only API keys are accepted on /mcp');
     else log.info({ providers: auth.providers }, 'identity providers enabled');
 
@@ -205,6 +212,7 @@ export async function start(config: Readonly<Config>, opts: StartOptions = {}): 
       audit,
       metrics,
       rateLimiter,
+      mcpFastPath: opts.mcpFastPath,
       readiness: async () => {
         const s = await migrationStatus(pool, migrations);
         return { ready: s.ready, detail: { pendingControl: s.pendingControl, tenantsBehind: s.tenantsBehind } };
@@ -250,6 +258,7 @@ export async function start(config: Readonly<Config>, opts: StartOptions = {}): 
                 .catch((e: unknown) => log.warn({ err: (e as Error).message }, 'closing Vault sessions failed'));
               // After the drain: in-flight calls have awaited their rows; flush whatever is queued.
               await audit.close();
+              await closeAuth();
             } finally {
               await db.close();
             }
@@ -260,6 +269,7 @@ export async function start(config: Readonly<Config>, opts: StartOptions = {}): 
     await closeMetricsHttp().catch(() => undefined);
     await closeRateLimiter().catch(() => undefined);
     await audit.close().catch(() => undefined);
+    await closeAuth().catch(() => undefined);
     await db.close().catch(() => undefined);
     throw e;
   }

@@ -123,7 +123,8 @@ export async function listApiKeys(pool: Pool, tenantId: string): Promise<ApiKeyI
 }
 
 /**
- * Revoke a key (kept for the audit trail). Takes effect on the next request: keys are not cached.
+ * Revoke a key (kept for the audit trail). Every replica drops its cached copy when the commit's
+ * notification arrives (milliseconds; see api-key-verifier.ts), or reads Postgres while it cannot listen.
  *
  * @example
  * await revokeApiKey(pool, '0123456789abcdef');

@@ -5,8 +5,9 @@
  * @module
  */
 import type { Config } from '../config/index.js';
+import { createNotifyListener, type NotifyListener } from '../db/notify-listener.js';
 import type { Pool } from '../db/pool.js';
-import { createApiKeyVerifier } from './api-key-verifier.js';
+import { API_KEYS_CHANNEL, createApiKeyVerifier } from './api-key-verifier.js';
 import { createAuth0Verifier } from './auth0-verifier.js';
 import { createTokenVerifier, type IssuerVerifier, type OpaqueVerifier } from './create-verifier.js';
 import { createGithubActionsVerifier } from './github-actions-verifier.js';
@@ -21,6 +22,10 @@ export interface AuthSetup {
   authorizationServers: string[];
   /** Names of the enabled providers (for the boot log). */
   providers: string[];
+  /** Resolves once API-key changes are being listened to (the cache is used from then on), or false after `ms`. */
+  ready(ms: number): Promise<boolean>;
+  /** Stop the key-change listener and write pending `last_used_at` values. */
+  close(): Promise<void>;
 }
 
 /**
@@ -30,7 +35,14 @@ export interface AuthSetup {
  */
 export function createAuthFromConfig(
   config: Readonly<Config>,
-  deps: { pool: Pool; onError?: (e: Error) => void; fetch?: typeof fetch; ownIssuer?: IssuerVerifier },
+  deps: {
+    pool: Pool;
+    onError?: (e: Error) => void;
+    fetch?: typeof fetch;
+    ownIssuer?: IssuerVerifier;
+    /** Where to LISTEN for API-key changes; absent: API keys are read from Postgres on every request. */
+    listenUrl?: string;
+  },
 ): AuthSetup {
   const a = config.auth;
   const common = {
@@ -39,12 +51,30 @@ export function createAuthFromConfig(
     jwksCooldownMs: a.jwksCooldownSeconds * 1000,
     fetch: deps.fetch,
   };
-  const cache = { cacheTtlMs: a.opaqueCacheSeconds * 1000, negativeCacheTtlMs: a.opaqueNegativeCacheSeconds * 1000 };
+  const cache = {
+    cacheTtlMs: a.opaqueCacheSeconds * 1000,
+    negativeCacheTtlMs: a.opaqueNegativeCacheSeconds * 1000,
+    cacheMaxEntries: config.cache.identityMax,
+  };
   const jwt: IssuerVerifier[] = [];
   // API keys are always on: a key exists only if an admin created one.
-  const opaque: OpaqueVerifier[] = [
-    createApiKeyVerifier({ pool: deps.pool, issuer: config.publicUrl, onError: deps.onError }),
-  ];
+  const listener: NotifyListener | undefined =
+    deps.listenUrl && config.cache.apiKeySeconds
+      ? createNotifyListener({ url: deps.listenUrl, channels: [API_KEYS_CHANNEL], onError: deps.onError })
+      : undefined;
+  const apiKeys = createApiKeyVerifier({
+    pool: deps.pool,
+    issuer: config.publicUrl,
+    onError: deps.onError,
+    lastUsedFlushMs: config.cache.apiKeyLastUsedSeconds * 1000,
+    cache: listener && {
+      listener,
+      ttlMs: config.cache.apiKeySeconds * 1000,
+      negativeTtlMs: a.opaqueNegativeCacheSeconds * 1000,
+      maxEntries: config.cache.identityMax,
+    },
+  });
+  const opaque: OpaqueVerifier[] = [apiKeys];
   const authorizationServers: string[] = [];
   const providers = ['api-key'];
 
@@ -89,9 +119,15 @@ export function createAuthFromConfig(
       jwtCache: {
         ttlMs: a.jwtCacheSeconds * 1000,
         negativeTtlMs: Math.min(a.opaqueNegativeCacheSeconds, a.jwtCacheSeconds) * 1000,
+        maxEntries: config.cache.identityMax,
       },
     }),
     authorizationServers,
     providers,
+    ready: (ms) => listener?.ready(ms) ?? Promise.resolve(false),
+    async close() {
+      await listener?.close();
+      await apiKeys.close();
+    },
   };
 }

@@ -23,6 +23,8 @@ export interface GithubOptions {
   app?: { clientId: string; clientSecret: string };
   cacheTtlMs: number;
   negativeCacheTtlMs: number;
+  /** Bound on cached results (IDENTITY_CACHE_MAX). */
+  cacheMaxEntries?: number;
   fetch?: typeof fetch;
 }
 
@@ -88,7 +90,11 @@ export function createGithubVerifier(opts: GithubOptions): OpaqueVerifier {
 
   return {
     provider: 'github',
-    verify: cachedIntrospection(introspect, { ttlMs: opts.cacheTtlMs, negativeTtlMs: opts.negativeCacheTtlMs }),
+    verify: cachedIntrospection(introspect, {
+      ttlMs: opts.cacheTtlMs,
+      negativeTtlMs: opts.negativeCacheTtlMs,
+      maxEntries: opts.cacheMaxEntries,
+    }),
   };
 }
 

@@ -28,6 +28,8 @@ export interface GoogleOptions {
   clockSkewSeconds: number;
   cacheTtlMs: number;
   negativeCacheTtlMs: number;
+  /** Bound on cached results (IDENTITY_CACHE_MAX). */
+  cacheMaxEntries?: number;
   jwksMaxAgeMs?: number;
   jwksCooldownMs?: number;
   fetch?: typeof fetch;
@@ -151,7 +153,11 @@ export function createGoogleVerifiers(opts: GoogleOptions): { idTokens: IssuerVe
     idTokens,
     accessTokens: {
       provider: 'google',
-      verify: cachedIntrospection(tokeninfo, { ttlMs: opts.cacheTtlMs, negativeTtlMs: opts.negativeCacheTtlMs }),
+      verify: cachedIntrospection(tokeninfo, {
+        ttlMs: opts.cacheTtlMs,
+        negativeTtlMs: opts.negativeCacheTtlMs,
+        maxEntries: opts.cacheMaxEntries,
+      }),
     },
   };
 }

@@ -191,6 +191,17 @@ const EnvSchema = z.object({
     .regex(/^[\w:.-]{1,64}$/, 'letters, digits, _ : . - (max 64)')
     .default('vault-mcp:rl'),
   RATE_LIMIT_STORE_TIMEOUT_MS: int(250, 10, 10_000),
+  // Performance (issue 14): the API-key cache (evicted through LISTEN/NOTIFY) and the caps of the
+  // in-memory caches (least recently used entries are evicted first).
+  API_KEY_CACHE_SECONDS: int(30, 0, 300),
+  API_KEY_LAST_USED_SECONDS: int(60, 1, 3600),
+  DB_LISTEN_URL: z
+    .string()
+    .regex(/^postgres(ql)?:\/\//, 'must be a postgres:// URL')
+    .optional(),
+  IDENTITY_CACHE_MAX: int(10_000, 100, 1_000_000),
+  VAULT_SESSION_CACHE_MAX: int(10_000, 10, 1_000_000),
+  TENANT_CACHE_MAX: int(10_000, 10, 1_000_000),
 });
 
 export type Env = Record<string, string | undefined>;
@@ -520,6 +531,20 @@ function toConfig(e: ParsedEnv, publicUrl: string, resource: string) {
         /** A store slower than this (or down) falls back to the in-process limiter. */
         timeoutMs: e.RATE_LIMIT_STORE_TIMEOUT_MS,
       },
+    },
+    cache: {
+      /** Reuse of a verified API-key row while the LISTEN connection is up (0 = read Postgres every time). */
+      apiKeySeconds: e.API_KEY_CACHE_SECONDS,
+      /** How often `last_used_at` of API keys is written (one statement for every key used meanwhile). */
+      apiKeyLastUsedSeconds: e.API_KEY_LAST_USED_SECONDS,
+      /** Direct connection for LISTEN (PgBouncer in transaction mode drops notifications); default DATABASE_URL. */
+      listenUrl: e.DB_LISTEN_URL,
+      /** Most verified identities kept (JWTs, opaque tokens, API keys). */
+      identityMax: e.IDENTITY_CACHE_MAX,
+      /** Most Vault sessions kept in memory (they stay in Postgres beyond that). */
+      vaultSessionMax: e.VAULT_SESSION_CACHE_MAX,
+      /** Most tenant lookups kept (domain, id, personal email). */
+      tenantMax: e.TENANT_CACHE_MAX,
     },
   };
 }

@@ -12,11 +12,21 @@ import type { Pool, PoolClient } from './pool.js';
  * @example
  * await inTransaction(pool, (c) => c.query('…'));
  */
-export async function inTransaction<T>(pool: Pool, fn: (client: PoolClient) => Promise<T>): Promise<T> {
+export async function inTransaction<T>(
+  pool: Pool,
+  fn: (client: PoolClient) => Promise<T>,
+  opts: {
+    /**
+     * Statements sent with BEGIN in the same round trip (simple-query protocol: constant SQL only,
+     * never user input), e.g. the tenant's `SET LOCAL` lines.
+     */
+    setup?: string;
+  } = {},
+): Promise<T> {
   const client = await pool.connect();
   let broken = false;
   try {
-    await client.query('BEGIN');
+    await client.query(opts.setup ? `BEGIN; ${opts.setup}` : 'BEGIN');
     const r = await fn(client);
     await client.query('COMMIT');
     return r;

@@ -13,6 +13,8 @@ import { createPool, type Pool } from './pool.js';
 
 export interface Database {
   pool: Pool;
+  /** The connection URL (DATABASE_URL or the embedded server's). */
+  url: string;
   /** True when this process started an embedded Postgres (single-machine, local use). */
   embedded: boolean;
   /** The owner role's pool (MIGRATION_DATABASE_URL) for migrations and provisioning; else `pool`. */
@@ -75,6 +77,7 @@ export async function openDatabase(
   let serving: Promise<string | undefined> | undefined;
   return {
     pool,
+    url,
     embedded: embedded !== undefined,
     adminPool,
     servingRole: () =>

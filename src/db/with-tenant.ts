@@ -1,9 +1,11 @@
 /**
  * `withTenant()`: the only way to run SQL against a tenant's schema.
  *
- * One checked-out client, one transaction; `set_config('search_path', …, true)` is `SET LOCAL` with
- * a bind parameter, so it reverts at COMMIT/ROLLBACK, cannot leak to the next pool user and is safe
- * behind PgBouncer in transaction mode. The path is the tenant schema only (plus `pg_catalog`
+ * One checked-out client, one transaction; the search_path set with `set_config(…, true)` (SET LOCAL) reverts at COMMIT/ROLLBACK, cannot
+ * leak to the next pool user and is safe behind PgBouncer in transaction mode. BEGIN, the path and the
+ * role go to Postgres in ONE round trip (a multi-statement simple query): the schema name is
+ * re-validated by `parseSchemaName` (`t_` + 32 hex) and quoted by `ident`, so nothing else can reach
+ * that string. The path is the tenant schema only (plus `pg_catalog`
  * implicitly), never `public` or `control`, so a table missing from a half-migrated tenant fails
  * with 42P01 instead of silently resolving elsewhere. `SET LOCAL ROLE` to the tenant's own role makes
  * privileges, not only the path, keep tenants apart (unless DB_TENANT_ROLES=false).
@@ -14,6 +16,7 @@
  *
  * @module
  */
+import pg from 'pg';
 import { tenantRolesEnabled, type Pool, type PoolClient } from './pool.js';
 import { ident, parseSchemaName, type SchemaName } from './schema-name.js';
 import { inTransaction } from './in-transaction.js';
@@ -51,28 +54,34 @@ export async function withTenant<T>(
 ): Promise<T> {
   // Re-checked at run time: a cast (`'public' as SchemaName`) must not reach SQL.
   const schema = parseSchemaName(typeof tenant === 'string' ? tenant : tenant.schema);
-  return inTransaction(pool, async (client) => {
-    // ident() output is a double-quoted identifier, the form search_path expects.
-    await client.query("SELECT set_config('search_path', $1, true)", [`${ident(schema)}, pg_temp`]);
-    if (tenantRolesEnabled(pool)) await client.query(`SET LOCAL ROLE ${ident(schema)}`);
-    const state = { open: true };
-    try {
-      return await fn(makeTx(client, schema, state));
-    } finally {
-      // Closed before COMMIT/ROLLBACK: a TenantTx that escapes its callback is dead.
-      state.open = false;
-    }
-  });
+  // ident() output is a double-quoted identifier, the form search_path expects.
+  // set_config(…, true) is SET LOCAL, and keeps the path exactly as given (quoted).
+  const setup =
+    `SELECT set_config('search_path', ${pg.escapeLiteral(`${ident(schema)}, pg_temp`)}, true)` +
+    (tenantRolesEnabled(pool) ? `; SET LOCAL ROLE ${ident(schema)}` : '');
+  return inTransaction(
+    pool,
+    async (client) => {
+      const state = { open: true };
+      try {
+        return await fn(makeTx(client, schema, state));
+      } finally {
+        // Closed before COMMIT/ROLLBACK: a TenantTx that escapes its callback is dead.
+        state.open = false;
+      }
+    },
+    { setup },
+  );
 }
 
 function makeTx(client: PoolClient, schema: SchemaName, state: { open: boolean }): TenantTx {
   return {
     schema,
-    async query(text, values) {
+    async query<R extends Record<string, unknown>>(text: string, values?: unknown[]) {
       if (!state.open) throw new Error(`tenant transaction for ${schema} is already finished`);
       if (ESCAPE_RE.test(text))
         throw new Error('statement refused: it would change the role or search_path of a tenant transaction');
-      const r = await client.query(text, values);
+      const r = await client.query<R>(text, values);
       return { rows: r.rows, rowCount: r.rowCount ?? 0 };
     },
   } as TenantTx;

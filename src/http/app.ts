@@ -10,7 +10,6 @@ import { randomUUID } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import { getOAuthProtectedResourceMetadataUrl } from '@modelcontextprotocol/sdk/server/auth/router.js';
 import { hostHeaderValidation } from '@modelcontextprotocol/sdk/server/middleware/hostHeaderValidation.js';
-import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
 import express, { type Request, type Response } from 'express';
 import helmet from 'helmet';
 import { pinoHttp } from 'pino-http';
@@ -33,6 +32,7 @@ import { mcpCors } from './cors.js';
 import { createCallObserver } from './call-observer.js';
 import { sendError } from './error-mapper.js';
 import { createIntake } from './intake.js';
+import { serveMcpPost } from './mcp-transport.js';
 import { countRequests, serveMetrics } from './metrics.js';
 import type { RateLimiter } from './rate-limit.js';
 import type { OAuthServer } from '../oauth/server.js';
@@ -61,6 +61,8 @@ export interface AppDeps {
   oauth?: OAuthServer;
   /** Our own tokens: the upstream token kept with the grant, the `oauth` Vault mode's subject token. */
   subjectTokenFor?: (user: UserContext) => Promise<string | undefined>;
+  /** false: every POST /mcp goes through the SDK's transport (the fast path's reference, in tests). */
+  mcpFastPath?: boolean;
 }
 
 const REQUEST_ID_RE = /^[\w.-]{1,64}$/;
@@ -198,19 +200,12 @@ export function createApp(deps: AppDeps): express.Express {
         onToolError: (tool, e) => req.log.warn({ tool, code: (e as AppError).code ?? 'ERR_INTERNAL' }, 'tool failed'),
         onToolCall: (call) => observer.onToolCall(ctx, call),
       });
-      // JSON answers unless the client asked for progress: notifications only travel on an SSE stream.
-      const transport = new StreamableHTTPServerTransport({
-        sessionIdGenerator: undefined,
-        enableJsonResponse: !wantsProgress(req.body),
+      // The context reaches tool handlers as extra.authInfo. JSON answers unless the client asked for
+      // progress: notifications only travel on an SSE stream.
+      await serveMcpPost(req, res, server, toAuthInfo(ctx), {
+        fastPath: deps.mcpFastPath,
+        stream: wantsProgress(req.body),
       });
-      res.on('close', () => {
-        void transport.close();
-        void server.close();
-      });
-      await server.connect(transport);
-      // The SDK reads authInfo from req.auth and hands it to tool handlers as extra.authInfo.
-      (req as Request & { auth?: unknown }).auth = toAuthInfo(ctx);
-      await transport.handleRequest(req, res, req.body);
     } catch (e) {
       await observer.onRefused(known, e, calledTool(req.body), req.log);
       fail(req, res, e);

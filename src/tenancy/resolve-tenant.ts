@@ -20,6 +20,7 @@
  *
  * @module
  */
+import { LRUCache } from 'lru-cache';
 import type { UserContext } from '../auth/types.js';
 import type { MigrationFile } from '../db/migrate.js';
 import type { Pool } from '../db/pool.js';
@@ -43,6 +44,8 @@ export interface TenantResolverDeps {
   adminPool?: Pool;
   servingRole?: string;
   cacheTtlMs: number;
+  /** Most lookups kept (TENANT_CACHE_MAX); the least recently used are dropped first. Default 10,000. */
+  cacheMax?: number;
   now?: () => number;
 }
 
@@ -80,14 +83,18 @@ const TENANT_COLUMNS =
  */
 export function createTenantResolver(deps: TenantResolverDeps): TenantResolver {
   const now = deps.now ?? Date.now;
-  const cache = new Map<string, { value: Promise<unknown>; expires: number }>();
+  // Rows and domain lists by key (bounded: an LRU drops the least recently used beyond TENANT_CACHE_MAX).
+  const cache = new LRUCache<string, { value: Promise<unknown>; expires: number }>({
+    max: deps.cacheMax ?? 10_000,
+  });
+  // The validated Tenant of each cached row: parsed once per row, not on every request.
+  const parsed = new WeakMap<TenantRow, Promise<Tenant>>();
 
   // Caches the promise, so concurrent first requests for one domain share a single query.
   function cached<T = TenantRow | undefined>(key: string, load: () => Promise<T>): Promise<T> {
     if (deps.cacheTtlMs <= 0) return load();
     const hit = cache.get(key);
     if (hit && hit.expires > now()) return hit.value as Promise<T>;
-    if (cache.size > 10_000) cache.clear();
     const value = load();
     cache.set(key, { value, expires: now() + deps.cacheTtlMs });
     value.catch(() => cache.delete(key));
@@ -185,7 +192,17 @@ export function createTenantResolver(deps: TenantResolverDeps): TenantResolver {
     return again.rows[0];
   }
 
-  async function toTenant(row: TenantRow): Promise<Tenant> {
+  function toTenant(row: TenantRow): Promise<Tenant> {
+    let t = parsed.get(row);
+    if (!t) {
+      t = parseTenant(row);
+      parsed.set(row, t);
+      t.catch(() => parsed.delete(row));
+    }
+    return t;
+  }
+
+  async function parseTenant(row: TenantRow): Promise<Tenant> {
     let vault = row.vault;
     if (row.personal_email) {
       const template = deps.personalTemplate

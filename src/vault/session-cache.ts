@@ -8,6 +8,7 @@
  *
  * @module
  */
+import { LRUCache } from 'lru-cache';
 import type { Tenant } from '../tenancy/tenant.js';
 import type { StoredSession } from './session-store.js';
 
@@ -74,12 +75,13 @@ export interface CachedSession extends StoredSession {
 
 /**
  * @example
- * const cache = createSessionCache();
+ * const cache = createSessionCache({ max: 10_000 });
  * cache.dropOtherVaults(tenant); // the tenant's Vault URL may have changed
  * const hit = cache.get(key);
  */
-export function createSessionCache() {
-  const entries = new Map<string, CachedSession>();
+export function createSessionCache(opts: { max?: number } = {}) {
+  // Bounded (VAULT_SESSION_CACHE_MAX): the least recently used are dropped; a shared store still has them.
+  const entries = new LRUCache<string, CachedSession>({ max: opts.max ?? 10_000 });
   // The Vault URL last seen per tenant: the scan below runs only when it changes.
   const urls = new Map<string, string>();
   return {

@@ -57,6 +57,8 @@ export interface SessionManagerOptions {
   timeoutMs?: number;
   maxRetries?: number;
   clientIdPrefix?: string;
+  /** Most sessions kept in memory (VAULT_SESSION_CACHE_MAX); the least recently used are dropped (a shared store still has them). Default 10,000. */
+  maxCached?: number;
   /** Override the client factory (tests). */
   clientFor?: (tenant: Tenant) => VaultClient;
   log?: Logger;
@@ -81,7 +83,7 @@ export function createSessionManager(opts: SessionManagerOptions) {
   const idle = opts.idleTimeoutMs ?? 10 * 60 * 1000;
   const margin = opts.marginMs ?? Math.min(60_000, Math.round(idle * 0.1));
   const keepWarm = opts.keepWarmMs ?? 30 * 60 * 1000;
-  const cache = createSessionCache();
+  const cache = createSessionCache({ max: opts.maxCached });
   const m = opts.metrics;
   const flights = singleFlight<CachedSession>();
   const clients = new Map<string, VaultClient>();

@@ -28,7 +28,7 @@ describe('API keys', () => {
       vault: { url: 'https://globex.veevavault.com', auth: { mode: 'service_account', username: 'bot@globex.com' } },
     };
     tenantsFile = await writeTenantsFile({ tenants: [...DEFAULT_TEST_TENANTS.tenants, globex] });
-    s = await startTestServer({ TENANTS_FILE: tenantsFile.file });
+    s = await startTestServer({ TENANTS_FILE: tenantsFile.file, API_KEY_LAST_USED_SECONDS: '1' });
     pool = createPool({ url: s.db.url, max: 2, statementTimeoutMs: 5000 });
   });
   after(async () => {
@@ -76,12 +76,16 @@ describe('API keys', () => {
     assert.deepEqual(row.secret_sha256, createHash('sha256').update(secret).digest());
   });
 
-  it('refuses a wrong secret for a real id, a revoked key at once, and an expired key', async () => {
+  it('refuses a wrong secret for a real id, a revoked key within a second, and an expired key', async () => {
     const { key, info } = await createApiKey(pool, { tenantId: 'acme', name: 'to revoke', scopes: ['vault:read'] });
     const wrong = `vmcp_${info.id}_${randomBytes(32).toString('base64url')}`;
     await assert401(await postWithToken(s.url, wrong), 'The API key is not valid');
     assert.equal((await postWithToken(s.url, key)).status, 200);
     await revokeApiKey(pool, info.id);
+    // Verified keys are cached; the revocation reaches the server through NOTIFY (test/auth/api-key-cache).
+    const t0 = Date.now();
+    while ((await postWithToken(s.url, key)).status === 200 && Date.now() - t0 < 1000)
+      await new Promise((r) => setTimeout(r, 10));
     await assert401(await postWithToken(s.url, key), `The API key ${info.id} has been revoked`);
 
     const exp = await createApiKey(pool, { tenantId: 'acme', name: 'short', scopes: ['vault:read'], expiresDays: 1 });
@@ -92,16 +96,22 @@ describe('API keys', () => {
     );
   });
 
-  it('lists keys per tenant without secrets and records last use', async () => {
+  it('lists keys per tenant without secrets and records last use (written off the request path)', async () => {
     const { key, info } = await createApiKey(pool, { tenantId: 'globex', name: 'globex svc', scopes: ['vault:read'] });
+    const before = Date.now();
     await postWithToken(s.url, key);
-    await new Promise((r) => setTimeout(r, 100)); // last_used_at is written after the response
-    const keys = await listApiKeys(pool, 'globex');
+    // last_used_at is collected in memory and written every API_KEY_LAST_USED_SECONDS (1 s here).
+    let keys = await listApiKeys(pool, 'globex');
+    for (let i = 0; i < 40 && !keys[0]?.lastUsedAt; i++) {
+      await new Promise((r) => setTimeout(r, 100));
+      keys = await listApiKeys(pool, 'globex');
+    }
     assert.deepEqual(
       keys.map((k) => k.id),
       [info.id],
     );
     assert.ok(keys[0]!.lastUsedAt instanceof Date);
+    assert.ok(keys[0]!.lastUsedAt.getTime() >= before - 1000, 'the time of the call, not of the flush');
     assert.ok(!('secret_sha256' in keys[0]!) && !JSON.stringify(keys).includes(key.slice(-43)));
   });
 
