@@ -38,7 +38,8 @@ describe('Vault session cache cap', () => {
       keepAliveIntervalMs: 0,
       maxCached: 3,
     });
-    const call = (i: number) => m.withSession(ctxFor(tenant, `user${i}@acme.com`), (s) => Promise.resolve(s.sessionId));
+    const call = (i: number) =>
+      m.withSession(ctxFor(tenant, `user${i}@acme.com`), (s) => Promise.resolve(s.sessionId)).then((r) => r.value);
     for (let i = 0; i < 5; i++) assert.equal(await call(i), `s-tok-user${i}@acme.com`);
     assert.equal(logins, 5);
     assert.equal(storeReads, 5);
