@@ -7,11 +7,13 @@
  * finally GETs whatever the last redirect names — the client's loopback callback.
  *
  * As `$BROWSER`: `browserCommand()` (node + tsx + this file). Each step is appended to BROWSER_LOG
- * (method, origin + path, status; no query strings, so no codes or states) for failing tests to show.
+ * (method, origin + path, status; no query strings, so no codes or states) for failing tests to show;
+ * BROWSER_FIRST_SCOPE replaces the scope of the first sign-in only (a client that starts read-only),
+ * BROWSER_DECISION may be a comma list, one decision per time the browser is opened.
  *
  * @module
  */
-import { appendFileSync } from 'node:fs';
+import { appendFileSync, existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -22,6 +24,8 @@ export interface WalkOptions {
   decision?: 'approve' | 'deny';
   /** Append one line per step here. */
   log?: (line: string) => void;
+  /** Replace the `scope` of the first URL (a client that asks for less, e.g. read-only, at first). */
+  scope?: string;
   /** Give up after this many requests (a redirect loop is a failure, not a hang). */
   maxSteps?: number;
   /** Stop before fetching a URL this accepts (e.g. a test client's redirect URI); it ends `visited`. */
@@ -46,18 +50,36 @@ const unescape = (s: string) =>
     .replace(/&lt;/g, '<')
     .replace(/&gt;/g, '>');
 
+/**
+ * A client opens the browser before its loopback callback listens (mcp-remote starts that server
+ * lazily); a person is never that fast, so a refused connection is retried for a while, as a reload.
+ */
+async function fetchPatiently(url: URL, init: RequestInit): Promise<Response> {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await fetch(url, init);
+    } catch (e) {
+      const code = ((e as Error).cause as { code?: string } | undefined)?.code;
+      if (code !== 'ECONNREFUSED' || attempt >= 40) throw e;
+      await new Promise((r) => setTimeout(r, 250));
+    }
+  }
+}
+
 /** Walk from `start` as one user click-through. Never throws for an HTTP answer; the caller asserts. */
 export async function walk(start: string, opts: WalkOptions = {}): Promise<WalkResult> {
   const jar = new Map<string, Map<string, string>>();
   const visited: URL[] = [];
   const pages: string[] = [];
-  let next: { url: URL; method: 'GET' | 'POST'; form?: URLSearchParams } = { url: new URL(start), method: 'GET' };
+  const first = new URL(start);
+  if (opts.scope) first.searchParams.set('scope', opts.scope);
+  let next: { url: URL; method: 'GET' | 'POST'; form?: URLSearchParams } = { url: first, method: 'GET' };
   for (let step = 0; step < (opts.maxSteps ?? 20); step++) {
     const { url, method, form } = next;
     visited.push(url);
     if (opts.stopAt?.(url)) return { visited, status: 0, body: '', pages };
     const cookies = jar.get(url.host);
-    const res = await fetch(url, {
+    const res = await fetchPatiently(url, {
       method,
       redirect: 'manual',
       headers: {
@@ -132,8 +154,19 @@ if (process.argv[1] && path.resolve(process.argv[1]) === self) {
   const log = (line: string) => {
     if (logFile) appendFileSync(logFile, `${new Date().toISOString()} ${line}\n`);
   };
-  const decision = process.env.BROWSER_DECISION === 'deny' ? 'deny' : 'approve';
-  walk(process.argv[2] ?? '', { user: process.env.BROWSER_USER || undefined, decision, log })
+  // This is the n-th time the client opened the browser (one `open` line per run so far).
+  const previous = logFile && existsSync(logFile) ? (readFileSync(logFile, 'utf8').match(/ open /g)?.length ?? 0) : 0;
+  // BROWSER_DECISION: approve|deny, or a comma list taken in turn (the last one repeats).
+  const decisions = (process.env.BROWSER_DECISION || 'approve').split(',');
+  const decision = decisions[Math.min(previous, decisions.length - 1)] === 'deny' ? 'deny' : 'approve';
+  // BROWSER_FIRST_SCOPE: the first sign-in asks for this scope instead; later ones as the client asked.
+  const scope = previous === 0 ? process.env.BROWSER_FIRST_SCOPE || undefined : undefined;
+  const asked = new URL(process.argv[2] ?? '').searchParams.get('scope') ?? '';
+  log(`open #${previous + 1} scope="${asked}"${scope ? ` (replaced by "${scope}")` : ''} decision=${decision}`);
+  walk(process.argv[2] ?? '', { user: process.env.BROWSER_USER || undefined, decision, log, scope })
     .then((r) => log(`done: HTTP ${r.status} after ${r.pages.join(' → ') || 'no page'}`))
-    .catch((e: unknown) => log(`failed: ${(e as Error).message}`));
+    .catch((e: unknown) => {
+      const cause = (e as Error).cause as Error | undefined;
+      log(`failed: ${(e as Error).message}${cause ? ` (${cause.message})` : ''}`);
+    });
 }

@@ -15,8 +15,10 @@ import { freePort } from './server.js';
 export interface McpRemoteOptions {
   /** The demo user the headless browser picks on the dev issuer's login page (default: the first). */
   user?: string;
-  /** What the headless browser presses on the consent page. */
-  decision?: 'approve' | 'deny';
+  /** What the headless browser presses on the consent page; a list: one per time it is opened. */
+  decision?: 'approve' | 'deny' | ('approve' | 'deny')[];
+  /** The first sign-in asks for this scope instead of what mcp-remote asks for (later ones unchanged). */
+  firstScope?: string;
   /** Extra mcp-remote arguments (e.g. `--header`, `--resource`). */
   args?: string[];
   /** Reuse a config dir (mcp-remote's stored client registration and tokens); default a fresh one. */
@@ -32,10 +34,17 @@ export interface McpRemote {
   configDir: string;
   /** mcp-remote's stderr so far and the headless browser's steps: print these when a test fails. */
   diagnostics(): Promise<string>;
+  /** The headless browser's log: one `open #n …` line per time mcp-remote opened the browser. */
+  browserLog(): Promise<string>;
+  /** Resolves once mcp-remote's stderr contains `text` (never rejects: bound it with `within`). */
+  stderrIncludes(text: string): Promise<void>;
   close(): Promise<void>;
 }
 
+/** The devDependency `mcp-remote` (what `npx -y mcp-remote` runs today). */
 export const PINNED_MCP_REMOTE = path.resolve('node_modules/mcp-remote/dist/proxy.js');
+/** mcp-remote 0.1.38 (devDependency alias `mcp-remote-0.1.38`): still in many configs; it cannot step up. */
+export const MCP_REMOTE_0_1_38 = path.resolve('node_modules/mcp-remote-0.1.38/dist/proxy.js');
 
 /** Reject with `what` after `ms` (and let the caller clean up) instead of waiting forever. */
 export async function within<T>(ms: number, what: string, p: Promise<T>): Promise<T> {
@@ -76,7 +85,8 @@ export async function connectMcpRemote(mcpUrl: string, opts: McpRemoteOptions = 
     BROWSER: browserCommand(),
     BROWSER_LOG: browserLog,
     BROWSER_USER: opts.user ?? '',
-    BROWSER_DECISION: opts.decision ?? 'approve',
+    BROWSER_DECISION: [opts.decision ?? 'approve'].flat().join(','),
+    BROWSER_FIRST_SCOPE: opts.firstScope ?? '',
   };
   const transport = new StdioClientTransport({
     command: process.execPath,
@@ -92,9 +102,14 @@ export async function connectMcpRemote(mcpUrl: string, opts: McpRemoteOptions = 
     stderr: 'pipe',
   });
   let stderr = '';
+  const waiters: { text: string; resolve: () => void }[] = [];
   transport.stderr?.on('data', (c: Buffer) => {
     stderr += c.toString('utf8');
+    for (const w of waiters.filter((x) => stderr.includes(x.text))) w.resolve();
   });
+  /** Resolves when mcp-remote's stderr contains `text` (bound it with `within`). */
+  const stderrIncludes = (text: string) =>
+    stderr.includes(text) ? Promise.resolve() : new Promise<void>((resolve) => waiters.push({ text, resolve }));
   const diagnostics = async () => {
     const steps = await readFile(browserLog, 'utf8').catch(() => '(the browser was never opened)\n');
     return `--- mcp-remote stderr ---\n${stderr}\n--- headless browser ---\n${steps}`;
@@ -111,5 +126,36 @@ export async function connectMcpRemote(mcpUrl: string, opts: McpRemoteOptions = 
     await close();
     throw new Error(`${(e as Error).message}\n${why}`, { cause: e });
   }
-  return { client, configDir, diagnostics, close };
+  return {
+    client,
+    configDir,
+    diagnostics,
+    browserLog: () => readFile(browserLog, 'utf8').catch(() => ''),
+    stderrIncludes,
+    close,
+  };
+}
+
+export type Settled<T> = { state: 'answered'; value: T } | { state: 'failed'; error: Error } | { state: 'pending' };
+
+/**
+ * What a call does within `ms`: answered, failed, or still pending (a hang, reported as data so a test
+ * can assert on it; the call itself is left to die with the client).
+ */
+export async function settleWithin<T>(ms: number, p: Promise<T>): Promise<Settled<T>> {
+  let timer: NodeJS.Timeout | undefined;
+  const pending = new Promise<Settled<T>>((r) => {
+    timer = setTimeout(() => r({ state: 'pending' }), ms);
+  });
+  try {
+    return await Promise.race([
+      p.then(
+        (value): Settled<T> => ({ state: 'answered', value }),
+        (error: unknown): Settled<T> => ({ state: 'failed', error: error as Error }),
+      ),
+      pending,
+    ]);
+  } finally {
+    clearTimeout(timer);
+  }
 }
