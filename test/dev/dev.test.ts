@@ -10,7 +10,6 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, it } from 'node:test';
 import { connectClient, toolJson } from '../helpers/mcp.js';
-import { connectMcpRemote } from '../helpers/mcp-remote.js';
 import { createTestDatabase, type TestDb } from '../helpers/db.js';
 import { freePort } from '../helpers/server.js';
 
@@ -105,27 +104,6 @@ it('serves a sign-in page listing the demo users, with signing keys kept in the 
   assert.match(page, /data-email="qa\.specialist@acme\.com"/);
   const mode = (await stat(path.join(dataDir, 'dev-issuer-keys.json'))).mode & 0o777;
   assert.equal(mode, 0o600);
-});
-
-it("the banner's first command works as printed: mcp-remote with no header, one click in the browser, whoami", async () => {
-  const lines = out.split('\n');
-  const i = lines.findIndex((l) => l.startsWith('Connect a client: paste the URL, sign in in the browser'));
-  assert.ok(i >= 0, out);
-  const command = lines[i + 1]!.trim();
-  assert.equal(command, `npx -y mcp-remote http://127.0.0.1:${port}/mcp`, 'no --header: the browser sign-in');
-  const t0 = Date.now();
-  // The same mcp-remote `npx -y mcp-remote` runs, with the headless browser clicking the first demo user.
-  const remote = await connectMcpRemote(command.split(' ').at(-1)!);
-  try {
-    const me = toolJson(await remote.client.callTool({ name: 'whoami', arguments: {} }));
-    assert.equal(me.user, 'qa.manager@acme.com');
-    assert.equal(me.tenant, 'acme');
-    assert.equal(me.vaultUser.mode, 'delegated');
-    assert.match(await remote.diagnostics(), /after login → consent/);
-    if (process.env.E2E_TRACE) console.log(`sign-in + whoami through mcp-remote: ${Date.now() - t0} ms`);
-  } finally {
-    await remote.close();
-  }
 });
 
 it('stops cleanly on SIGTERM', async () => {
