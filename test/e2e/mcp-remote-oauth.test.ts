@@ -17,6 +17,7 @@ import { startTestServer, type TestServer } from '../helpers/server.js';
 const USERS = [
   { sub: 'qa.manager', email: 'qa.manager@acme.com', email_verified: true, name: 'QA Manager' },
   { sub: 'qa.specialist', email: 'qa.specialist@acme.com', email_verified: true, name: 'QA Specialist' },
+  { sub: 'outsider', email: 'someone@unknown-pharma.example', email_verified: true, name: 'No tenant' },
 ];
 
 async function whoamiThroughMcpRemote(s: TestServer, user?: string) {
@@ -62,6 +63,19 @@ describe('mcp-remote with no header: sign in in the browser (public upstream cli
     assert.equal(me.user, 'qa.specialist@acme.com');
     assert.equal(me.tenant, 'acme');
   });
+
+  it('a user whose domain has no tenant: the page names the domain, and mcp-remote fails with access_denied at once', async () => {
+    await assert.rejects(
+      connectMcpRemote(s.resource, { user: 'someone@unknown-pharma.example', connectTimeoutMs: 20_000 }),
+      (e: Error) => {
+        assert.doesNotMatch(e.message, /timed out/, 'the client is told, not left waiting');
+        assert.match(e.message, /access_denied/);
+        assert.match(e.message, /unknown-pharma\.example/);
+        assert.match(e.message, /error 403/, 'the user saw the refusal page first');
+        return true;
+      },
+    );
+  });
 });
 
 describe('mcp-remote with no header: generic OIDC upstream as a confidential client (OIDC_CLIENT_SECRET)', () => {
@@ -92,7 +106,7 @@ describe('mcp-remote with no header: generic OIDC upstream as a confidential cli
     assert.equal(issuer.codesRedeemed(), before + 1, 'the upstream code was redeemed once, with the secret');
   });
 
-  it('a wrong OIDC_CLIENT_SECRET ends the sign-in on an error page: no code reaches the client', async () => {
+  it('a wrong OIDC_CLIENT_SECRET: an error page says why, and its link hands server_error (no code) to the client', async () => {
     const clientId = await publicClient(wrong.url);
     const { challenge } = pkce();
     const start = authorizeUrl(wrong.url, {
@@ -105,12 +119,26 @@ describe('mcp-remote with no header: generic OIDC upstream as a confidential cli
       resource: wrong.resource,
     });
     const r = await walk(start, { stopAt: (u) => u.href.startsWith(REDIRECT) });
-    const last = r.visited.at(-1)!;
-    assert.equal(last.pathname, '/oauth/callback', 'the walk ended on our own callback, not at the client');
-    assert.equal(r.status, 502);
-    assert.match(r.body, /refused this server&#39;s client credentials \(invalid_client/);
-    assert.match(r.body, /ERR_UPSTREAM_INVALID/);
-    assert.ok(!r.visited.some((u) => u.href.startsWith(REDIRECT)), 'nothing was sent to the client');
-    assert.deepEqual(r.pages, ['login'], 'the user signed in upstream; the consent page never came');
+    assert.deepEqual(r.pages, ['login', 'error 502'], 'signed in upstream; no consent page; an error page');
+    assert.match(r.errors[0]!, /refused this server&#39;s client credentials \(invalid_client/);
+    assert.match(r.errors[0]!, /ERR_UPSTREAM_INVALID/);
+    const back = r.visited.at(-1)!;
+    assert.ok(back.href.startsWith(REDIRECT), back.href);
+    assert.equal(back.searchParams.get('error'), 'server_error');
+    assert.match(back.searchParams.get('error_description') ?? '', /invalid_client.*ERR_UPSTREAM_INVALID/);
+    assert.equal(back.searchParams.get('state'), 'st');
+    assert.equal(back.searchParams.get('iss'), wrong.url);
+    assert.equal(back.searchParams.get('code'), null);
+  });
+
+  it('regression: mcp-remote no longer waits for ever after a failed upstream sign-in; it fails with the reason', async () => {
+    const t0 = Date.now();
+    await assert.rejects(connectMcpRemote(wrong.resource, { connectTimeoutMs: 20_000 }), (e: Error) => {
+      assert.doesNotMatch(e.message, /timed out/, 'before the fix mcp-remote waited for the callback for ever');
+      assert.match(e.message, /server_error/);
+      assert.match(e.message, /error 502/, 'the user saw the error page first');
+      return true;
+    });
+    assert.ok(Date.now() - t0 < 20_000);
   });
 });

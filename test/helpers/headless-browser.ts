@@ -3,8 +3,9 @@
  * package, whose bundled xdg-open runs `$BROWSER <url>` when no desktop is found). It follows
  * redirects with a cookie jar; on vault-mcp's provider chooser it takes the first provider, on the dev
  * issuer's login page it follows the link of the wanted user (env BROWSER_USER, an email; default the
- * first), on vault-mcp's consent page it submits `decision=approve` (or BROWSER_DECISION), and it
- * finally GETs whatever the last redirect names — the client's loopback callback.
+ * first), on vault-mcp's consent page it submits `decision=approve` (or BROWSER_DECISION), on an error
+ * page it reads, then follows "Return to the application", and it finally GETs whatever the last
+ * redirect names — the client's loopback callback.
  *
  * As `$BROWSER`: `browserCommand()` (node + tsx + this file). Each step is appended to BROWSER_LOG
  * (method, origin + path, status; no query strings, so no codes or states) for failing tests to show;
@@ -38,8 +39,10 @@ export interface WalkResult {
   /** The last answer (the client's callback page, or whatever page the walk stopped on). */
   status: number;
   body: string;
-  /** Which page kinds the walk met, in order (chooser, login, consent). */
+  /** Which page kinds the walk met, in order (chooser, login, consent, `error <status>`). */
   pages: string[];
+  /** The error pages passed through (their "Return to the application" link was followed). */
+  errors: string[];
 }
 
 const unescape = (s: string) =>
@@ -71,13 +74,14 @@ export async function walk(start: string, opts: WalkOptions = {}): Promise<WalkR
   const jar = new Map<string, Map<string, string>>();
   const visited: URL[] = [];
   const pages: string[] = [];
+  const errors: string[] = [];
   const first = new URL(start);
   if (opts.scope) first.searchParams.set('scope', opts.scope);
   let next: { url: URL; method: 'GET' | 'POST'; form?: URLSearchParams } = { url: first, method: 'GET' };
   for (let step = 0; step < (opts.maxSteps ?? 20); step++) {
     const { url, method, form } = next;
     visited.push(url);
-    if (opts.stopAt?.(url)) return { visited, status: 0, body: '', pages };
+    if (opts.stopAt?.(url)) return { visited, status: 0, body: '', pages, errors };
     const cookies = jar.get(url.host);
     const res = await fetchPatiently(url, {
       method,
@@ -123,7 +127,7 @@ export async function walk(start: string, opts: WalkOptions = {}): Promise<WalkR
     if (users.length) {
       pages.push('login');
       const link = opts.user ? users.find((u) => unescape(u[1]!) === opts.user) : users[0];
-      if (!link) return { visited, status: res.status, body, pages };
+      if (!link) return { visited, status: res.status, body, pages, errors };
       next = { url: new URL(unescape(link[2]!), url), method: 'GET' };
       continue;
     }
@@ -134,7 +138,16 @@ export async function walk(start: string, opts: WalkOptions = {}): Promise<WalkR
       next = { url: new URL(unescape(provider[1]!), url), method: 'GET' };
       continue;
     }
-    return { visited, status: res.status, body, pages };
+    // vault-mcp's error page after the client is known: "Return to the application" (the user reads
+    // why, then goes back; the client receives the OAuth error instead of waiting).
+    const back = /<a class="back" href="([^"]+)"/.exec(body);
+    if (back) {
+      pages.push(`error ${res.status}`);
+      errors.push(body);
+      next = { url: new URL(unescape(back[1]!), url), method: 'GET' };
+      continue;
+    }
+    return { visited, status: res.status, body, pages, errors };
   }
   throw new Error(`headless browser: more than ${opts.maxSteps ?? 20} steps from ${start}`);
 }
