@@ -130,7 +130,8 @@ function banner(
 ): string {
   const mcpUrl = config.resource;
   // Leads with the OAuth sign-in (no header): what a user of a deployed server does too.
-  const claude = { mcpServers: { 'vault-dev': { command: 'npx', args: ['-y', 'mcp-remote', mcpUrl] } } };
+  // @latest: npx otherwise keeps running an old cached mcp-remote (0.1.x cannot step up to more scopes).
+  const claude = { mcpServers: { 'vault-dev': { command: 'npx', args: ['-y', 'mcp-remote@latest', mcpUrl] } } };
   const pg = running.embedded;
   const postgres = pg
     ? `embedded on 127.0.0.1:${pg.port}, data in ${pg.dataDir}${pg.relocated ? `\n                 (not under DATA_DIR: ${pg.relocated})` : ''}`
@@ -150,14 +151,14 @@ Second user (12 h, ${QA_SPECIALIST}, vault:read only; sees fewer documents):
 ${specialistToken}
 
 Connect a client: paste the URL, sign in in the browser (pick a demo user, then Allow):
-  npx -y mcp-remote ${mcpUrl}
+  npx -y mcp-remote@latest ${mcpUrl}
   claude mcp add --transport http vault-dev ${mcpUrl}
 
 Claude Desktop (claude_desktop_config.json):
 ${JSON.stringify(claude, null, 2)}
 
 Or skip the browser with the dev token (a static bearer header):
-  npx -y mcp-remote ${mcpUrl} --header "Authorization: Bearer ${token}"
+  npx -y mcp-remote@latest ${mcpUrl} --header "Authorization: Bearer ${token}"
 
 ${pg ? 'While this runs, `npm run tenants`, `npm run api-keys` and `npm run audit` use this database.\n' : ''}Press Ctrl-C to stop.
 `;

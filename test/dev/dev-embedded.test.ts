@@ -108,9 +108,13 @@ it("the newcomer's first client: the banner's first command as printed (mcp-remo
   const i = lines.findIndex((l) => l.startsWith('Connect a client: paste the URL, sign in in the browser'));
   assert.ok(i >= 0, out);
   const command = lines[i + 1]!.trim();
-  assert.match(command, /^npx -y mcp-remote http:\/\/127\.0\.0\.1:\d+\/mcp$/, 'no --header: the browser sign-in');
+  assert.match(
+    command,
+    /^npx -y mcp-remote@latest http:\/\/127\.0\.0\.1:\d+\/mcp$/,
+    'no --header: the browser sign-in',
+  );
   const t0 = Date.now();
-  // The same mcp-remote `npx -y mcp-remote` runs, with the headless browser clicking the first demo user.
+  // The devDependency mcp-remote (0.15.1, what @latest names today), its browser clicking the first demo user.
   const remote = await connectMcpRemote(command.split(' ').at(-1)!);
   try {
     const me = toolJson(await remote.client.callTool({ name: 'whoami', arguments: {} }));
