@@ -10,7 +10,7 @@ import { after, before, describe, it } from 'node:test';
 import { startDevIssuer, type DevIssuer } from '../../src/dev/issuer.js';
 import { walk } from '../helpers/headless-browser.js';
 import { toolJson } from '../helpers/mcp.js';
-import { connectMcpRemote } from '../helpers/mcp-remote.js';
+import { connectMcpRemote, MCP_REMOTE_0_1_38 } from '../helpers/mcp-remote.js';
 import { authorizeUrl, pkce, publicClient, REDIRECT } from '../helpers/oauth.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 
@@ -20,8 +20,8 @@ const USERS = [
   { sub: 'outsider', email: 'someone@unknown-pharma.example', email_verified: true, name: 'No tenant' },
 ];
 
-async function whoamiThroughMcpRemote(s: TestServer, user?: string) {
-  const remote = await connectMcpRemote(s.resource, { user });
+async function whoamiThroughMcpRemote(s: TestServer, user?: string, proxyPath?: string) {
+  const remote = await connectMcpRemote(s.resource, { user, proxyPath });
   try {
     const me = toolJson(await remote.client.callTool({ name: 'whoami', arguments: {} }));
     const trace = await remote.diagnostics();
@@ -62,6 +62,13 @@ describe('mcp-remote with no header: sign in in the browser (public upstream cli
     const { me } = await whoamiThroughMcpRemote(s, 'qa.specialist@acme.com');
     assert.equal(me.user, 'qa.specialist@acme.com');
     assert.equal(me.tenant, 'acme');
+  });
+
+  it('mcp-remote 0.1.38 (still cached by many npx installs) signs in the same way', async () => {
+    const { me, trace } = await whoamiThroughMcpRemote(s, undefined, MCP_REMOTE_0_1_38);
+    assert.equal(me.user, 'qa.manager@acme.com');
+    assert.equal(me.tenant, 'acme');
+    assert.match(trace, /via mcp-remote 0\.1\.3/, 'the old proxy really ran');
   });
 
   it('a user whose domain has no tenant: the page names the domain, and mcp-remote fails with access_denied at once', async () => {
