@@ -41,6 +41,16 @@ export interface McpRemote {
   close(): Promise<void>;
 }
 
+/** Is the process still there (signal 0 only checks)? */
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 /** The devDependency `mcp-remote` (what `npx -y mcp-remote` runs today). */
 export const PINNED_MCP_REMOTE = path.resolve('node_modules/mcp-remote/dist/proxy.js');
 /** mcp-remote 0.1.38 (devDependency alias `mcp-remote-0.1.38`): still in many configs; it cannot step up. */
@@ -116,7 +126,10 @@ export async function connectMcpRemote(mcpUrl: string, opts: McpRemoteOptions = 
   };
   const client = new Client({ name: 'claude-desktop-like', version: '0.0.0' });
   const close = async () => {
+    const pid = transport.pid;
     await client.close().catch(() => undefined);
+    // mcp-remote removes its lock file as it exits: remove the directory only once it is gone.
+    for (let i = 0; pid && i < 50 && alive(pid); i++) await new Promise((r) => setTimeout(r, 100));
     if (ownDir) await rm(configDir, { recursive: true, force: true });
   };
   try {
