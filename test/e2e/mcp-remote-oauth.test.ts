@@ -6,6 +6,9 @@
  * operator does: OIDC_ISSUER + OIDC_CLIENT_ID, and with OIDC_CLIENT_SECRET for a confidential client.
  */
 import assert from 'node:assert/strict';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { startDevIssuer, type DevIssuer } from '../../src/dev/issuer.js';
 import { walk } from '../helpers/headless-browser.js';
@@ -62,6 +65,34 @@ describe('mcp-remote with no header: sign in in the browser (public upstream cli
     const { me } = await whoamiThroughMcpRemote(s, 'qa.specialist@acme.com');
     assert.equal(me.user, 'qa.specialist@acme.com');
     assert.equal(me.tenant, 'acme');
+  });
+
+  it('a restarted mcp-remote reuses its stored tokens: no second browser sign-in', async () => {
+    const configDir = await mkdtemp(path.join(tmpdir(), 'vmcp-mcp-remote-keep-'));
+    try {
+      for (const round of [1, 2]) {
+        const remote = await connectMcpRemote(s.resource, { configDir });
+        try {
+          const me = toolJson(await remote.client.callTool({ name: 'whoami', arguments: {} }));
+          assert.equal(me.user, 'qa.manager@acme.com', `round ${round}`);
+        } finally {
+          await remote.close();
+        }
+      }
+      const log = await readFile(path.join(configDir, 'browser.log'), 'utf8');
+      assert.equal(log.match(/ open #/g)?.length, 1, `the browser opened once:\n${log}`);
+    } finally {
+      await rm(configDir, { recursive: true, force: true });
+    }
+  });
+
+  it('the user presses Deny on the consent page: mcp-remote fails with access_denied at once', async () => {
+    await assert.rejects(connectMcpRemote(s.resource, { decision: 'deny', connectTimeoutMs: 20_000 }), (e: Error) => {
+      assert.doesNotMatch(e.message, /timed out/);
+      assert.match(e.message, /access_denied/);
+      assert.match(e.message, /after login → consent/);
+      return true;
+    });
   });
 
   it('mcp-remote 0.1.38 (still cached by many npx installs) signs in the same way', async () => {
