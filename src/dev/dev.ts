@@ -129,15 +129,9 @@ function banner(
   specialistToken: string,
 ): string {
   const mcpUrl = config.resource;
-  const claude = {
-    mcpServers: {
-      'vault-dev': {
-        command: 'npx',
-        args: ['-y', 'mcp-remote', mcpUrl, '--header', 'Authorization:${AUTH_HEADER}'],
-        env: { AUTH_HEADER: `Bearer ${token}` },
-      },
-    },
-  };
+  // Leads with the OAuth sign-in (no header): what a user of a deployed server does too.
+  // @latest: npx otherwise keeps running an old cached mcp-remote (0.1.x cannot step up to more scopes).
+  const claude = { mcpServers: { 'vault-dev': { command: 'npx', args: ['-y', 'mcp-remote@latest', mcpUrl] } } };
   const pg = running.embedded;
   const postgres = pg
     ? `embedded on 127.0.0.1:${pg.port}, data in ${pg.dataDir}${pg.relocated ? `\n                 (not under DATA_DIR: ${pg.relocated})` : ''}`
@@ -156,11 +150,15 @@ ${token}
 Second user (12 h, ${QA_SPECIALIST}, vault:read only; sees fewer documents):
 ${specialistToken}
 
-mcp-remote:
-  npx -y mcp-remote ${mcpUrl} --header "Authorization: Bearer ${token}"
+Connect a client: paste the URL, sign in in the browser (pick a demo user, then Allow):
+  npx -y mcp-remote@latest ${mcpUrl}
+  claude mcp add --transport http vault-dev ${mcpUrl}
 
 Claude Desktop (claude_desktop_config.json):
 ${JSON.stringify(claude, null, 2)}
+
+Or skip the browser with the dev token (a static bearer header):
+  npx -y mcp-remote@latest ${mcpUrl} --header "Authorization: Bearer ${token}"
 
 ${pg ? 'While this runs, `npm run tenants`, `npm run api-keys` and `npm run audit` use this database.\n' : ''}Press Ctrl-C to stop.
 `;

@@ -245,7 +245,7 @@ export function createAuthorizeEndpoints(core: Core) {
       count('sign_in', 'error', isAppError(e) ? e.code : 'ERR_INTERNAL');
       log.warn({ upstream: upstream.provider, err: (e as Error).message }, 'upstream code exchange failed');
       const err = isAppError(e) ? e : new AppError('ERR_OAUTH_UPSTREAM', 'The identity provider could not be reached');
-      return page(err.status >= 500 ? 502 : err.status, 'Sign-in failed', err);
+      return page(err.status >= 500 ? 502 : err.status, 'Sign-in failed', err, { request, error: 'server_error' });
     }
     const subject = subjectOf(identity);
     // The identity rules of bearer tokens: verified email, then the email domain selects the tenant.
@@ -260,6 +260,7 @@ export function createAuthorizeEndpoints(core: Core) {
           'ERR_AUTH_EMAIL_UNVERIFIED',
           'Your identity provider did not confirm that your email address is verified',
         ),
+        { request, error: 'access_denied' },
       );
     }
     const email = identity.email.toLowerCase();
@@ -277,7 +278,7 @@ export function createAuthorizeEndpoints(core: Core) {
       await logins.finish(login.id);
       count('sign_in', 'denied', isAppError(e) ? e.code : 'ERR_INTERNAL');
       log.warn({ sub: subject, code: (e as AppError).code }, 'sign-in refused: no tenant');
-      if (isAppError(e) && e.status < 500) return page(403, 'Sign-in refused', e);
+      if (isAppError(e) && e.status < 500) return page(403, 'Sign-in refused', e, { request, error: 'access_denied' });
       throw e;
     }
     const csrf = randomToken();

@@ -191,11 +191,22 @@ export function createCore(deps: OAuthServerDeps) {
     return { kind: 'redirect', location: u.href };
   }
 
-  const page = (status: number, title: string, e: AppError): Outcome => ({
-    kind: 'page',
-    status,
-    html: errorPage(title, e.message, e.code),
-  });
+  /** An error page; with `client`, a link hands the OAuth error back to the waiting client too. */
+  const page = (
+    status: number,
+    title: string,
+    e: AppError,
+    client?: { request: Pick<AuthorizeRequest, 'redirectUri' | 'state'>; error: 'access_denied' | 'server_error' },
+  ): Outcome => {
+    const back = client
+      ? redirectTo(client.request, { error: client.error, error_description: `${e.message} (${e.code})`.slice(0, 500) })
+      : undefined;
+    return {
+      kind: 'page',
+      status,
+      html: errorPage(title, e.message, e.code, back?.kind === 'redirect' ? back.location : undefined),
+    };
+  };
 
   function single(p: Params, key: string): string | undefined {
     const v = p[key];

@@ -26,14 +26,22 @@ function layout(title: string, body: string): string {
 }
 
 /**
+ * `back`: where "Return to the application" goes (the client's redirect URI carrying the OAuth error),
+ * for failures after the client is known: the client is waiting for an answer, and without one a
+ * client such as mcp-remote waits for ever.
+ *
  * @example
  * errorPage('Sign-in failed', 'No tenant is configured for the email domain "x.com"', 'ERR_TENANT_UNKNOWN_DOMAIN')
  */
-export function errorPage(title: string, message: string, code?: string): string {
+export function errorPage(title: string, message: string, code?: string, back?: string): string {
   return layout(
     title,
     `<h1>${esc(title)}</h1><p>${esc(message)}</p>${code ? `<p class="muted">Error code: <code>${esc(code)}</code></p>` : ''}
-<p class="muted">Nothing was shared with the application.</p>`,
+<p class="muted">Nothing was shared with the application.</p>${
+      back
+        ? `\n<p><a class="back" href="${esc(back)}">Return to the application</a> <span class="muted">(it is told that the sign-in did not complete)</span></p>`
+        : ''
+    }`,
   );
 }
 

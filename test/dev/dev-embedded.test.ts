@@ -1,7 +1,8 @@
 /**
  * `npm run dev` with no DATABASE_URL, as a newcomer runs it: the embedded Postgres starts (as root too,
  * with a data directory inside a 0700 parent, as in a root home), the admin CLIs run beside it against
- * the same database instead of starting a second Postgres, and Ctrl-C stops everything.
+ * the same database instead of starting a second Postgres, the banner's no-header mcp-remote command
+ * signs the first demo user in with one click (the README promise), and Ctrl-C stops everything.
  */
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -10,6 +11,8 @@ import { chmod, mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, it } from 'node:test';
+import { toolJson } from '../helpers/mcp.js';
+import { connectMcpRemote } from '../helpers/mcp-remote.js';
 import { freePort } from '../helpers/server.js';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
@@ -98,6 +101,31 @@ it('npm run tenants and npm run audit use the running database (they see the dem
   assert.match(audit.stdout, /^acme: OK \d+ rows/m);
   // Still the same single cluster, still serving the dev server.
   assert.ok(existsSync(path.join(clusterDir!, 'postmaster.pid')));
+});
+
+it("the newcomer's first client: the banner's first command as printed (mcp-remote, no header), one click, whoami", async () => {
+  const lines = out.split('\n');
+  const i = lines.findIndex((l) => l.startsWith('Connect a client: paste the URL, sign in in the browser'));
+  assert.ok(i >= 0, out);
+  const command = lines[i + 1]!.trim();
+  assert.match(
+    command,
+    /^npx -y mcp-remote@latest http:\/\/127\.0\.0\.1:\d+\/mcp$/,
+    'no --header: the browser sign-in',
+  );
+  const t0 = Date.now();
+  // The devDependency mcp-remote (0.15.1, what @latest names today), its browser clicking the first demo user.
+  const remote = await connectMcpRemote(command.split(' ').at(-1)!);
+  try {
+    const me = toolJson(await remote.client.callTool({ name: 'whoami', arguments: {} }));
+    assert.equal(me.user, 'qa.manager@acme.com');
+    assert.equal(me.tenant, 'acme');
+    assert.equal(me.vaultUser.mode, 'delegated');
+    assert.match(await remote.diagnostics(), /after login → consent/);
+    if (process.env.E2E_TRACE) console.log(`sign-in + whoami through mcp-remote: ${Date.now() - t0} ms`);
+  } finally {
+    await remote.close();
+  }
 });
 
 it('Ctrl-C (SIGINT) stops the server and its embedded Postgres', async () => {
