@@ -202,6 +202,8 @@ const EnvSchema = z.object({
   IDENTITY_CACHE_MAX: int(10_000, 100, 1_000_000),
   VAULT_SESSION_CACHE_MAX: int(10_000, 10, 1_000_000),
   TENANT_CACHE_MAX: int(10_000, 10, 1_000_000),
+  // Step-up (MCP authorization, scope challenge): how a tools/call without the needed scope is answered.
+  STEP_UP_MODE: z.enum(['http', 'tool_error']).default('http'),
 });
 
 export type Env = Record<string, string | undefined>;
@@ -546,6 +548,11 @@ function toConfig(e: ParsedEnv, publicUrl: string, resource: string) {
       /** Most tenant lookups kept (domain, id, personal email). */
       tenantMax: e.TENANT_CACHE_MAX,
     },
+    /**
+     * `http`: HTTP 403 insufficient_scope with the scopes to ask for (compliant clients re-authorize);
+     * `tool_error`: a tool error naming the scope, for clients that hang on the 403 (mcp-remote < 0.15).
+     */
+    stepUpMode: e.STEP_UP_MODE,
   };
 }
 

@@ -182,7 +182,18 @@ export function createApp(deps: AppDeps): express.Express {
       res.locals.logBindings = bindings;
       req.log = req.log.child(bindings);
       req.body = await intake.admit(req, tenant.id);
-      requireToolScopes(req.body, deps.tools, user.scopes);
+      const refusal = scopeRefusal(req.body, deps.tools, user.scopes);
+      if (refusal && config.stepUpMode === 'tool_error' && !Array.isArray(req.body)) {
+        // For clients that cannot step up on a 403 (they hang): the same refusal as a tool error.
+        await observer.onRefused(known, refusal.error, refusal.tool, req.log);
+        res.status(200).json({
+          jsonrpc: '2.0',
+          id: (req.body as { id?: unknown }).id ?? null,
+          result: { isError: true, content: [{ type: 'text', text: stepUpText(refusal, user.scopes) }] },
+        });
+        return;
+      }
+      if (refusal) throw refusal.error;
       // The raw token stays only where oauth-mode Vault tenants need it for a token exchange (see context.ts).
       // For our own tokens that is the upstream token kept with the grant, never our token itself.
       const base: CallContext = { user, tenant, requestId };
@@ -226,20 +237,36 @@ export function createApp(deps: AppDeps): express.Express {
  * Step-up: a `tools/call` for a tool the caller lacks scopes for is answered HTTP 403 with
  * `insufficient_scope` and the scopes needed (MCP authorization spec, scope challenge).
  */
-function requireToolScopes(body: unknown, tools: readonly ToolDef[], scopes: readonly string[]): void {
+function scopeRefusal(
+  body: unknown,
+  tools: readonly ToolDef[],
+  scopes: readonly string[],
+): { tool: string; missing: string[]; error: AuthError } | undefined {
   for (const msg of Array.isArray(body) ? body : [body]) {
     const m = msg as { method?: unknown; params?: { name?: unknown } } | null;
     if (m?.method !== 'tools/call' || typeof m.params?.name !== 'string') continue;
     const tool = tools.find((t) => t.name === m.params!.name);
     if (tool && !mayCall(tool, scopes)) {
       const needed = [...new Set([...scopes, ...tool.scopes])].join(' ');
-      throw new AuthError(
+      const error = new AuthError(
         'ERR_AUTH_INSUFFICIENT_SCOPE',
         `The tool '${tool.name}' needs the scope(s) ${tool.scopes.join(' ')}`,
         { scope: needed },
       );
+      return { tool: tool.name, missing: tool.scopes.filter((s) => !scopes.includes(s)), error };
     }
   }
+  return undefined;
+}
+
+/** STEP_UP_MODE=tool_error: what a client that cannot re-authorize by itself shows the user. */
+function stepUpText(r: { tool: string; missing: string[] }, granted: readonly string[]): string {
+  const missing = r.missing.join(' ');
+  return (
+    `ERR_AUTH_INSUFFICIENT_SCOPE: The tool '${r.tool}' needs the scope ${missing}, which this connection was not ` +
+    `granted (granted: ${granted.join(' ') || 'none'}). Sign in again and allow ${missing}: in mcp-remote, delete ` +
+    `~/.mcp-auth and reconnect, or upgrade to mcp-remote 0.15 or newer, which asks for it by itself.`
+  );
 }
 
 /** The tool a `tools/call` body names (first one in a batch), for auditing a refusal. */

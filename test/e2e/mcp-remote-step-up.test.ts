@@ -146,47 +146,42 @@ describe('step-up with mcp-remote (server default: HTTP 403 insufficient_scope)'
 });
 
 /**
- * The fallback for clients that cannot step up (proposed; the flag lives in src/http/app.ts):
- * STEP_UP_MODE=tool_error answers a tools/call that lacks scopes with HTTP 200 and a tool error
- * (`isError: true`) naming the scope, instead of HTTP 403. Remove the skip once the flag exists.
+ * The fallback for clients that cannot step up: STEP_UP_MODE=tool_error answers a tools/call that
+ * lacks scopes with HTTP 200 and a tool error (`isError: true`) naming the scope, instead of HTTP 403.
  */
-describe(
-  'STEP_UP_MODE=tool_error: a client that cannot step up gets a tool error naming the scope',
-  { skip: 'STEP_UP_MODE is not implemented yet (src/http/app.ts)' },
-  () => {
-    const f = stepUpFixture({ STEP_UP_MODE: 'tool_error' });
+describe('STEP_UP_MODE=tool_error: a client that cannot step up gets a tool error naming the scope', () => {
+  const f = stepUpFixture({ STEP_UP_MODE: 'tool_error' });
 
-    it('raw HTTP: 200 with a JSON-RPC result isError=true naming vault:write; no write reached Vault', async () => {
-      const token = await f.s.token({ email: QA_MANAGER, scope: 'vault:read' });
-      const res = await fetch(f.s.resource, {
-        method: 'POST',
-        headers: {
-          authorization: `Bearer ${token}`,
-          'content-type': 'application/json',
-          accept: 'application/json, text/event-stream',
-        },
-        body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/call', params: UPDATE }),
-      });
-      assert.equal(res.status, 200);
-      const body = (await res.json()) as { result: { isError: boolean; content: { text: string }[] } };
-      assert.equal(body.result.isError, true);
-      assert.match(body.result.content[0]!.text, /vault:write/);
-      assert.equal(f.sim.requests().filter((r) => r.method === 'PUT').length, 0);
+  it('raw HTTP: 200 with a JSON-RPC result isError=true naming vault:write; no write reached Vault', async () => {
+    const token = await f.s.token({ email: QA_MANAGER, scope: 'vault:read' });
+    const res = await fetch(f.s.resource, {
+      method: 'POST',
+      headers: {
+        authorization: `Bearer ${token}`,
+        'content-type': 'application/json',
+        accept: 'application/json, text/event-stream',
+      },
+      body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/call', params: UPDATE }),
     });
+    assert.equal(res.status, 200);
+    const body = (await res.json()) as { result: { isError: boolean; content: { text: string }[] } };
+    assert.equal(body.result.isError, true);
+    assert.match(body.result.content[0]!.text, /vault:write/);
+    assert.equal(f.sim.requests().filter((r) => r.method === 'PUT').length, 0);
+  });
 
-    it('mcp-remote 0.1.38 gets the tool error at once instead of hanging', async () => {
-      const remote = await readOnlyRemote(f.s, { proxyPath: MCP_REMOTE_0_1_38 });
-      await withDiagnostics(remote, async () => {
-        const r = await settleWithin(10_000, remote.client.callTool(UPDATE));
-        assert.equal(r.state, 'answered', 'no hang');
-        const result = (r as { value: { isError?: boolean; content: { text: string }[] } }).value;
-        assert.equal(result.isError, true);
-        assert.match(result.content[0]!.text, /needs the scope vault:write/);
-        assert.match(result.content[0]!.text, /sign in again/i);
-        // The rest of the connection keeps working.
-        const me = toolJson(await remote.client.callTool({ name: 'whoami', arguments: {} }));
-        assert.deepEqual(me.scopes, ['vault:read']);
-      });
+  it('mcp-remote 0.1.38 gets the tool error at once instead of hanging', async () => {
+    const remote = await readOnlyRemote(f.s, { proxyPath: MCP_REMOTE_0_1_38 });
+    await withDiagnostics(remote, async () => {
+      const r = await settleWithin(10_000, remote.client.callTool(UPDATE));
+      assert.equal(r.state, 'answered', 'no hang');
+      const result = (r as { value: { isError?: boolean; content: { text: string }[] } }).value;
+      assert.equal(result.isError, true);
+      assert.match(result.content[0]!.text, /needs the scope vault:write/);
+      assert.match(result.content[0]!.text, /sign in again/i);
+      // The rest of the connection keeps working.
+      const me = toolJson(await remote.client.callTool({ name: 'whoami', arguments: {} }));
+      assert.deepEqual(me.scopes, ['vault:read']);
     });
-  },
-);
+  });
+});
