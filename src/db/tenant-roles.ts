@@ -38,16 +38,22 @@ export async function ensureTenantRole(client: PoolClient, schema: SchemaName): 
   // Superusers are members of every role; a CREATEROLE user must grant itself membership to SET ROLE.
   // No catch here: a failed statement would poison the transaction, and failing loudly is the point.
   if (!rows[0]?.member) await client.query(`GRANT ${role} TO CURRENT_USER`);
-  await client.query(`GRANT USAGE ON SCHEMA ${role} TO ${role}`);
-  await client.query(`GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA ${role} TO ${role}`);
+  await grantTenantSchema(client, schema, role);
+}
+
+/** What a role that serves a tenant may do in its schema: read and write, the audit log append-only. */
+async function grantTenantSchema(client: PoolClient, schema: SchemaName, grantee: string): Promise<void> {
+  const s = ident(schema);
+  await client.query(`GRANT USAGE ON SCHEMA ${s} TO ${grantee}`);
+  await client.query(`GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA ${s} TO ${grantee}`);
   for (const table of APPEND_ONLY_TABLES) {
     const { rowCount } = await client.query('SELECT 1 FROM pg_tables WHERE schemaname = $1 AND tablename = $2', [
       schema,
       table,
     ]);
-    if (rowCount) await client.query(`REVOKE UPDATE, DELETE, TRUNCATE ON ${role}.${table} FROM ${role}`);
+    if (rowCount) await client.query(`REVOKE UPDATE, DELETE, TRUNCATE ON ${s}.${table} FROM ${grantee}`);
   }
-  await client.query(`GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA ${role} TO ${role}`);
+  await client.query(`GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA ${s} TO ${grantee}`);
 }
 
 /**
@@ -72,16 +78,7 @@ export async function grantServingRole(
     await client.query(`GRANT ${s} TO ${serving}`);
     return;
   }
-  await client.query(`GRANT USAGE ON SCHEMA ${s} TO ${serving}`);
-  await client.query(`GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA ${s} TO ${serving}`);
-  for (const table of APPEND_ONLY_TABLES) {
-    const { rowCount } = await client.query('SELECT 1 FROM pg_tables WHERE schemaname = $1 AND tablename = $2', [
-      schema,
-      table,
-    ]);
-    if (rowCount) await client.query(`REVOKE UPDATE, DELETE, TRUNCATE ON ${s}.${table} FROM ${serving}`);
-  }
-  await client.query(`GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA ${s} TO ${serving}`);
+  await grantTenantSchema(client, schema, serving);
 }
 
 /**
