@@ -58,7 +58,13 @@ export function createOwnIssuerVerifier(opts: OwnIssuerVerifierOptions): IssuerV
   return {
     issuers: inner.issuers,
     async verify(token) {
-      const header = decodeProtectedHeader(token);
+      let header;
+      try {
+        header = decodeProtectedHeader(token);
+      } catch {
+        // A token naming our issuer with a header that is not base64url JSON: a 401, not a 500.
+        throw new AuthError('ERR_AUTH_INVALID_TOKEN', 'The token is not a well-formed JWT');
+      }
       if (header.typ !== 'at+jwt')
         throw new AuthError(
           'ERR_AUTH_INVALID_TOKEN',

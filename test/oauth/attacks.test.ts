@@ -532,6 +532,8 @@ describe('authorization server: forged tokens and races', () => {
     // alg none.
     const none = `${Buffer.from(JSON.stringify({ alg: 'none', typ: 'at+jwt' })).toString('base64url')}.${good.split('.')[1]}.`;
     assert.equal(await status(none), 401);
+    // A header that is not base64url JSON, with a payload naming our issuer: 401, not a 500.
+    assert.equal(await status(`AAAA.${good.split('.')[1]}.x`), 401);
     // A refresh token is not an access token.
     assert.equal(await status(t.body.refresh_token), 401);
   });
