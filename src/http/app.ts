@@ -22,7 +22,7 @@ import type { Metrics } from '../metrics/index.js';
 import { withSubjectToken, type CallContext } from '../context/call-context.js';
 import { toAuthInfo } from '../mcp/context.js';
 import type { Tenant } from '../tenancy/tenant.js';
-import { createMcpServer } from '../mcp/server.js';
+import { createMcpServer, onlyToolRequests } from '../mcp/server.js';
 import { wantsProgress } from '../mcp/progress.js';
 import type { McpSurface } from '../mcp/surface.js';
 import { mayCall, type ToolDef } from '../mcp/tool.js';
@@ -207,7 +207,7 @@ export function createApp(deps: AppDeps): express.Express {
       const server = createMcpServer({
         tools: deps.tools,
         scopes: user.scopes,
-        surface: deps.surface,
+        surface: onlyToolRequests(req.body) ? undefined : deps.surface,
         onToolError: (tool, e) => req.log.warn({ tool, code: (e as AppError).code ?? 'ERR_INTERNAL' }, 'tool failed'),
         onToolCall: (call) => observer.onToolCall(ctx, call),
       });

@@ -25,9 +25,27 @@ type Obj = Record<string, unknown>;
  * const value = capOutput({ total: 900, documents: rows, next_page: '…' });
  */
 export function capOutput(value: unknown, max = MAX_OUTPUT_CHARS): unknown {
-  if (!value || typeof value !== 'object' || Array.isArray(value)) return value;
-  if (JSON.stringify(value).length <= max) return value;
-  const v = { ...(value as Obj) };
+  return capOutputJson(value, max).value;
+}
+
+/**
+ * {@link capOutput}, also returning the compact JSON of the result for an object (the size check's
+ * own serialisation, so the text block does not serialise the value a second time).
+ *
+ * @example
+ * const { value, json } = capOutputJson(out.value); // json === JSON.stringify(value)
+ */
+export function capOutputJson(value: unknown, max = MAX_OUTPUT_CHARS): { value: unknown; json: string | undefined } {
+  if (!value || typeof value !== 'object' || Array.isArray(value)) return { value, json: undefined };
+  const json = JSON.stringify(value);
+  if (json.length <= max) return { value, json };
+  const capped = cut(value as Obj, json.length, max);
+  return { value: capped, json: capped === value ? json : JSON.stringify(capped) };
+}
+
+/** Cut an object whose JSON (of `size` characters) is over `max`; see the module comment. */
+function cut(value: Obj, size: number, max: number): unknown {
+  const v = { ...value };
   const listKey = Object.keys(v)
     .filter((k) => Array.isArray(v[k]))
     .sort((a, b) => (v[b] as unknown[]).length - (v[a] as unknown[]).length)[0];
@@ -61,7 +79,7 @@ export function capOutput(value: unknown, max = MAX_OUTPUT_CHARS): unknown {
     .sort((a, b) => (v[b] as string).length - (v[a] as string).length)[0];
   if (!longest) return value;
   const s = v[longest] as string;
-  const keep = Math.max(0, s.length - (JSON.stringify(v).length - max) - 400);
+  const keep = Math.max(0, s.length - (size - max) - 400);
   v[longest] = s.slice(0, keep);
   return { ...v, ...marker(s.length - keep, `Output capped at ${max} characters: ${longest} was cut.`) };
 }

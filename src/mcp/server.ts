@@ -44,3 +44,23 @@ export function createMcpServer(opts: {
   opts.surface?.register(server, opts.scopes, hooks);
   return server;
 }
+
+/**
+ * True when every message of a POST /mcp body is a `tools/list` or `tools/call` request. A server
+ * built for such a body needs no resources, prompts or completions (only `initialize` announces
+ * them, and only their own methods reach them), so the caller may leave the surface out:
+ * registering it is most of createMcpServer's cost.
+ *
+ * @example
+ * createMcpServer({ tools, scopes, surface: onlyToolRequests(req.body) ? undefined : surface });
+ */
+export function onlyToolRequests(body: unknown): boolean {
+  const messages = Array.isArray(body) ? body : [body];
+  return (
+    messages.length > 0 &&
+    messages.every((m) => {
+      const method = (m as { method?: unknown } | null)?.method;
+      return method === 'tools/call' || method === 'tools/list';
+    })
+  );
+}

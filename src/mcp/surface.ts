@@ -67,6 +67,12 @@ function readError(e: unknown): McpError {
   return new McpError(invalid ? -32002 : ErrorCode.InternalError, `${e.code}: ${e.message}`);
 }
 
+// Built once per process: the surface is registered on every per-request server, and building zod
+// schemas and parsing URI templates there cost ~0.16 ms per request (most of createMcpServer).
+// Both are immutable once built (a template holds no per-caller state).
+const DOCUMENT_TEMPLATE = new ResourceTemplate('vault://documents/{id}', { list: undefined });
+const OBJECT_RECORD_TEMPLATE = new ResourceTemplate('vault://objects/{object}/{id}', { list: undefined });
+
 export function registerResources(server: McpServer, deps: SurfaceDeps, hooks: ToolHooks): void {
   /** Read under the tools' audit rule: one row per read, with the Vault user and outcome. */
   const audited = async (
@@ -105,7 +111,7 @@ export function registerResources(server: McpServer, deps: SurfaceDeps, hooks: T
 
   server.registerResource(
     'document',
-    new ResourceTemplate('vault://documents/{id}', { list: undefined }),
+    DOCUMENT_TEMPLATE,
     {
       title: 'Vault document',
       description: `A document's fields and versions (application/json) and the text of its latest version (text/plain, first ${TEXT_PAGE_DEFAULT} characters; documents_read_text pages through the rest).`,
@@ -150,7 +156,7 @@ export function registerResources(server: McpServer, deps: SurfaceDeps, hooks: T
 
   server.registerResource(
     'object_record',
-    new ResourceTemplate('vault://objects/{object}/{id}', { list: undefined }),
+    OBJECT_RECORD_TEMPLATE,
     {
       title: 'Vault object record',
       description: 'One object record (e.g. vault://objects/deviation__c/V0D000000000201) with its fields.',
@@ -181,6 +187,25 @@ export function registerResources(server: McpServer, deps: SurfaceDeps, hooks: T
 
 const text = (t: string) => ({ messages: [{ role: 'user' as const, content: { type: 'text' as const, text: t } }] });
 
+/** The prompts' argument shapes, built once per process (see DOCUMENT_TEMPLATE). */
+const PROMPT_ARGS = {
+  find_documents: {
+    topic: z.string().min(1).max(200).describe('What the documents should mention, e.g. "sterilisation"'),
+    type: z.string().max(100).optional().describe('Document type label, e.g. "SOP" (completable)'),
+  },
+  review_document_history: {
+    document_id: z
+      .string()
+      .regex(/^\d{1,12}$/, 'a document id (digits)')
+      .describe('The document id'),
+  },
+  query_records: {
+    object: z.string().regex(VAULT_NAME_RE, 'a Vault API name like deviation__c').describe('Object, e.g. deviation__c'),
+    field: z.string().regex(VAULT_NAME_RE, 'a field API name').optional().describe('Field, e.g. status__v'),
+    value: z.string().max(200).optional().describe('Value, e.g. open__c'),
+  },
+};
+
 export function registerPrompts(server: McpServer): void {
   server.registerPrompt(
     'find_documents',
@@ -188,10 +213,7 @@ export function registerPrompts(server: McpServer): void {
       title: 'Find and read documents about a topic',
       description:
         'Find the documents that mention a topic (e.g. SOPs about sterilisation), read the current one and say who approved it.',
-      argsSchema: {
-        topic: z.string().min(1).max(200).describe('What the documents should mention, e.g. "sterilisation"'),
-        type: z.string().max(100).optional().describe('Document type label, e.g. "SOP" (completable)'),
-      },
+      argsSchema: PROMPT_ARGS.find_documents,
     },
     (a) =>
       text(
@@ -208,12 +230,7 @@ export function registerPrompts(server: McpServer): void {
       title: "Review a document's history",
       description:
         "Summarise a document's history: versions, state changes, reviews, approvals and edits, with who and when.",
-      argsSchema: {
-        document_id: z
-          .string()
-          .regex(/^\d{1,12}$/, 'a document id (digits)')
-          .describe('The document id'),
-      },
+      argsSchema: PROMPT_ARGS.review_document_history,
     },
     (a) =>
       text(
@@ -242,14 +259,7 @@ export function registerPrompts(server: McpServer): void {
       title: 'Find object records',
       description:
         'Find records of a Vault object where a field has a value, e.g. open deviations (object, field and value are completable).',
-      argsSchema: {
-        object: z
-          .string()
-          .regex(VAULT_NAME_RE, 'a Vault API name like deviation__c')
-          .describe('Object, e.g. deviation__c'),
-        field: z.string().regex(VAULT_NAME_RE, 'a field API name').optional().describe('Field, e.g. status__v'),
-        value: z.string().max(200).optional().describe('Value, e.g. open__c'),
-      },
+      argsSchema: PROMPT_ARGS.query_records,
     },
     (a) =>
       text(

@@ -28,7 +28,7 @@ import { dbUnavailable } from '../db/unavailable.js';
 import { AppError, isAppError } from '../errors/index.js';
 import { actedAs, type Acted, type CallContext } from '../context/call-context.js';
 import { fromAuthInfo } from './context.js';
-import { capOutput, truncationShape } from './output.js';
+import { capOutputJson, truncationShape } from './output.js';
 
 export interface ToolDef<Shape extends z.ZodRawShape = z.ZodRawShape> {
   name: string;
@@ -67,9 +67,14 @@ export function mayCall(tool: Pick<ToolDef, 'scopes'>, scopes: readonly string[]
   return tool.scopes.every((s) => scopes.includes(s));
 }
 
-/** Render a handler's result as MCP content: text JSON plus structured content for objects. */
-export function toResult(value: unknown): CallToolResult {
-  const text = typeof value === 'string' ? value : JSON.stringify(value, null, 2);
+/**
+ * Render a handler's result as MCP content: compact JSON text plus, for objects, the same value as
+ * structured content (the spec asks for the serialised JSON in a text block beside it; compact
+ * because indentation only costs the model tokens and the server bytes). `json`, when given, is
+ * `JSON.stringify(value)` already computed (by the output cap).
+ */
+export function toResult(value: unknown, json?: string): CallToolResult {
+  const text = typeof value === 'string' ? value : (json ?? JSON.stringify(value));
   const structured =
     value && typeof value === 'object' && !Array.isArray(value) ? (value as Record<string, unknown>) : undefined;
   return { content: [{ type: 'text', text }], ...(structured ? { structuredContent: structured } : {}) };
@@ -246,9 +251,9 @@ export function registerTools(
       const out = await tool.run(args as never, ctx, io);
       vaultUser = out.vaultUser;
       objects = out.objects;
-      const value = capOutput(out.value);
+      const { value, json } = capOutputJson(out.value);
       if (value !== out.value) void io.log('warning', (value as { hint?: string }).hint);
-      result = toResult(value);
+      result = toResult(value, json);
     } catch (thrown) {
       vaultUser = actedAs(thrown);
       // A lost database connection (session store, user mappings) is a clear, retryable 503-class error.

@@ -13,9 +13,9 @@ import { z } from 'zod';
 import { startVaultSimulator, type VaultSimulator } from '../../src/dev/vault-sim/server.js';
 import { QA_MANAGER } from '../../src/dev/vault-sim/seed.js';
 import { toAuthInfo } from '../../src/mcp/context.js';
-import { capOutput, MAX_OUTPUT_CHARS } from '../../src/mcp/output.js';
-import { createMcpServer } from '../../src/mcp/server.js';
-import { describeIssues } from '../../src/mcp/tool.js';
+import { capOutput, capOutputJson, MAX_OUTPUT_CHARS } from '../../src/mcp/output.js';
+import { createMcpServer, onlyToolRequests } from '../../src/mcp/server.js';
+import { describeIssues, toResult } from '../../src/mcp/tool.js';
 import { createMetadataCache } from '../../src/mcp/tools/metadata-cache.js';
 import { createVaultMcp } from '../../src/mcp/tools/index.js';
 import { createSessionManager, type SessionManager } from '../../src/vault/session-manager.js';
@@ -50,6 +50,45 @@ describe('output cap', () => {
     const t = capOutput({ text: 'z'.repeat(100_000) }) as Record<string, unknown>;
     assert.ok(JSON.stringify(t).length <= MAX_OUTPUT_CHARS);
     assert.equal(t.truncated, true);
+  });
+});
+
+describe('tool result rendering', () => {
+  it('the text block is the compact JSON of the structured content, serialised once by the cap', () => {
+    const small = { total: 1, returned: 1, documents: [{ id: 1, name__v: 'a "quoted" name' }], next_page: null };
+    const a = capOutputJson(small);
+    assert.equal(a.value, small);
+    assert.equal(a.json, JSON.stringify(small));
+    const r = toResult(a.value, a.json);
+    assert.deepEqual(r.content, [{ type: 'text', text: JSON.stringify(small) }]);
+    assert.ok(!(r.content[0] as { text: string }).text.includes('\n'), 'no indentation');
+    assert.equal(r.structuredContent, small);
+
+    const rows = Array.from({ length: 500 }, (_, i) => ({ id: i, name__v: 'x'.repeat(300) }));
+    const b = capOutputJson({ total: 900, returned: 500, documents: rows, next_page: null });
+    assert.equal((b.value as { truncated?: boolean }).truncated, true);
+    assert.equal(b.json, JSON.stringify(b.value), 'the text of a capped result is the capped value');
+    assert.ok(b.json.length <= MAX_OUTPUT_CHARS);
+  });
+
+  it('non-object values: text without structured content (strings as they are)', () => {
+    assert.deepEqual(capOutputJson([1, 2]), { value: [1, 2], json: undefined });
+    assert.deepEqual(toResult([1, 2]), { content: [{ type: 'text', text: '[1,2]' }] });
+    assert.deepEqual(toResult('plain'), { content: [{ type: 'text', text: 'plain' }] });
+  });
+});
+
+describe('onlyToolRequests (which per-request servers may leave resources, prompts and completions out)', () => {
+  it('only bodies made of tools/list and tools/call requests', () => {
+    const call = { jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name: 'whoami' } };
+    const list = { jsonrpc: '2.0', id: 2, method: 'tools/list' };
+    assert.equal(onlyToolRequests(call), true);
+    assert.equal(onlyToolRequests([call, list]), true);
+    for (const method of ['initialize', 'prompts/list', 'prompts/get', 'resources/read', 'completion/complete', 'ping'])
+      assert.equal(onlyToolRequests({ jsonrpc: '2.0', id: 3, method }), false, method);
+    assert.equal(onlyToolRequests([call, { jsonrpc: '2.0', id: 4, method: 'prompts/list' }]), false);
+    for (const odd of [[], null, undefined, 'tools/call', { method: 1 }, [null]])
+      assert.equal(onlyToolRequests(odd), false, JSON.stringify(odd));
   });
 });
 
