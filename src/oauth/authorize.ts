@@ -25,7 +25,8 @@ const IGNORED_SCOPES = new Set(['offline_access', 'openid', 'email', 'profile'])
  * const { authorize, signIn, callback, showConsent, decide } = createAuthorizeEndpoints(core);
  */
 export function createAuthorizeEndpoints(core: Core) {
-  const { deps, c, log, grants, logins, clients, count, audit, tenantById, redirectTo, page, single } = core;
+  const { deps, c, log, grants, logins, clients, count, audit, tenantById, redirectTo, page, refuseToClient, single } =
+    core;
   const callbackUrl = `${c.issuer}/oauth/callback`;
   const supported = new Set(c.scopesSupported);
   let lastPurge = 0;
@@ -62,21 +63,20 @@ export function createAuthorizeEndpoints(core: Core) {
       throw e;
     }
 
-    // Phase 2: the request itself. Problems go back to the (now trusted) redirect URI.
+    // Phase 2: the request itself. Problems go back to the registered redirect URI, but only a loopback
+    // one automatically: anyone can register a client, so any other gets a page the user must click on.
     let state: string | undefined;
     try {
       state = single(q, 'state');
       if (state !== undefined && state.length > 1024)
         throw new AppError('ERR_OAUTH_INVALID_REQUEST', 'state is longer than 1024 characters');
     } catch (e) {
-      return redirectTo(
-        { redirectUri, state: undefined },
-        { error: 'invalid_request', error_description: (e as Error).message },
-      );
+      count('authorize', 'denied', 'invalid_request');
+      return refuseToClient({ redirectUri, state: undefined }, 'invalid_request', (e as Error).message);
     }
     const fail = (error: string, description: string) => {
       count('authorize', 'denied', error);
-      return redirectTo({ redirectUri, state }, { error, error_description: description });
+      return refuseToClient({ redirectUri, state }, error, description);
     };
     let request: AuthorizeRequest;
     try {
@@ -224,10 +224,12 @@ export function createAuthorizeEndpoints(core: Core) {
       await logins.finish(login.id);
       count('sign_in', 'denied', 'upstream_error');
       log.info({ upstream: upstream.provider, error: upstreamError.slice(0, 64) }, 'upstream sign-in refused');
-      return redirectTo(request, {
-        error: 'access_denied',
-        error_description: `The sign-in at the identity provider was not completed (${upstreamError.slice(0, 64)})`,
-      });
+      return refuseToClient(
+        request,
+        'access_denied',
+        `The sign-in at the identity provider was not completed (${upstreamError.slice(0, 64)})`,
+        'Sign-in not completed',
+      );
     }
     let identity: UpstreamIdentity;
     try {
