@@ -284,7 +284,16 @@ export function createAuthorizeEndpoints(core: Core) {
       throw e;
     }
     const csrf = randomToken();
-    await logins.update(login.id, { request, identity: { ...identity, email }, subject, tenantId: tenant.id, csrf });
+    // `upstream` stays: the grant records which provider signed the user in (SSO enforcement reads it);
+    // its state no longer finds this sign-in once the identity is set (logins.update).
+    await logins.update(login.id, {
+      request,
+      upstream,
+      identity: { ...identity, email },
+      subject,
+      tenantId: tenant.id,
+      csrf,
+    });
     count('sign_in', 'ok');
     await audit(tenant, 'oauth.sign_in', { subject, provider: upstream.provider }, 'ok', {
       client_id: request.clientId,

@@ -11,7 +11,7 @@ import { AppError, isAppError, type ErrorCode } from '../errors/index.js';
 import type { Logger } from '../log/index.js';
 import type { Metrics } from '../metrics/index.js';
 import type { TenantResolver } from '../tenancy/resolve-tenant.js';
-import type { Tenant } from '../tenancy/tenant.js';
+import { signInProviderProblem, type Tenant } from '../tenancy/tenant.js';
 import type { SessionCipher } from '../vault/crypto.js';
 import { createCimdResolver, type CimdOptions } from './cimd.js';
 import { createClientStore } from './clients.js';
@@ -35,6 +35,8 @@ export interface OAuthServerConfig {
   cimd: { enabled: boolean; timeoutMs: number; maxBytes: number; cacheMaxSeconds: number };
   scopesSupported: string[];
   defaultScopes: string[];
+  /** A grant older than this cannot be refreshed: the user signs in again (deactivation at the IdP). */
+  grantMaxAgeSeconds: number;
 }
 
 export interface OAuthServerDeps {
@@ -165,7 +167,7 @@ export function createCore(deps: OAuthServerDeps) {
   }
 
   /** The tenant a grant's user maps to now; undefined (and the reason) when it no longer does. */
-  async function currentTenant(g: Grant): Promise<{ tenant?: Tenant; problem?: AppError }> {
+  async function currentTenant(g: Grant): Promise<{ tenant?: Tenant; problem?: AppError; reason?: string }> {
     try {
       const tenant = await deps.resolveTenant(grantUser(g));
       if (tenant.id !== g.tenantId)
@@ -175,6 +177,9 @@ export function createCore(deps: OAuthServerDeps) {
             `The email domain of ${g.email} now belongs to another tenant; authorize again`,
           ),
         };
+      const sso = signInProviderProblem(tenant, g.upstream);
+      if (sso)
+        return { problem: new AppError('ERR_OAUTH_INVALID_GRANT', `${sso}; sign in again`), reason: 'sso_required' };
       return { tenant };
     } catch (e) {
       if (isAppError(e) && e.status < 500)

@@ -4,15 +4,20 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+import { postToolCall } from '../helpers/mcp.js';
 import {
   authorizeCode,
   authorizeUrl,
   Browser,
+  fakeRegistry,
+  fakeUpstream,
   pkce,
   publicClient,
   REDIRECT,
   register,
+  sql,
   startOAuthServer,
+  tokenRequest,
   type OAuthTestServer,
 } from '../helpers/oauth.js';
 
@@ -120,5 +125,117 @@ describe('security review: no open redirect through open registration (RFC 9700 
       const r = await register(s.url, { redirect_uris: [uri] });
       assert.equal(r.status, 201, `${uri}: ${JSON.stringify(r.body)}`);
     }
+  });
+});
+
+describe('security review: SSO enforcement and deprovisioning end existing grants', () => {
+  let s: OAuthTestServer;
+  let clientId: string;
+  before(async () => {
+    s = await startOAuthServer({
+      JWT_CACHE_SECONDS: '0',
+      TENANT_CACHE_TTL_MS: '0',
+      OAUTH_GRANT_MAX_AGE_SECONDS: '3600',
+    });
+    clientId = await publicClient(s.url);
+  });
+  after(async () => {
+    await s.close();
+  });
+
+  const grant = async () => {
+    const t = await tokenRequest(s.url, {
+      grant_type: 'authorization_code',
+      ...(await authorizeCode(s, clientId).then((a) => ({ code: a.code, code_verifier: a.verifier }))),
+      redirect_uri: REDIRECT,
+      client_id: clientId,
+      resource: s.resource,
+    });
+    assert.equal(t.status, 200, JSON.stringify(t.body));
+    return { access: t.body.access_token, refresh: t.body.refresh_token };
+  };
+  const refresh = (token: string) =>
+    tokenRequest(s.url, { grant_type: 'refresh_token', refresh_token: token, client_id: clientId });
+  const whoami = async (token: string) => (await postToolCall(s.url, token, 'whoami')).status;
+  const setIdp = (idp: Record<string, unknown> | null) =>
+    sql(s.db.url, "UPDATE control.tenants SET idp = $1 WHERE id = 'acme'", [idp && JSON.stringify(idp)]);
+
+  it('a tenant that starts requiring its own IdP refuses tokens and refreshes of grants made elsewhere', async () => {
+    const g = await grant(); // signed in through the server-wide fake 'oidc' provider
+    assert.equal(await whoami(g.access), 200);
+    try {
+      await setIdp({
+        issuer: 'https://sso.acme.example',
+        clientId: 'acme',
+        name: 'Acme SSO',
+        allowOtherProviders: true,
+      });
+      assert.equal(await whoami(g.access), 200, 'allowOtherProviders keeps other providers');
+      const ok = await refresh(g.refresh);
+      assert.equal(ok.status, 200, JSON.stringify(ok.body));
+      await setIdp({ issuer: 'https://sso.acme.example', clientId: 'acme', name: 'Acme SSO' });
+      assert.equal(await whoami(ok.body.access_token), 401);
+      const refused = await refresh(ok.body.refresh_token);
+      assert.equal(refused.status, 400);
+      assert.equal(refused.body.error, 'invalid_grant');
+      assert.match(refused.body.error_description, /requires sign-in through its own identity provider \(Acme SSO\)/);
+      const rows = await sql<{ revoked_reason: string | null }>(
+        s.db.url,
+        "SELECT revoked_reason FROM control.oauth_grants WHERE upstream = 'oidc' AND revoked_at IS NOT NULL",
+      );
+      assert.ok(
+        rows.some((r) => r.revoked_reason === 'sso_required'),
+        JSON.stringify(rows),
+      );
+    } finally {
+      await setIdp(null);
+    }
+  });
+
+  it("grants signed in through the tenant's own IdP keep working when it is required", async () => {
+    const t = await startOAuthServer(
+      { JWT_CACHE_SECONDS: '0', TENANT_CACHE_TTL_MS: '0' },
+      { upstreams: fakeRegistry([fakeUpstream('tenant:acme')]) },
+    );
+    try {
+      await sql(t.db.url, "UPDATE control.tenants SET idp = $1 WHERE id = 'acme'", [
+        JSON.stringify({ issuer: 'https://sso.acme.example', clientId: 'acme' }),
+      ]);
+      const id = await publicClient(t.url);
+      const a = await authorizeCode(t, id);
+      const tok = await tokenRequest(t.url, {
+        grant_type: 'authorization_code',
+        code: a.code,
+        code_verifier: a.verifier,
+        redirect_uri: REDIRECT,
+        client_id: id,
+        resource: t.resource,
+      });
+      assert.equal(tok.status, 200, JSON.stringify(tok.body));
+      const rows = await sql<{ upstream: string }>(t.db.url, 'SELECT upstream FROM control.oauth_grants');
+      assert.deepEqual(rows, [{ upstream: 'tenant:acme' }], 'the grant records the provider that signed in');
+      assert.equal((await postToolCall(t.url, tok.body.access_token, 'whoami')).status, 200);
+      const r = await tokenRequest(t.url, {
+        grant_type: 'refresh_token',
+        refresh_token: tok.body.refresh_token,
+        client_id: id,
+      });
+      assert.equal(r.status, 200, JSON.stringify(r.body));
+    } finally {
+      await t.close();
+    }
+  });
+
+  it('a grant older than OAUTH_GRANT_MAX_AGE_SECONDS cannot be refreshed: sign in again', async () => {
+    const young = await grant();
+    const old = await grant();
+    await sql(s.db.url, "UPDATE control.oauth_grants SET created_at = now() - interval '3601 seconds' WHERE id = $1", [
+      (JSON.parse(Buffer.from(old.access.split('.')[1]!, 'base64url').toString()) as { grant_id: string }).grant_id,
+    ]);
+    const refused = await refresh(old.refresh);
+    assert.equal(refused.status, 400);
+    assert.equal(refused.body.error, 'invalid_grant');
+    assert.match(refused.body.error_description, /sign in again/);
+    assert.equal((await refresh(young.refresh)).status, 200);
   });
 });
