@@ -239,3 +239,64 @@ describe('security review: SSO enforcement and deprovisioning end existing grant
     assert.equal((await refresh(young.refresh)).status, 200);
   });
 });
+
+describe('security review: emails are checked for ASCII before lower-casing on the sign-in path', () => {
+  let s: OAuthTestServer;
+  let clientId: string;
+  before(async () => {
+    s = await startOAuthServer();
+    clientId = await publicClient(s.url);
+  });
+  after(async () => {
+    await s.close();
+  });
+
+  it('an upstream address with the Kelvin sign gets a clear page, not a sign-in as the folded address', async () => {
+    try {
+      // \u212A lower-cases to 'k': '\u212Aate@acme.com' would become kate@acme.com, a real acme user.
+      for (const email of ['\u212Aate@acme.com', 'ann@merc\u212A.com']) {
+        s.upstream.identity.email = email;
+        const { challenge } = pkce();
+        const r = await new Browser(s.url).go(
+          authorizeUrl(s.url, {
+            response_type: 'code',
+            client_id: clientId,
+            redirect_uri: REDIRECT,
+            code_challenge: challenge,
+            code_challenge_method: 'S256',
+            state: 'st',
+            resource: s.resource,
+          }),
+        );
+        assert.equal(r.status, 403, email);
+        assert.match(r.html!, /ERR_TENANT_EMAIL_INVALID/);
+        assert.match(r.html!, /Sign-in refused/);
+        assert.doesNotMatch(r.html!, /kate@acme\.com|merck\.com/);
+        assert.match(r.html!, /Return to the application/);
+      }
+      const grants = await sql(s.db.url, 'SELECT 1 FROM control.oauth_grants');
+      assert.equal(grants.length, 0, 'nothing issued');
+    } finally {
+      s.upstream.identity.email = 'qa.manager@acme.com';
+    }
+  });
+
+  it('a login_hint or typed email with the Kelvin sign is not used for home-realm discovery', async () => {
+    const { challenge } = pkce();
+    const b = new Browser(s.url);
+    const r = await b.go(
+      authorizeUrl(s.url, {
+        response_type: 'code',
+        client_id: clientId,
+        redirect_uri: REDIRECT,
+        code_challenge: challenge,
+        code_challenge_method: 'S256',
+        resource: s.resource,
+        login_hint: 'ann@merc\u212A.com',
+      }),
+    );
+    assert.equal(r.status, 200, 'one provider: straight through to consent');
+    const hints = s.upstream.requests.map((x) => x.loginHint);
+    assert.equal(hints.at(-1), undefined, 'the look-alike hint is not passed on folded');
+  });
+});
