@@ -300,3 +300,37 @@ describe('security review: emails are checked for ASCII before lower-casing on t
     assert.equal(hints.at(-1), undefined, 'the look-alike hint is not passed on folded');
   });
 });
+
+describe('security review: per-IP rate limits key IPv6 by /64', () => {
+  let s: OAuthTestServer;
+  before(async () => {
+    // Behind a trusted local proxy, so the test can present IPv6 client addresses in X-Forwarded-For.
+    s = await startOAuthServer({ OAUTH_RATE_LIMIT_PER_MINUTE: '10', TRUST_PROXY: 'loopback' });
+  });
+  after(async () => {
+    await s.close();
+  });
+
+  const token = async (ip: string) => {
+    const res = await fetch(`${s.url}/oauth/token`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded', 'x-forwarded-for': ip },
+      body: 'grant_type=refresh_token&refresh_token=vmrt_nope&client_id=nope',
+    });
+    await res.body?.cancel();
+    return res.status;
+  };
+
+  it('a client rotating through its /64 shares one budget; another /64 has its own; IPv4-mapped counts as IPv4', async () => {
+    const statuses: number[] = [];
+    for (let i = 1; i <= 12; i++) statuses.push(await token(`2001:db8:1:2::${i.toString(16)}`));
+    assert.ok(
+      statuses.slice(0, 10).every((x) => x !== 429),
+      statuses.join(','),
+    );
+    assert.equal(statuses.at(-1), 429, 'the 12th address of the same /64 is limited');
+    assert.notEqual(await token('2001:db8:1:3::1'), 429, 'another /64 has its own budget');
+    for (let i = 0; i < 10; i++) await token('198.51.100.9');
+    assert.equal(await token('::ffff:198.51.100.9'), 429, 'IPv4-mapped IPv6 counts as the IPv4 address');
+  });
+});
