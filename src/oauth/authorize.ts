@@ -16,15 +16,15 @@ import type { UpstreamIdentity, UpstreamProvider } from './upstream/types.js';
 import { CHALLENGE_RE, randomToken, s256, safeEqual } from './util.js';
 
 /**
- * Scopes clients commonly add that grant nothing here: refresh tokens are always issued, and the OIDC
- * identity scopes are what the upstream sign-in is for (we issue no ID token). Ignored, not refused.
- */
-/**
  * An address worth routing by (home-realm discovery): printable ASCII only, so lower-casing cannot fold
  * a look-alike (the Kelvin sign) into another tenant's domain. The IdP's answer is checked again.
  */
 const EMAIL_RE = /^[\x21-\x3f\x41-\x7e]{1,64}@[\x21-\x3f\x41-\x7e]{1,253}$/;
 
+/**
+ * Scopes clients commonly add that grant nothing here: refresh tokens are always issued, and the OIDC
+ * identity scopes are what the upstream sign-in is for (we issue no ID token). Ignored, not refused.
+ */
 const IGNORED_SCOPES = new Set(['offline_access', 'openid', 'email', 'profile']);
 
 /**
@@ -137,14 +137,13 @@ export function createAuthorizeEndpoints(core: Core) {
     count('authorize', 'ok');
     const providers = deps.upstreams.list();
     // OIDC's login_hint: passed on to the upstream, and used for home-realm discovery when it is an email.
-    let hint: string | undefined;
+    let email: string | undefined;
     try {
-      hint = single(q, 'login_hint')?.trim().slice(0, 320);
-      hint = hint && EMAIL_RE.test(hint) ? hint.toLowerCase() : undefined;
+      const hint = single(q, 'login_hint')?.trim().slice(0, 320);
+      email = hint && EMAIL_RE.test(hint) ? hint.toLowerCase() : undefined;
     } catch {
-      hint = undefined;
+      email = undefined;
     }
-    const email = hint;
     const login = { id: loginId, data: { request } };
     if (providers.length === 1) return startUpstream(login, providers[0]!, email);
     const home = email ? await deps.upstreams.forEmail(email) : undefined;
