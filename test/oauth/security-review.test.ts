@@ -94,6 +94,22 @@ describe('security review: no open redirect through open registration (RFC 9700 
     assert.equal(`${a.location.origin}${a.location.pathname}`, EVIL);
   });
 
+  it('a client registered before the scheme rules cannot use a now-refused redirect URI: a page, no redirect', async () => {
+    const id = await publicClient(s.url, { redirect_uris: ['com.example.app:/cb'] });
+    await sql(
+      s.db.url,
+      "UPDATE control.oauth_clients SET metadata = jsonb_set(metadata, '{redirect_uris}', $2) WHERE client_id = $1",
+      [id, JSON.stringify(['ms-settings:network'])],
+    );
+    const res = await fetch(
+      authorizeUrl(s.url, { client_id: id, response_type: 'x', redirect_uri: 'ms-settings:network' }),
+      { redirect: 'manual' },
+    );
+    assert.equal(res.status, 400);
+    assert.equal(res.headers.get('location'), null);
+    assert.doesNotMatch(await res.text(), /ms-settings:network\?/);
+  });
+
   it('DCR refuses private-use schemes that open OS handlers; accepts reverse-domain and known clients', async () => {
     for (const uri of [
       'ms-settings:network',
@@ -236,6 +252,11 @@ describe('security review: SSO enforcement and deprovisioning end existing grant
     assert.equal(refused.status, 400);
     assert.equal(refused.body.error, 'invalid_grant');
     assert.match(refused.body.error_description, /sign in again/);
+    const [row] = await sql<{ revoked_reason: string }>(
+      s.db.url,
+      "SELECT revoked_reason FROM control.oauth_grants WHERE created_at < now() - interval '1 hour'",
+    );
+    assert.equal(row?.revoked_reason, 'max_age');
     assert.equal((await refresh(young.refresh)).status, 200);
   });
 });
