@@ -290,11 +290,12 @@ function ownIssuerVerifier(config: Readonly<Config>, oauth: OAuthServer, pool: P
     clockSkewSeconds: config.auth.clockSkewSeconds,
     resolveTenant,
     grantStatus: async (id) => {
-      const { rows } = await pool.query<{ revoked_at: Date | null; revoked_reason: string | null }>(
-        'SELECT revoked_at, revoked_reason FROM control.oauth_grants WHERE id = $1',
+      const { rows } = await pool.query<{ revoked_at: Date | null; revoked_reason: string | null; upstream: string }>(
+        'SELECT revoked_at, revoked_reason, upstream FROM control.oauth_grants WHERE id = $1',
         [id],
       );
-      return rows[0] && { revoked: rows[0].revoked_at !== null, revokedReason: rows[0].revoked_reason };
+      const r = rows[0];
+      return r && { revoked: r.revoked_at !== null, revokedReason: r.revoked_reason, upstream: r.upstream };
     },
   });
 }

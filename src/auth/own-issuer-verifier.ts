@@ -5,7 +5,8 @@
  * - `typ: at+jwt` (RFC 9068), so no other JWT we might sign is accepted as an access token;
  * - the grant is still active (revoked by the CLI, a code replay or a refresh-token reuse → refused);
  * - the user's email domain still maps to the tenant the token names (a domain or tenant removed →
- *   refused by the tenant resolver; moved to another tenant → refused here).
+ *   refused by the tenant resolver; moved to another tenant → refused here);
+ * - a tenant that requires its own IdP refuses tokens of grants signed in through another provider.
  * Results are cached by the dispatcher's JWT cache (JWT_CACHE_SECONDS, ≤ 60 s): a revocation takes
  * effect within that.
  *
@@ -13,7 +14,7 @@
  */
 import { decodeProtectedHeader, type JWTVerifyGetKey } from 'jose';
 import { AuthError } from '../errors/index.js';
-import type { Tenant } from '../tenancy/tenant.js';
+import { signInProviderProblem, type Tenant } from '../tenancy/tenant.js';
 import type { IssuerVerifier } from './create-verifier.js';
 import { claimScopes, createOidcVerifier } from './oidc-verifier.js';
 import type { Provider, UserContext } from './types.js';
@@ -24,8 +25,10 @@ export interface OwnIssuerVerifierOptions {
   keys: JWTVerifyGetKey;
   algorithms: string[];
   clockSkewSeconds: number;
-  /** The grant's state: undefined when unknown, else its revocation (null when active). */
-  grantStatus: (grantId: string) => Promise<{ revokedReason: string | null; revoked: boolean } | undefined>;
+  /** The grant's state: undefined when unknown, else its revocation (null when active) and its upstream. */
+  grantStatus: (
+    grantId: string,
+  ) => Promise<{ revokedReason: string | null; revoked: boolean; upstream: string } | undefined>;
   resolveTenant: (user: UserContext) => Promise<Tenant>;
 }
 
@@ -85,6 +88,8 @@ export function createOwnIssuerVerifier(opts: OwnIssuerVerifierOptions): IssuerV
           'ERR_AUTH_INVALID_TOKEN',
           `The token was issued for tenant '${claims.tenant}', but ${user.email} now belongs to '${tenant.id}'; authorize again`,
         );
+      const sso = signInProviderProblem(tenant, status.upstream);
+      if (sso) throw new AuthError('ERR_AUTH_INVALID_TOKEN', `${sso}; authorize again`);
       return user;
     },
   };

@@ -204,6 +204,8 @@ const EnvSchema = z.object({
   TENANT_CACHE_MAX: int(10_000, 10, 1_000_000),
   // Step-up (MCP authorization, scope challenge): how a tools/call without the needed scope is answered.
   STEP_UP_MODE: z.enum(['http', 'tool_error']).default('http'),
+  // OAuth security review: a grant's longest life (refresh refused after it: sign in again).
+  OAUTH_GRANT_MAX_AGE_SECONDS: int(604_800, 3600, 31_536_000),
 });
 
 export type Env = Record<string, string | undefined>;
@@ -504,6 +506,8 @@ function toConfig(e: ParsedEnv, publicUrl: string, resource: string) {
             maxBytes: e.OAUTH_CIMD_MAX_BYTES,
             cacheMaxSeconds: e.OAUTH_CIMD_CACHE_MAX_SECONDS,
           },
+          /** A grant older than this is not refreshed: the user signs in at the IdP again. */
+          grantMaxAgeSeconds: e.OAUTH_GRANT_MAX_AGE_SECONDS,
         }
       : undefined,
     /** HTTP edge (src/http): limits and timeouts of the listener, the metrics port, the rate-limit store. */

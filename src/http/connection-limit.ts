@@ -5,11 +5,13 @@
  *
  * The address is the socket's peer: behind a reverse proxy or load balancer that is the proxy, so the
  * cap must be at least the proxy's connection pool (or 0 = off, limiting at the proxy instead).
+ * IPv6 peers count per /64 prefix (see `clientAddressKey`).
  *
  * @module
  */
 import type { Server } from 'node:http';
 import type { Socket } from 'node:net';
+import { clientAddressKey } from './client-address.js';
 
 const REFUSED = Symbol('vault-mcp.refused');
 
@@ -34,8 +36,8 @@ function refusal(max: number): string {
   ].join('\r\n');
 }
 
-/** Normalize IPv4-mapped IPv6 so `::ffff:10.0.0.1` and `10.0.0.1` share one count. */
-const clientKey = (s: Socket) => (s.remoteAddress ?? '').replace(/^::ffff:/, '');
+/** IPv6 peers by /64, IPv4-mapped IPv6 as IPv4: one client cannot spread over its prefix's addresses. */
+const clientKey = (s: Socket) => clientAddressKey(s.remoteAddress);
 
 /**
  * Enforce the cap on `server` (no-op when `max` is 0). Returns the live counts, for tests and metrics.

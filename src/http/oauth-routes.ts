@@ -15,6 +15,7 @@ import express, { type Request, type Response } from 'express';
 import type { OAuthServer, Outcome } from '../oauth/server.js';
 import { randomToken } from '../oauth/util.js';
 import { errorPage } from '../oauth/pages.js';
+import { clientAddressKey } from './client-address.js';
 import { createRateLimiter } from './rate-limit.js';
 
 type Params = Record<string, unknown>;
@@ -57,13 +58,13 @@ export function oauthRoutes(oauth: OAuthServer, opts: { publicUrl: string; dcrPe
     next();
   };
 
-  // Per client IP: sign-ins create rows and token requests hash and sign; neither may be flooded.
+  // Per client IP (IPv6 per /64): sign-ins create rows and token requests hash and sign; neither may be flooded.
   const perMinute = oauth.config.rateLimitPerMinute;
   const limiter = perMinute
     ? createRateLimiter({ perMinute, burst: Math.max(10, Math.ceil(perMinute / 2)) })
     : undefined;
   const limit = (req: Request, res: Response, next: () => void) => {
-    const wait = limiter?.take(`ip:${req.ip ?? ''}`);
+    const wait = limiter?.take(`ip:${clientAddressKey(req.ip)}`);
     if (!wait) return next();
     res.set('Retry-After', String(Math.ceil(wait))).set('Cache-Control', 'no-store');
     const message = `Too many requests from this address; retry in ${Math.ceil(wait)} s`;

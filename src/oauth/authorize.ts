@@ -6,6 +6,7 @@
  */
 import type { OAuthClientInformationFull } from '@modelcontextprotocol/sdk/shared/auth.js';
 import { AppError, isAppError } from '../errors/index.js';
+import { normalizeEmail } from '../tenancy/email-domain.js';
 import type { Tenant } from '../tenancy/tenant.js';
 import { OAUTH_ERROR, subjectOf, userOf, type Core, type Outcome, type Params } from './core.js';
 import { LoginError, type AuthorizeRequest, type Login } from './logins.js';
@@ -13,6 +14,12 @@ import { chooserPage, consentPage } from './pages.js';
 import { redirectMatches } from './redirect-uris.js';
 import type { UpstreamIdentity, UpstreamProvider } from './upstream/types.js';
 import { CHALLENGE_RE, randomToken, s256, safeEqual } from './util.js';
+
+/**
+ * An address worth routing by (home-realm discovery): printable ASCII only, so lower-casing cannot fold
+ * a look-alike (the Kelvin sign) into another tenant's domain. The IdP's answer is checked again.
+ */
+const EMAIL_RE = /^[\x21-\x3f\x41-\x7e]{1,64}@[\x21-\x3f\x41-\x7e]{1,253}$/;
 
 /**
  * Scopes clients commonly add that grant nothing here: refresh tokens are always issued, and the OIDC
@@ -25,7 +32,8 @@ const IGNORED_SCOPES = new Set(['offline_access', 'openid', 'email', 'profile'])
  * const { authorize, signIn, callback, showConsent, decide } = createAuthorizeEndpoints(core);
  */
 export function createAuthorizeEndpoints(core: Core) {
-  const { deps, c, log, grants, logins, clients, count, audit, tenantById, redirectTo, page, single } = core;
+  const { deps, c, log, grants, logins, clients, count, audit, tenantById, redirectTo, page, refuseToClient, single } =
+    core;
   const callbackUrl = `${c.issuer}/oauth/callback`;
   const supported = new Set(c.scopesSupported);
   let lastPurge = 0;
@@ -62,21 +70,20 @@ export function createAuthorizeEndpoints(core: Core) {
       throw e;
     }
 
-    // Phase 2: the request itself. Problems go back to the (now trusted) redirect URI.
+    // Phase 2: the request itself. Problems go back to the registered redirect URI, but only a loopback
+    // one automatically: anyone can register a client, so any other gets a page the user must click on.
     let state: string | undefined;
     try {
       state = single(q, 'state');
       if (state !== undefined && state.length > 1024)
         throw new AppError('ERR_OAUTH_INVALID_REQUEST', 'state is longer than 1024 characters');
     } catch (e) {
-      return redirectTo(
-        { redirectUri, state: undefined },
-        { error: 'invalid_request', error_description: (e as Error).message },
-      );
+      count('authorize', 'denied', 'invalid_request');
+      return refuseToClient({ redirectUri, state: undefined }, 'invalid_request', (e as Error).message);
     }
     const fail = (error: string, description: string) => {
       count('authorize', 'denied', error);
-      return redirectTo({ redirectUri, state }, { error, error_description: description });
+      return refuseToClient({ redirectUri, state }, error, description);
     };
     let request: AuthorizeRequest;
     try {
@@ -130,13 +137,13 @@ export function createAuthorizeEndpoints(core: Core) {
     count('authorize', 'ok');
     const providers = deps.upstreams.list();
     // OIDC's login_hint: passed on to the upstream, and used for home-realm discovery when it is an email.
-    let hint: string | undefined;
+    let email: string | undefined;
     try {
-      hint = single(q, 'login_hint')?.trim().toLowerCase().slice(0, 320);
+      const hint = single(q, 'login_hint')?.trim().slice(0, 320);
+      email = hint && EMAIL_RE.test(hint) ? hint.toLowerCase() : undefined;
     } catch {
-      hint = undefined;
+      email = undefined;
     }
-    const email = hint && /^[^@\s]{1,64}@[^@\s]{1,253}$/.test(hint) ? hint : undefined;
     const login = { id: loginId, data: { request } };
     if (providers.length === 1) return startUpstream(login, providers[0]!, email);
     const home = email ? await deps.upstreams.forEmail(email) : undefined;
@@ -176,15 +183,15 @@ export function createAuthorizeEndpoints(core: Core) {
     try {
       const login = await logins.get(single(q, 'login') ?? '', browser);
       const providerId = single(q, 'provider');
-      const email = single(q, 'email')?.trim().toLowerCase();
+      const given = single(q, 'email')?.trim();
+      const email = given && EMAIL_RE.test(given) ? given.toLowerCase() : given;
       let provider: UpstreamProvider | undefined;
       if (providerId) {
         provider = await deps.upstreams.get(providerId);
         if (!provider)
           return chooser(login.id, login.data.request, `There is no sign-in provider '${providerId.slice(0, 64)}'`);
       } else if (email) {
-        if (!/^[^@\s]{1,64}@[^@\s]{1,253}$/.test(email))
-          return chooser(login.id, login.data.request, 'That is not an email address', email);
+        if (!EMAIL_RE.test(email)) return chooser(login.id, login.data.request, 'That is not an email address', email);
         provider = await deps.upstreams.forEmail(email);
         if (!provider && deps.upstreams.list().length === 1) provider = deps.upstreams.list()[0];
         if (!provider)
@@ -224,10 +231,12 @@ export function createAuthorizeEndpoints(core: Core) {
       await logins.finish(login.id);
       count('sign_in', 'denied', 'upstream_error');
       log.info({ upstream: upstream.provider, error: upstreamError.slice(0, 64) }, 'upstream sign-in refused');
-      return redirectTo(request, {
-        error: 'access_denied',
-        error_description: `The sign-in at the identity provider was not completed (${upstreamError.slice(0, 64)})`,
-      });
+      return refuseToClient(
+        request,
+        'access_denied',
+        `The sign-in at the identity provider was not completed (${upstreamError.slice(0, 64)})`,
+        'Sign-in not completed',
+      );
     }
     let identity: UpstreamIdentity;
     try {
@@ -245,7 +254,10 @@ export function createAuthorizeEndpoints(core: Core) {
       count('sign_in', 'error', isAppError(e) ? e.code : 'ERR_INTERNAL');
       log.warn({ upstream: upstream.provider, err: (e as Error).message }, 'upstream code exchange failed');
       const err = isAppError(e) ? e : new AppError('ERR_OAUTH_UPSTREAM', 'The identity provider could not be reached');
-      return page(err.status >= 500 ? 502 : err.status, 'Sign-in failed', err, { request, error: 'server_error' });
+      return page(err.status >= 500 ? 502 : err.status, 'Sign-in failed', err, {
+        request,
+        error: err.status >= 500 ? 'server_error' : 'access_denied',
+      });
     }
     const subject = subjectOf(identity);
     // The identity rules of bearer tokens: verified email, then the email domain selects the tenant.
@@ -263,9 +275,11 @@ export function createAuthorizeEndpoints(core: Core) {
         { request, error: 'access_denied' },
       );
     }
-    const email = identity.email.toLowerCase();
+    let email: string;
     let tenant: Tenant;
     try {
+      // ASCII before lower-casing, as for bearer tokens: 'ann@merc\u212A.com' is refused, not ann@merck.com.
+      email = normalizeEmail(identity.email).email;
       tenant = await deps.resolveTenant(userOf({ ...identity, subject, email }, request.clientId, request.scopes));
       // A tenant's own identity provider speaks for that tenant only: an address it vouches for in
       // another tenant's domain is refused (the other tenant does not trust that provider).
@@ -277,12 +291,21 @@ export function createAuthorizeEndpoints(core: Core) {
     } catch (e) {
       await logins.finish(login.id);
       count('sign_in', 'denied', isAppError(e) ? e.code : 'ERR_INTERNAL');
-      log.warn({ sub: subject, code: (e as AppError).code }, 'sign-in refused: no tenant');
+      log.warn({ sub: subject, code: (e as AppError).code }, 'sign-in refused: unusable email or no tenant');
       if (isAppError(e) && e.status < 500) return page(403, 'Sign-in refused', e, { request, error: 'access_denied' });
       throw e;
     }
     const csrf = randomToken();
-    await logins.update(login.id, { request, identity: { ...identity, email }, subject, tenantId: tenant.id, csrf });
+    // `upstream` stays: the grant records which provider signed the user in (SSO enforcement reads it);
+    // its state no longer finds this sign-in once the identity is set (logins.update).
+    await logins.update(login.id, {
+      request,
+      upstream,
+      identity: { ...identity, email },
+      subject,
+      tenantId: tenant.id,
+      csrf,
+    });
     count('sign_in', 'ok');
     await audit(tenant, 'oauth.sign_in', { subject, provider: upstream.provider }, 'ok', {
       client_id: request.clientId,

@@ -11,7 +11,7 @@ import { AppError, isAppError, type ErrorCode } from '../errors/index.js';
 import type { Logger } from '../log/index.js';
 import type { Metrics } from '../metrics/index.js';
 import type { TenantResolver } from '../tenancy/resolve-tenant.js';
-import type { Tenant } from '../tenancy/tenant.js';
+import { signInProviderProblem, type Tenant } from '../tenancy/tenant.js';
 import type { SessionCipher } from '../vault/crypto.js';
 import { createCimdResolver, type CimdOptions } from './cimd.js';
 import { createClientStore } from './clients.js';
@@ -19,6 +19,7 @@ import { createGrantStore, type Grant } from './grants.js';
 import { createSigningKeys } from './keys.js';
 import { createLoginStore, type AuthorizeRequest } from './logins.js';
 import { errorPage } from './pages.js';
+import { isLoopbackRedirect } from './redirect-uris.js';
 import type { UpstreamIdentity, UpstreamRegistry } from './upstream/types.js';
 
 export interface OAuthServerConfig {
@@ -34,6 +35,8 @@ export interface OAuthServerConfig {
   cimd: { enabled: boolean; timeoutMs: number; maxBytes: number; cacheMaxSeconds: number };
   scopesSupported: string[];
   defaultScopes: string[];
+  /** A grant older than this cannot be refreshed: the user signs in again (deactivation at the IdP). */
+  grantMaxAgeSeconds: number;
 }
 
 export interface OAuthServerDeps {
@@ -69,6 +72,10 @@ export const OAUTH_ERROR: Partial<Record<ErrorCode, string>> = {
   ERR_OAUTH_ACCESS_DENIED: 'access_denied',
   ERR_OAUTH_CLIENT_METADATA: 'invalid_client',
 };
+
+const CODE_OF_OAUTH_ERROR: Record<string, ErrorCode> = Object.fromEntries(
+  Object.entries(OAUTH_ERROR).map(([code, error]) => [error, code as ErrorCode]),
+);
 
 /**
  * The subject our tokens carry: the same string the provider's bearer-token verifier produces, so audit
@@ -160,7 +167,7 @@ export function createCore(deps: OAuthServerDeps) {
   }
 
   /** The tenant a grant's user maps to now; undefined (and the reason) when it no longer does. */
-  async function currentTenant(g: Grant): Promise<{ tenant?: Tenant; problem?: AppError }> {
+  async function currentTenant(g: Grant): Promise<{ tenant?: Tenant; problem?: AppError; reason?: string }> {
     try {
       const tenant = await deps.resolveTenant(grantUser(g));
       if (tenant.id !== g.tenantId)
@@ -170,6 +177,9 @@ export function createCore(deps: OAuthServerDeps) {
             `The email domain of ${g.email} now belongs to another tenant; authorize again`,
           ),
         };
+      const sso = signInProviderProblem(tenant, g.upstream);
+      if (sso)
+        return { problem: new AppError('ERR_OAUTH_INVALID_GRANT', `${sso}; sign in again`), reason: 'sso_required' };
       return { tenant };
     } catch (e) {
       if (isAppError(e) && e.status < 500)
@@ -196,10 +206,13 @@ export function createCore(deps: OAuthServerDeps) {
     status: number,
     title: string,
     e: AppError,
-    client?: { request: Pick<AuthorizeRequest, 'redirectUri' | 'state'>; error: 'access_denied' | 'server_error' },
+    client?: { request: Pick<AuthorizeRequest, 'redirectUri' | 'state'>; error: string; description?: string },
   ): Outcome => {
     const back = client
-      ? redirectTo(client.request, { error: client.error, error_description: `${e.message} (${e.code})`.slice(0, 500) })
+      ? redirectTo(client.request, {
+          error: client.error,
+          error_description: (client.description ?? `${e.message} (${e.code})`).slice(0, 500),
+        })
       : undefined;
     return {
       kind: 'page',
@@ -207,6 +220,23 @@ export function createCore(deps: OAuthServerDeps) {
       html: errorPage(title, e.message, e.code, back?.kind === 'redirect' ? back.location : undefined),
     };
   };
+
+  /**
+   * An OAuth error for the client before the user has signed in and consented. Only a loopback client
+   * (a native app on this machine) is sent it straight away; any other redirect URI gets the error page
+   * with a "Return to the application" link, so a client anyone can register cannot use this server as
+   * an open redirector (RFC 9700 §4.11.2): a person must click.
+   */
+  function refuseToClient(
+    request: Pick<AuthorizeRequest, 'redirectUri' | 'state'>,
+    error: string,
+    description: string,
+    title = 'This application cannot sign you in',
+  ): Outcome {
+    if (isLoopbackRedirect(request.redirectUri)) return redirectTo(request, { error, error_description: description });
+    const e = new AppError(CODE_OF_OAUTH_ERROR[error] ?? 'ERR_OAUTH_INVALID_REQUEST', description);
+    return page(e.code === 'ERR_OAUTH_ACCESS_DENIED' ? 403 : 400, title, e, { request, error, description });
+  }
 
   function single(p: Params, key: string): string | undefined {
     const v = p[key];
@@ -230,6 +260,7 @@ export function createCore(deps: OAuthServerDeps) {
     tenantById,
     redirectTo,
     page,
+    refuseToClient,
     single,
   };
 }

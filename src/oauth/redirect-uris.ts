@@ -22,9 +22,29 @@ const FORBIDDEN_SCHEMES = new Set([
 ]);
 
 /**
+ * Private-use schemes of known MCP clients that predate RFC 8252's reverse-domain advice. Any other
+ * private-use scheme must contain a dot (`com.example.app`, RFC 8252 §7.1): a bare word may name an OS
+ * handler (`ms-settings`, `search-ms`, `tel`) that a redirect would launch.
+ */
+const KNOWN_CLIENT_SCHEMES = new Set(['cursor', 'vscode', 'vscode-insiders', 'claude', 'windsurf']);
+/** Schemes or prefixes that launch OS handlers, never a client, even with a dot. */
+const OS_HANDLER_SCHEMES = new Set(['search-ms', 'ftp', 'mailto', 'tel', 'sms', 'intent']);
+const OS_HANDLER_PREFIXES = ['ms-', 'chrome'];
+
+/** Is this a loopback http redirect (a native client on this machine, RFC 8252 §7.3)? */
+export function isLoopbackRedirect(uri: string): boolean {
+  try {
+    const u = new URL(uri);
+    return u.protocol === 'http:' && LOOPBACK.has(u.hostname);
+  } catch {
+    return false;
+  }
+}
+
+/**
  * Why `uri` cannot be registered, or undefined when it can: https anywhere; http only on a loopback
- * host; a private-use scheme (`com.example.app:/cb`, `cursor://…`) for native apps; never a fragment,
- * credentials, or a scheme that runs code.
+ * host; a reverse-domain private-use scheme (`com.example.app:/cb`) or a known MCP client's (`cursor://…`)
+ * for native apps; never a fragment, credentials, a scheme that runs code or one that opens an OS handler.
  *
  * @example
  * redirectUriProblem('http://evil.example/cb') // 'http is allowed only for loopback hosts …'
@@ -44,6 +64,12 @@ export function redirectUriProblem(uri: string): string | undefined {
   if (scheme === 'http' && !LOOPBACK.has(u.hostname))
     return 'uses http, which is allowed only for loopback hosts (127.0.0.1, [::1], localhost); use https';
   if (scheme === 'https' && !u.hostname) return 'has no host';
+  if (scheme !== 'http' && scheme !== 'https') {
+    if (OS_HANDLER_SCHEMES.has(scheme) || OS_HANDLER_PREFIXES.some((p) => scheme.startsWith(p)))
+      return `uses the scheme ${scheme}:, which opens an operating-system handler, not an application`;
+    if (!scheme.includes('.') && !KNOWN_CLIENT_SCHEMES.has(scheme))
+      return `uses the private-use scheme ${scheme}:, which must be reverse-domain (e.g. com.example.app:/callback, RFC 8252 §7.1) unless it is a known MCP client (${[...KNOWN_CLIENT_SCHEMES].join(', ')})`;
+  }
   return undefined;
 }
 

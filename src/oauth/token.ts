@@ -188,10 +188,18 @@ export function createTokenEndpoints(core: Core) {
               : 'scope is empty',
           );
         }
-        // Removing the user's domain (or the tenant) ends the grant.
-        const { tenant, problem } = await currentTenant(g);
+        // A grant lives at most OAUTH_GRANT_MAX_AGE_SECONDS: we cannot ask the upstream whether the user
+        // is still active, so a fresh sign-in there is how a deactivation takes effect.
+        if (Date.now() - g.createdAt.getTime() > c.grantMaxAgeSeconds * 1000) {
+          await revokeGrant(g, 'max_age', 'refresh');
+          throw invalidGrant(
+            `This sign-in is older than ${c.grantMaxAgeSeconds} s (OAUTH_GRANT_MAX_AGE_SECONDS); sign in again`,
+          );
+        }
+        // Removing the user's domain (or the tenant), or the tenant requiring its own IdP, ends the grant.
+        const { tenant, problem, reason } = await currentTenant(g);
         if (problem) {
-          await revokeGrant(g, 'tenant_changed', 'refresh');
+          await revokeGrant(g, reason ?? 'tenant_changed', 'refresh');
           throw problem;
         }
         // oauth-mode Vault needs a live upstream token for its exchange; we cannot renew it, so once it

@@ -77,6 +77,24 @@ export const TenantIdpSchema = z
   .strict();
 export type TenantIdp = z.infer<typeof TenantIdpSchema>;
 
+/**
+ * Why a sign-in through `upstream` (a provider id, `tenant:<id>` for a tenant's own IdP) does not count
+ * for `tenant` any more, or undefined when it does: a tenant with its own IdP and no
+ * `allowOtherProviders` accepts only that IdP, also for grants made before the IdP was set (SSO
+ * enforcement must end them, else deprovisioning at the IdP would not reach them).
+ *
+ * @example
+ * signInProviderProblem({ id: 'acme', idp: { … } } as Tenant, 'google') // "Tenant 'acme' requires …"
+ */
+export function signInProviderProblem(
+  tenant: Pick<Tenant, 'id' | 'name' | 'idp'>,
+  upstream: string | undefined,
+): string | undefined {
+  if (!tenant.idp || tenant.idp.allowOtherProviders === true || upstream === `tenant:${tenant.id}`) return undefined;
+  const idpName = tenant.idp.name ?? tenant.name ?? tenant.id;
+  return `Tenant '${tenant.id}' requires sign-in through its own identity provider (${idpName}); this grant came from '${upstream ?? 'unknown'}'`;
+}
+
 /** Tenant ids are short slugs chosen by the admin; schema names are generated separately. */
 export const TenantIdSchema = z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/, 'lower-case letters, digits and dashes');
 

@@ -9,6 +9,7 @@
  */
 import { fetchGithubAccount } from '../../auth/github-verifier.js';
 import { AppError } from '../../errors/index.js';
+import { normalizeEmail } from '../../tenancy/email-domain.js';
 import { checkCallback } from './callback.js';
 import type { UpstreamProvider } from './types.js';
 
@@ -126,7 +127,7 @@ export function createGithubUpstream(o: GithubUpstreamOptions): UpstreamProvider
         subject: String(account.id),
         provider: 'github',
         issuer: apiUrl,
-        email: account.email.toLowerCase(),
+        email: normalizeEmail(account.email).email, // ASCII checked before lower-casing (Kelvin sign)
         emailVerified: true,
         name: account.name ?? account.login,
         upstreamTokens: {

@@ -19,6 +19,7 @@ import * as client from 'openid-client';
 import { createJwksCache, type JwksCache } from '../../auth/jwks-cache.js';
 import type { Provider } from '../../auth/types.js';
 import { AppError, AuthError } from '../../errors/index.js';
+import { normalizeEmail } from '../../tenancy/email-domain.js';
 import { checkCallback, onRedirectUri } from './callback.js';
 import type { UpstreamIdentity, UpstreamProvider } from './types.js';
 
@@ -271,7 +272,7 @@ export function verifiedEmail(
     );
   }
   if (opts.entra && claims.email_verified === undefined) {
-    if (claims.xms_edov === true) return claims.email.toLowerCase();
+    if (claims.xms_edov === true) return normalizeEmail(claims.email).email;
     throw new AuthError(
       'ERR_AUTH_EMAIL_UNVERIFIED',
       `${providerName} does not vouch for the email ${claims.email}: add the optional ID-token claims email and xms_edov to the app registration (xms_edov is ${JSON.stringify(claims.xms_edov) ?? 'missing'}, not true)`,
@@ -283,7 +284,8 @@ export function verifiedEmail(
       `${providerName} does not vouch for the email ${claims.email} (email_verified is ${JSON.stringify(claims.email_verified) ?? 'missing'}, not true)`,
     );
   }
-  return claims.email.toLowerCase();
+  // ASCII is checked before lower-casing: 'ann@merc\u212A.com' (Kelvin sign) must not become ann@merck.com.
+  return normalizeEmail(claims.email).email;
 }
 
 function describe(e: unknown): string {

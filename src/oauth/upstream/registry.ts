@@ -201,6 +201,12 @@ export function createUpstreamRegistry(deps: UpstreamRegistryDeps): UpstreamRegi
 
 /** GOOGLE_HOSTED_DOMAINS: the same rule as for Google bearer tokens (`hd` must be one of them). */
 function googleHostedDomain(claims: Record<string, unknown>, allowed: readonly string[]): { hostedDomain?: string } {
+  if (typeof claims.hd === 'string' && !/^[\x21-\x7e]+$/.test(claims.hd))
+    throw new AppError(
+      'ERR_UPSTREAM_DENIED',
+      `The Google Workspace domain (hd) ${JSON.stringify(claims.hd.slice(0, 120))} is not plain ASCII, which is not accepted`,
+    );
+  // ASCII checked first, so lower-casing cannot fold a look-alike (Kelvin sign) into an allowed domain.
   const hd = typeof claims.hd === 'string' ? claims.hd.toLowerCase() : undefined;
   if (allowed.length) {
     if (!hd) {

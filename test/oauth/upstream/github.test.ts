@@ -37,6 +37,7 @@ describe('GitHub upstream', () => {
         { email: 'un2@acme.com', primary: false, verified: true },
       ],
     });
+    gh.addUser({ id: 5, login: 'kelvin', emails: [{ email: 'ann@merc\u212A.com', primary: true, verified: true }] });
     gh.addUser({ id: 3, login: 'noprimary', emails: [{ email: 'np@acme.com', primary: false, verified: true }] });
     gh.addUser({ id: 4, login: 'noscope', emails: [], noEmailScope: true });
     const config = loadConfig({
@@ -82,6 +83,12 @@ describe('GitHub upstream', () => {
     assert.match(none.message, /noprimary has no primary email/);
     const noScope = await failure(p.exchange(await driveSignIn(p, 'noscope')));
     assert.match(noScope.message, /user:email/);
+  });
+
+  it('refuses a primary email that is not ASCII instead of lower-casing it (Kelvin sign → k)', async () => {
+    const f = await failure(p.exchange(await driveSignIn(p, 'kelvin')));
+    assert.equal(f.code, 'ERR_TENANT_EMAIL_INVALID');
+    assert.match(f.message, /not usable|not plain printable ASCII|domain/);
   });
 
   it('turns a denial into a clear refusal and checks state', async () => {

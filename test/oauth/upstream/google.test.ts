@@ -36,6 +36,7 @@ describe('Google upstream', () => {
         { sub: '1002', email: 'bo@beta.com', email_verified: true, claims: { hd: 'beta.com' } },
         { sub: '1003', email: 'cy@gmail.com', email_verified: true },
         { sub: '1004', email: 'di@acme.com', email_verified: 'true', claims: { hd: 'acme.com' } },
+        { sub: '1005', email: 'ann@merck.com', email_verified: true, claims: { hd: 'merc\u212A.com' } },
       ],
     });
   });
@@ -63,6 +64,13 @@ describe('Google upstream', () => {
     assert.match(other.message, /Workspace domain \(hd\) 'beta.com' is not allowed; allowed: acme.com/);
     const consumer = await failure(p.exchange(await driveSignIn(p, 'cy@gmail.com')));
     assert.match(consumer.message, /not in a Google Workspace domain \(no hd claim\)/);
+  });
+
+  it('refuses an hd that is not ASCII instead of lower-casing it into an allowed domain (Kelvin sign)', async () => {
+    const p = await providerFor({ GOOGLE_HOSTED_DOMAINS: 'merck.com' });
+    const f = await failure(p.exchange(await driveSignIn(p, 'ann@merck.com')));
+    assert.equal(f.code, 'ERR_UPSTREAM_DENIED');
+    assert.match(f.message, /is not plain ASCII/);
   });
 
   it('accepts any verified account without hosted domains, and asks to pick an account', async () => {

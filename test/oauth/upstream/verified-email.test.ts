@@ -20,6 +20,14 @@ describe('verified email', () => {
     refused({ email: ['a@acme.com'], email_verified: true });
   });
 
+  it('checks ASCII before lower-casing: the Kelvin sign is refused, not folded into k', () => {
+    for (const email of ['ann@merc\u212A.com', '\u212Aate@acme.com'])
+      assert.throws(() => ok({ email, email_verified: true }), { code: 'ERR_TENANT_EMAIL_INVALID' });
+    assert.throws(() => ok({ email: 'ann@merc\u212A.com', xms_edov: true }, true), {
+      code: 'ERR_TENANT_EMAIL_INVALID',
+    });
+  });
+
   it('accepts xms_edov: true for Entra ID only, when email_verified is absent', () => {
     assert.equal(ok({ email: 'ann@acme.com', xms_edov: true }, true), 'ann@acme.com');
     refused({ email: 'ann@acme.com', xms_edov: true });
