@@ -345,7 +345,8 @@ describe('generic OIDC upstream', () => {
   });
 
   it('reuses the discovery document for the cache period, and shares one fetch between concurrent sign-ins', async () => {
-    let clock = Date.now();
+    // Real time plus a jump: a frozen clock would see the ID token's iat "in the future" on a slow machine.
+    let offset = 0;
     const make = (metadataCacheMs: number) =>
       createOidcUpstream({
         id: 'oidc',
@@ -358,7 +359,7 @@ describe('generic OIDC upstream', () => {
         timeoutMs: 2000,
         metadataCacheMs,
         clockSkewSeconds: 0,
-        now: () => clock,
+        now: () => Date.now() + offset,
       });
     const cachedOne = make(60_000);
     const before = idp.discoveryFetches();
@@ -366,7 +367,7 @@ describe('generic OIDC upstream', () => {
     await Promise.all([1, 2, 3, 4].map(() => cachedOne.authorizationUrl(req)));
     await cachedOne.exchange(await driveSignIn(cachedOne, 'Ann@Acme.com'));
     assert.equal(idp.discoveryFetches(), before + 1);
-    clock += 61_000;
+    offset += 61_000;
     await cachedOne.authorizationUrl(req);
     assert.equal(idp.discoveryFetches(), before + 2);
     const uncached = make(0);
