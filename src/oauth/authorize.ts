@@ -418,6 +418,8 @@ export function createAuthorizeEndpoints(core: Core) {
       redirectGiven: request.redirectGiven,
       codeChallenge: request.codeChallenge,
       codeTtlSeconds: c.codeTtlSeconds,
+      // Only the `oauth` Vault mode needs the upstream token (its RFC 8693 exchange): keep no more.
+      keepUpstreamTokens: tenant?.vault.auth.mode === 'oauth',
     });
     count('consent', 'ok');
     await audit(tenant, 'oauth.consent', who, 'ok', { ...details, decision: 'approve', grant: grantId });

@@ -116,6 +116,8 @@ export function createGrantStore(deps: { pool: Pool; cipher: SessionCipher; refr
       redirectGiven: boolean;
       codeChallenge: string;
       codeTtlSeconds: number;
+      /** Store the upstream tokens (encrypted) with the grant; otherwise they are dropped here. */
+      keepUpstreamTokens: boolean;
     }): Promise<{ grantId: string; code: string }> {
       const grantId = `g_${randomToken(18)}`;
       const code = randomToken();
@@ -137,7 +139,7 @@ export function createGrantStore(deps: { pool: Pool; cipher: SessionCipher; refr
             input.scopes,
             input.resource,
             input.redirectUri,
-            deps.cipher.encrypt(JSON.stringify(id.upstreamTokens), aad(grantId)),
+            input.keepUpstreamTokens ? deps.cipher.encrypt(JSON.stringify(id.upstreamTokens), aad(grantId)) : null,
           ],
         );
         await tx.query(

@@ -499,6 +499,12 @@ describe('authorization server: refusals', () => {
       await sql(s.db.url, "SELECT encode(upstream_ciphertext, 'base64') AS c FROM control.oauth_grants"),
     );
     assert.ok(!grants.includes(s.upstream.identity.upstreamTokens.accessToken), 'upstream tokens are encrypted');
+    // This tenant's Vault mode is not `oauth`: nothing needs the upstream tokens, so none are kept.
+    const kept = await sql(
+      s.db.url,
+      'SELECT count(*)::int AS n FROM control.oauth_grants WHERE upstream_ciphertext IS NOT NULL',
+    );
+    assert.equal(kept[0]!.n, 0);
   });
 });
 
