@@ -94,7 +94,8 @@ describe('onlyToolRequests (which per-request servers may leave resources, promp
 
 describe('metadata cache', () => {
   it('serves hits within the TTL, shares concurrent misses, evicts the least recently used, never caches failures', async () => {
-    let now = 0;
+    // Not 0: lru-cache reads a start time of 0 as "no TTL" (a real clock is never 0).
+    let now = 1_000;
     const cache = createMetadataCache({ ttlMs: 1000, max: 2, now: () => now });
     let loads = 0;
     const load = (v: string) => () => {
@@ -110,7 +111,7 @@ describe('metadata cache', () => {
     loads = 0;
     await cache.get('k2', load('v2'));
     assert.equal(loads, 1, 'k2 was evicted');
-    now = 5000;
+    now = 6_000;
     await cache.get('k3', load('v3'));
     assert.equal(loads, 2, 'expired after the TTL');
     await assert.rejects(cache.get('bad', () => Promise.reject(new Error('vault down'))));

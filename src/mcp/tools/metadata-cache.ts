@@ -8,6 +8,7 @@
  *
  * @module
  */
+import { LRUCache } from 'lru-cache';
 
 export interface MetadataCache {
   /** The cached value for `key`, or `load()`'s (cached on success only). */
@@ -22,28 +23,25 @@ export interface MetadataCache {
  * const types = await cache.get(`${tenant.id}|${url}|${user}|types`, () => client.documentTypes(sid));
  */
 export function createMetadataCache(opts: { ttlMs?: number; max?: number; now?: () => number } = {}): MetadataCache {
-  const ttl = opts.ttlMs ?? 5 * 60_000;
-  const max = opts.max ?? 1000;
   const now = opts.now ?? Date.now;
-  // Map order is insertion order: re-inserting on a hit makes it an LRU.
-  const entries = new Map<string, { at: number; value: Promise<unknown> }>();
+  // ttlResolution 0: read the clock on every check (the TTL is short and tests move the clock).
+  const entries = new LRUCache<string, { value: Promise<unknown> }>({
+    max: opts.max ?? 1000,
+    ttl: opts.ttlMs ?? 5 * 60_000,
+    ttlResolution: 0,
+    perf: { now },
+  });
   return {
     async get<T>(key: string, load: () => Promise<T>): Promise<T> {
       const hit = entries.get(key);
-      if (hit && now() - hit.at < ttl) {
-        entries.delete(key);
-        entries.set(key, hit);
-        return hit.value as Promise<T>;
-      }
-      const value = load();
-      entries.delete(key);
-      entries.set(key, { at: now(), value });
-      while (entries.size > max) entries.delete(entries.keys().next().value!);
+      if (hit) return hit.value as Promise<T>;
+      const entry = { value: load() };
+      entries.set(key, entry);
       // A failure is not cached: the next call tries Vault again.
-      value.catch(() => {
-        if (entries.get(key)?.value === value) entries.delete(key);
+      entry.value.catch(() => {
+        if (entries.peek(key) === entry) entries.delete(key);
       });
-      return value;
+      return entry.value;
     },
     size: () => entries.size,
   };
