@@ -35,7 +35,7 @@ import { AuthError } from './errors/index.js';
 import { createOAuthServer, type OAuthServer, type OAuthServerDeps } from './oauth/server.js';
 import { createUpstreamRegistry } from './oauth/upstream/index.js';
 import type { UpstreamRegistry } from './oauth/upstream/types.js';
-import type { ToolDef } from './mcp/tool.js';
+import { scopesSupported } from './mcp/tool.js';
 import type { Pool } from './db/pool.js';
 import type { TenantResolver } from './tenancy/index.js';
 
@@ -273,11 +273,6 @@ export async function start(config: Readonly<Config>, opts: StartOptions = {}): 
     await db.close().catch(() => undefined);
     throw e;
   }
-}
-
-/** Every scope some tool needs, plus the default read scope: what clients may ask for. */
-function scopesSupported(tools: readonly ToolDef[]): string[] {
-  return [...new Set(['vault:read', ...tools.flatMap((t) => t.scopes)])];
 }
 
 function ownIssuerVerifier(config: Readonly<Config>, oauth: OAuthServer, pool: Pool, resolveTenant: TenantResolver) {

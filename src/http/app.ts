@@ -25,7 +25,7 @@ import type { Tenant } from '../tenancy/tenant.js';
 import { createMcpServer, onlyToolRequests } from '../mcp/server.js';
 import { wantsProgress } from '../mcp/progress.js';
 import type { McpSurface } from '../mcp/surface.js';
-import { mayCall, type ToolDef } from '../mcp/tool.js';
+import { mayCall, scopesSupported, type ToolDef } from '../mcp/tool.js';
 import { authenticate } from './authenticate.js';
 import { closeIfUnread, fromBodyParserError } from './body.js';
 import { mcpCors } from './cors.js';
@@ -74,7 +74,7 @@ const REQUEST_ID_RE = /^[\w.-]{1,64}$/;
 export function createApp(deps: AppDeps): express.Express {
   const { config, log } = deps;
   const resourceMetadata = getOAuthProtectedResourceMetadataUrl(new URL(config.resource));
-  const scopesSupported = [...new Set(['vault:read', ...deps.tools.flatMap((t) => t.scopes)])];
+  const scopes = scopesSupported(deps.tools);
   const app = express();
   app.disable('x-powered-by');
   app.set('trust proxy', parseTrustProxy(config.trustProxy));
@@ -138,7 +138,7 @@ export function createApp(deps: AppDeps): express.Express {
     res.json({
       resource: config.resource,
       authorization_servers: deps.authorizationServers,
-      scopes_supported: scopesSupported,
+      scopes_supported: scopes,
       bearer_methods_supported: ['header'],
       resource_name: 'vault-mcp (Veeva Vault)',
     });

@@ -62,6 +62,11 @@ export function defineTool<Shape extends z.ZodRawShape>(def: ToolDef<Shape>): To
   return def;
 }
 
+/** Every scope some tool needs, plus the default read scope: what clients may ask for (both metadata documents). */
+export function scopesSupported(tools: readonly Pick<ToolDef, 'scopes'>[]): string[] {
+  return [...new Set(['vault:read', ...tools.flatMap((t) => t.scopes)])];
+}
+
 /** True when `scopes` includes every scope the tool needs. */
 export function mayCall(tool: Pick<ToolDef, 'scopes'>, scopes: readonly string[]): boolean {
   return tool.scopes.every((s) => scopes.includes(s));
