@@ -12,6 +12,7 @@
  *
  * @module
  */
+import { singleFlight } from '../shared/single-flight.js';
 import { timingSafeEqual } from 'node:crypto';
 import { LRUCache } from 'lru-cache';
 import type { NotifyListener } from '../db/notify-listener.js';
@@ -73,7 +74,7 @@ export function createApiKeyVerifier(opts: {
     if (id === '*') rows?.clear();
     else rows?.delete(id);
   });
-  const inflight = new Map<string, Promise<KeyRow | null>>();
+  const reads = singleFlight<KeyRow | null>();
 
   async function read(id: string): Promise<KeyRow | null> {
     const r = await opts.pool.query<KeyRow & Record<string, unknown>>(
@@ -88,18 +89,15 @@ export function createApiKeyVerifier(opts: {
     if (!rows || !listener?.listening) return read(id);
     const hit = rows.get(id);
     if (hit && hit.generation === listener.generation) return hit.row;
-    let p = inflight.get(id);
-    if (!p) {
+    return reads.run(id, () => {
+      // Taken before the query starts: a change notified meanwhile keeps this row out of the cache.
       const [generation, seen] = [listener.generation, changes];
-      p = read(id).then((row) => {
+      return read(id).then((row) => {
         if (listener.listening && listener.generation === generation && changes === seen)
           rows.set(id, { row, generation }, row ? undefined : { ttl: Math.min(c!.ttlMs, c!.negativeTtlMs) });
         return row;
       });
-      inflight.set(id, p);
-      void p.catch(() => undefined).finally(() => inflight.delete(id));
-    }
-    return p;
+    });
   }
 
   // last_used_at: remembered here, written in one statement now and then (never on the request path).
