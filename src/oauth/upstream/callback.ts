@@ -7,8 +7,8 @@
  *
  * @module
  */
-import { timingSafeEqual } from 'node:crypto';
 import { AppError } from '../../errors/index.js';
+import { safeEqual } from '../util.js';
 
 const DENIALS: Record<string, string> = {
   access_denied: 'the sign-in was cancelled or refused',
@@ -28,12 +28,6 @@ function sameOrigin(a: string, b: string): boolean {
   } catch {
     return false;
   }
-}
-
-function sameString(a: string, b: string): boolean {
-  const x = Buffer.from(a);
-  const y = Buffer.from(b);
-  return x.length === y.length && timingSafeEqual(x, y);
 }
 
 /**
@@ -56,7 +50,7 @@ export function checkCallback(
   const q = url.searchParams;
   const state = q.get('state');
   // State first: an error response with a foreign state is not ours to report.
-  if (state === null || !sameString(state, o.expectedState)) {
+  if (state === null || !safeEqual(state, o.expectedState)) {
     throw new AppError(
       'ERR_BAD_REQUEST',
       `The ${o.providerName} callback's state does not match this sign-in (${state === null ? 'missing' : 'different'}); start the sign-in again`,
