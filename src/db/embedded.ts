@@ -13,7 +13,7 @@
  * @module
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import {
   chmod,
@@ -36,6 +36,7 @@ import { constants, tmpdir } from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
 import { assertPortFree } from '../net/ports.js';
+import { readOrCreateSecret } from './secret-key.js';
 
 export interface EmbeddedDb {
   /** Connection string of the database asked for (`vault_mcp` by default). */
@@ -76,7 +77,8 @@ export async function startEmbeddedPostgres(opts: EmbeddedOptions): Promise<Embe
   const log = opts.onLog ?? (() => {});
   await mkdir(path.dirname(dir), { recursive: true });
   const where = await locate(dir, await loadBinaries());
-  const password = await readOrCreatePassword(`${dir}.password`);
+  // The superuser password lives beside the cluster, readable by this OS user only.
+  const password = await readOrCreateSecret(`${dir}.password`, 18, 'base64url');
   const server = (port: number) => `postgres://postgres:${encodeURIComponent(password)}@127.0.0.1:${port}`;
   const info = { dataDir: where.dataDir, relocated: where.relocated };
 
@@ -289,16 +291,6 @@ async function linkTree(from: string, to: string): Promise<void> {
       await linkTree(src, dst);
     } else if (e.isSymbolicLink()) await symlink(await readlink(src), dst);
     else await link(src, dst).catch(() => copyFile(src, dst));
-  }
-}
-
-/** The superuser password lives beside the cluster, readable by this OS user only. */
-async function readOrCreatePassword(file: string): Promise<string> {
-  try {
-    return (await readFile(file, 'utf8')).trim();
-  } catch {
-    await writeFile(file, randomBytes(18).toString('base64url'), { mode: 0o600, flag: 'wx' }).catch(() => undefined);
-    return (await readFile(file, 'utf8')).trim();
   }
 }
 

@@ -17,12 +17,25 @@ import type { Config } from '../config/index.js';
 export async function stableSecretKey(config: Readonly<Config>, embedded: boolean): Promise<string | undefined> {
   if (config.secretKey) return config.secretKey;
   if (!embedded) return undefined;
-  const file = path.join(config.db.dataDir, 'secret.key');
+  return readOrCreateSecret(path.join(config.db.dataDir, 'secret.key'), 32, 'base64');
+}
+
+/**
+ * The secret kept in `file` (readable by this OS user only), created with `bytes` random bytes if
+ * missing. `wx`: when two processes race, the first write wins and both read the same value.
+ *
+ * @example
+ * const password = await readOrCreateSecret(`${dir}.password`, 18, 'base64url');
+ */
+export async function readOrCreateSecret(
+  file: string,
+  bytes: number,
+  encoding: 'base64' | 'base64url',
+): Promise<string> {
   try {
     return (await readFile(file, 'utf8')).trim();
   } catch {
-    const key = randomBytes(32).toString('base64');
-    await writeFile(file, key, { mode: 0o600, flag: 'wx' }).catch(() => undefined);
+    await writeFile(file, randomBytes(bytes).toString(encoding), { mode: 0o600, flag: 'wx' }).catch(() => undefined);
     return (await readFile(file, 'utf8')).trim();
   }
 }
