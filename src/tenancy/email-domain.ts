@@ -65,7 +65,7 @@ export function normalizeEmail(email: string): { email: string; local: string; d
   if (parts.length !== 2 || !rawLocal || !rawDomain) throw refuse("is not usable: expected exactly one '@'");
   if (!LOCAL_RE.test(rawLocal))
     throw refuse('has a local part (before the @) that is not plain printable ASCII, which is not accepted');
-  const problem = domainProblem(/^[\x21-\x7e]*$/.test(rawDomain) ? rawDomain.toLowerCase() : rawDomain);
+  const problem = domainProblem(asciiLower(rawDomain));
   if (problem) throw refuse(`does not have a usable domain: ${problem}`);
   const local = rawLocal.toLowerCase();
   const domain = rawDomain.toLowerCase();
@@ -73,11 +73,12 @@ export function normalizeEmail(email: string): { email: string; local: string; d
 }
 
 /**
- * The domain of a verified email address (see {@link normalizeEmail}).
+ * Lower-case `s` only when it is plain printable ASCII: lower-casing Unicode first would fold look-alikes
+ * (the Kelvin sign U+212A becomes `k`) into a real domain before {@link domainProblem} can refuse them.
  *
  * @example
- * emailDomain('Ann@Acme.COM'); // 'acme.com'
+ * domainProblem(asciiLower(hd));
  */
-export function emailDomain(email: string): string {
-  return normalizeEmail(email).domain;
+export function asciiLower(s: string): string {
+  return /^[\x21-\x7e]*$/.test(s) ? s.toLowerCase() : s;
 }

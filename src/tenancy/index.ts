@@ -3,7 +3,7 @@
  *
  * @module
  */
-export { domainProblem, emailDomain, normalizeEmail } from './email-domain.js';
+export { domainProblem, normalizeEmail } from './email-domain.js';
 export { loadTenantsFile, readTenantsFile } from './load-tenants-file.js';
 export {
   checkTenantInput,

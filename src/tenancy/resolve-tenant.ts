@@ -26,7 +26,7 @@ import type { MigrationFile } from '../db/migrate.js';
 import type { Pool } from '../db/pool.js';
 import { parseSchemaName } from '../db/schema-name.js';
 import { AppError, AuthError } from '../errors/index.js';
-import { domainProblem, normalizeEmail } from './email-domain.js';
+import { asciiLower, domainProblem, normalizeEmail } from './email-domain.js';
 import { provisionPersonalTenant } from './provision-tenant.js';
 import { domainSuffixes, isPublicDomain, isPublicSuffix } from './public-domains.js';
 import { TenantIdpSchema, TenantVaultSchema, type Tenant, type TenantIdp } from './tenant.js';
@@ -161,7 +161,7 @@ export function createTenantResolver(deps: TenantResolverDeps): TenantResolver {
         `This Google account is a consumer account (no Workspace domain, hd), and tenant "${row.id}" accepts only its Google Workspace accounts (allowConsumerAccounts is off)`,
       );
     }
-    const hdDomain = /^[\x21-\x7e]*$/.test(hd) ? hd.toLowerCase() : hd;
+    const hdDomain = asciiLower(hd);
     const hdRow = domainProblem(hdDomain) ? undefined : await cached(`domain:${hdDomain}`, () => byDomain(hdDomain));
     if (hdRow?.id !== row.id) {
       throw new AppError(

@@ -6,7 +6,7 @@
  */
 import { z } from 'zod';
 import type { SchemaName } from '../db/schema-name.js';
-import { domainProblem } from './email-domain.js';
+import { asciiLower, domainProblem } from './email-domain.js';
 
 /** Secrets are referenced by the name of the environment variable that holds them. */
 const EnvVarName = z.string().regex(/^[A-Z_][A-Z0-9_]*$/, 'must be an environment variable name');
@@ -105,7 +105,7 @@ export const TenantIdSchema = z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/, 'low
  */
 export const DomainSchema = z.string().transform((given, ctx) => {
   const d = given.trim().replace(/\.$/, '');
-  const lower = /^[\x21-\x7e]*$/.test(d) ? d.toLowerCase() : d;
+  const lower = asciiLower(d);
   const problem = domainProblem(lower);
   if (problem) {
     ctx.addIssue({ code: 'custom', message: `${JSON.stringify(given.slice(0, 120))} is not usable: ${problem}` });
