@@ -12,6 +12,7 @@
  * @module
  */
 import { createHmac, hkdfSync } from 'node:crypto';
+import { LRUCache } from 'lru-cache';
 
 const SALT = 'vault-mcp/audit-chain/v2';
 
@@ -45,11 +46,10 @@ function derive(secret: string, tenantId: string): TenantAuditKey {
  */
 export function createAuditKeys(secretKey: string, previous: readonly string[] = []): AuditKeys {
   const secrets = [secretKey, ...previous];
-  const cache = new Map<string, TenantAuditKey[]>();
+  const cache = new LRUCache<string, TenantAuditKey[]>({ max: 10_000 });
   const all = (tenantId: string) => {
     let keys = cache.get(tenantId);
     if (!keys) {
-      if (cache.size > 10_000) cache.clear();
       keys = secrets.map((s) => derive(s, tenantId));
       cache.set(tenantId, keys);
     }
