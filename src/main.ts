@@ -36,7 +36,6 @@ import { createOAuthServer, type OAuthServer, type OAuthServerDeps } from './oau
 import { createUpstreamRegistry } from './oauth/upstream/index.js';
 import type { UpstreamRegistry } from './oauth/upstream/types.js';
 import { scopesSupported } from './mcp/tool.js';
-import type { Pool } from './db/pool.js';
 import type { TenantResolver } from './tenancy/index.js';
 
 export interface Running {
@@ -190,7 +189,7 @@ export async function start(config: Readonly<Config>, opts: StartOptions = {}): 
     const auth = createAuthFromConfig(config, {
       pool,
       onError: (e) => log.warn({ err: e.message }, 'api key bookkeeping failed'),
-      ownIssuer: oauth && ownIssuerVerifier(config, oauth, pool, resolveTenant),
+      ownIssuer: oauth && ownIssuerVerifier(config, oauth, resolveTenant),
       listenUrl: config.cache.listenUrl ?? db.url,
     });
     closeAuth = () => auth.close();
@@ -275,7 +274,7 @@ export async function start(config: Readonly<Config>, opts: StartOptions = {}): 
   }
 }
 
-function ownIssuerVerifier(config: Readonly<Config>, oauth: OAuthServer, pool: Pool, resolveTenant: TenantResolver) {
+function ownIssuerVerifier(config: Readonly<Config>, oauth: OAuthServer, resolveTenant: TenantResolver) {
   return createOwnIssuerVerifier({
     issuer: oauth.config.issuer,
     audience: config.resource,
@@ -284,13 +283,10 @@ function ownIssuerVerifier(config: Readonly<Config>, oauth: OAuthServer, pool: P
     algorithms: ['ES256', 'EdDSA'],
     clockSkewSeconds: config.auth.clockSkewSeconds,
     resolveTenant,
+    // The grants module owns control.oauth_grants: no SQL of its own here.
     grantStatus: async (id) => {
-      const { rows } = await pool.query<{ revoked_at: Date | null; revoked_reason: string | null; upstream: string }>(
-        'SELECT revoked_at, revoked_reason, upstream FROM control.oauth_grants WHERE id = $1',
-        [id],
-      );
-      const r = rows[0];
-      return r && { revoked: r.revoked_at !== null, revokedReason: r.revoked_reason, upstream: r.upstream };
+      const g = await oauth.grants.get(id);
+      return g && { revoked: g.revokedAt !== null, revokedReason: g.revokedReason, upstream: g.upstream };
     },
   });
 }
