@@ -26,7 +26,7 @@ import type { VariantName } from './stack-server.js';
 type ServerName = Exclude<VariantName, 'sim'>;
 
 /** Rows measured each round; `vs` names the row whose work is the same minus our stack (the target baseline). */
-const VARIANTS: { name: string; server: ServerName; tool: string; args: Record<string, unknown>; vs?: string }[] = [
+const ALL_VARIANTS: { name: string; server: ServerName; tool: string; args: Record<string, unknown>; vs?: string }[] = [
   { name: 'bare SDK, static whoami', server: 'bare', tool: 'whoami', args: {} },
   { name: 'bare SDK + Vault call, whoami', server: 'bare-vault', tool: 'whoami', args: {} },
   { name: 'bare SDK + Vault call, documents', server: 'bare-vault', tool: 'documents_query', args: BENCH_DOCS_ARGS },
@@ -47,6 +47,10 @@ const VARIANTS: { name: string; server: ServerName; tool: string; args: Record<s
     vs: 'bare SDK + Vault call, documents',
   },
 ];
+// BENCH_VARIANTS=<regex>: measure only the rows whose name matches (e.g. while profiling one path). The
+// static row stays: every ratio is printed against it too.
+const only = process.env.BENCH_VARIANTS ? new RegExp(process.env.BENCH_VARIANTS) : undefined;
+const VARIANTS = ALL_VARIANTS.filter((v, i) => i === 0 || !only || only.test(v.name));
 const CONCURRENCY = 32;
 const DURATION_MS = Number(process.env.BENCH_DURATION_MS ?? 4000);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
@@ -158,7 +162,7 @@ export default async function run(): Promise<void> {
   });
   console.log(`\nconcurrency ${CONCURRENCY}, median of ${ROUNDS} rounds of ${DURATION_MS} ms:`);
   VARIANTS.forEach((v, i) => {
-    if (!v.vs) return;
+    if (!v.vs || !VARIANTS.some((b) => b.name === v.vs)) return;
     const fair = ratio(
       i,
       VARIANTS.findIndex((b) => b.name === v.vs),

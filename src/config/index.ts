@@ -191,6 +191,7 @@ const EnvSchema = z.object({
     .regex(/^[\w:.-]{1,64}$/, 'letters, digits, _ : . - (max 64)')
     .default('vault-mcp:rl'),
   RATE_LIMIT_STORE_TIMEOUT_MS: int(250, 10, 10_000),
+  RATE_LIMIT_SYNC_MS: int(100, 0, 10_000),
   // Performance (issue 14): the API-key cache (evicted through LISTEN/NOTIFY) and the caps of the
   // in-memory caches (least recently used entries are evicted first).
   API_KEY_CACHE_SECONDS: int(30, 0, 300),
@@ -536,6 +537,8 @@ function toConfig(e: ParsedEnv, publicUrl: string, resource: string) {
         keyPrefix: e.RATE_LIMIT_KEY_PREFIX,
         /** A store slower than this (or down) falls back to the in-process limiter. */
         timeoutMs: e.RATE_LIMIT_STORE_TIMEOUT_MS,
+        /** Local decisions far from the limit reach the store at most this late (0: every request asks the store). */
+        syncMs: e.RATE_LIMIT_SYNC_MS,
       },
     },
     cache: {

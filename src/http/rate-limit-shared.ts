@@ -24,6 +24,7 @@ import { createPool, type Pool } from '../db/pool.js';
 import type { Logger } from '../log/index.js';
 import type { Metrics } from '../metrics/index.js';
 import { createRateLimiter, type RateLimiter } from './rate-limit.js';
+import { createSyncedCounter, type StoreCount } from './rate-limit-sync.js';
 
 export interface ClosableRateLimiter extends RateLimiter {
   /** `memory`, `postgres` or `redis`. */
@@ -63,6 +64,7 @@ export async function createRateLimiterFromConfig(
     burst,
     keyPrefix: store.keyPrefix,
     timeoutMs: store.timeoutMs,
+    syncMs: store.syncMs,
     ...(store.kind === 'redis' ? { redisUrl: store.redisUrl! } : { pool: deps.pool }),
     log: deps.log,
     metrics: deps.metrics,
@@ -81,6 +83,8 @@ export async function createSharedRateLimiter(
     burst: number;
     keyPrefix: string;
     timeoutMs: number;
+    /** Sync local decisions to the store at least this often (ms); 0 asks the store on every request. */
+    syncMs: number;
     log: Logger;
     metrics?: Metrics;
   } & ({ redisUrl: string } | { pool: Pool }),
@@ -169,30 +173,40 @@ export async function createSharedRateLimiter(
     close = () => pool.end();
   }
 
+  /** One increment in the store, within the timeout; over the limit is an answer, not a failure. */
+  const increment = async (key: string, n: number): Promise<StoreCount> => {
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      const res = await Promise.race([
+        limiter.consume(key, n).catch((e: unknown) => {
+          if (e instanceof RateLimiterRes) return e;
+          throw e;
+        }),
+        new Promise<never>((_, reject) => {
+          timer = setTimeout(() => reject(new Error(`no answer within ${opts.timeoutMs} ms`)), opts.timeoutMs);
+        }),
+      ]);
+      down = false;
+      return { consumed: res.consumedPoints, msBeforeNext: res.msBeforeNext };
+    } finally {
+      clearTimeout(timer);
+    }
+  };
+  const counter = createSyncedCounter({ points, syncMs: opts.syncMs, increment, onSyncError: markDown });
+
   return {
     store: storeName,
     async take(key, count = 1) {
-      let timer: NodeJS.Timeout | undefined;
       try {
-        await Promise.race([
-          limiter.consume(key, count),
-          new Promise((_, reject) => {
-            timer = setTimeout(() => reject(new Error(`no answer within ${opts.timeoutMs} ms`)), opts.timeoutMs);
-          }),
-        ]);
-        down = false;
-        return 0;
+        return await counter.take(key, count);
       } catch (e) {
-        if (e instanceof RateLimiterRes) {
-          down = false;
-          return Math.max(1, Math.ceil(e.msBeforeNext / 1000));
-        }
         storeFailed(e);
         return fallback.take(key, count);
-      } finally {
-        clearTimeout(timer);
       }
     },
-    close,
+    async close() {
+      await counter.flush();
+      await close();
+    },
   };
 }

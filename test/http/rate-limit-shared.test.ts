@@ -7,6 +7,7 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { connect, createServer, type Server, type Socket } from 'node:net';
+import { Redis } from 'ioredis';
 import { after, before, describe, it } from 'node:test';
 import { loadConfig } from '../../src/config/index.js';
 import { createPool } from '../../src/db/pool.js';
@@ -185,6 +186,7 @@ describe('shared rate limit: the store down or hanging leaves the in-process lim
         burst: 3,
         keyPrefix: prefix(),
         timeoutMs: 100,
+        syncMs: 100,
         log,
         metrics,
         ...(kind === 'redis' ? { redisUrl: url } : { pool }),
@@ -242,6 +244,7 @@ describe('shared rate limit: the store down or hanging leaves the in-process lim
       burst: 6,
       keyPrefix: prefix(),
       timeoutMs: 200,
+      syncMs: 100,
       redisUrl: `redis://127.0.0.1:${port}`,
       log,
       metrics,
@@ -286,4 +289,60 @@ describe('shared rate limit: the store down or hanging leaves the in-process lim
       await stopProxy(proxy);
     }
   });
+});
+
+describe('shared rate limit with local decisions between syncs (RATE_LIMIT_SYNC_MS)', () => {
+  for (const kind of ['postgres', 'redis'] as const) {
+    it(`${kind}: two replicas, 600 concurrent requests, budget 200: 200 to 210 pass, none counted twice or lost`, async () => {
+      let db: TestDb | undefined;
+      let pool: ReturnType<typeof createPool> | undefined;
+      if (kind === 'postgres') {
+        db = await createTestDatabase();
+        pool = createPool({ url: db.url, max: 2, statementTimeoutMs: 5000 });
+        await pool.query('CREATE SCHEMA control'); // what migrations make; the limiter creates its table
+      }
+      const metrics = createMetrics({ defaultMetrics: false });
+      const keyPrefix = prefix();
+      const replicas = await Promise.all(
+        [0, 1].map(() =>
+          createSharedRateLimiter({
+            perMinute: 1200,
+            burst: 200, // 200 points per 10 s window
+            keyPrefix,
+            timeoutMs: 1000,
+            syncMs: 100,
+            log,
+            metrics,
+            ...(kind === 'redis' ? { redisUrl: REDIS_URL } : { pool: pool! }),
+          }),
+        ),
+      );
+      try {
+        const waits = await Promise.all(
+          Array.from({ length: 600 }, (_, i) => Promise.resolve(replicas[i % 2]!.take('t:acme'))),
+        );
+        const allowed = waits.filter((w) => w === 0).length;
+        assert.ok(allowed >= 200 && allowed <= 210, `${allowed} of 600 allowed`);
+        // Far from the limit again (a fresh key): requests are decided locally, and all of them reach the store.
+        for (let i = 0; i < 40; i++) assert.equal(await replicas[i % 2]!.take('t:beta'), 0);
+        for (const r of replicas) await r.close();
+        const redis = kind === 'redis' ? new Redis(REDIS_URL) : undefined;
+        const stored = redis
+          ? Number(await redis.get(`${keyPrefix}:t:beta`).finally(() => redis.disconnect()))
+          : Number(
+              (
+                await pool!.query<{ points: number }>('SELECT points FROM control.rate_limits WHERE key = $1', [
+                  `${keyPrefix}:t:beta`,
+                ])
+              ).rows[0]?.points,
+            );
+        assert.equal(stored, 40, 'the store counted each request once');
+        assert.equal((await metrics.rateLimitFallbacks.get()).values[0]?.value ?? 0, 0, 'the store decided');
+      } finally {
+        for (const r of replicas) await r.close().catch(() => undefined);
+        await pool?.end();
+        await db?.drop();
+      }
+    });
+  }
 });
