@@ -60,7 +60,13 @@ describe('config: HTTP edge keys', () => {
       keepAliveTimeoutMs: 65_000,
       maxConnectionsPerClient: 256,
       metricsPort: undefined,
-      rateLimitStore: { kind: 'postgres', redisUrl: undefined, keyPrefix: 'vault-mcp:rl', timeoutMs: 250 },
+      rateLimitStore: {
+        kind: 'postgres',
+        redisUrl: undefined,
+        keyPrefix: 'vault-mcp:rl',
+        timeoutMs: 250,
+        syncMs: 100,
+      },
     });
     const r = loadConfig({ NODE_ENV: 'test', REDIS_URL: 'redis://127.0.0.1:6379', METRICS_PORT: '9464' });
     assert.equal(r.httpEdge.rateLimitStore.kind, 'redis', 'REDIS_URL selects Redis');

@@ -21,7 +21,7 @@ function fixedWindowStore(windowMs: number, clock: { t: number }) {
       failing = v;
     },
     count: (key: string) => windows.get(key)?.count ?? 0,
-    async increment(key: string, n: number): Promise<StoreCount> {
+    increment: async (key: string, n: number): Promise<StoreCount> => {
       calls++;
       await new Promise((r) => setImmediate(r)); // an answer takes a turn of the event loop, as over a socket
       if (failing) throw new Error('store down');
@@ -43,7 +43,12 @@ describe('synced rate-limit counter', () => {
   it('far from the limit: 1,000 requests decided with a handful of store calls, and all of them counted', async () => {
     const clock = { t: 0 };
     const store = fixedWindowStore(60_000, clock);
-    const counter = createSyncedCounter({ points: 100_000, syncMs: 100, increment: store.increment, now: () => clock.t });
+    const counter = createSyncedCounter({
+      points: 100_000,
+      syncMs: 100,
+      increment: store.increment,
+      now: () => clock.t,
+    });
     assert.equal(await takeAll(counter, 't:acme', 1000), 1000);
     assert.ok(store.calls <= 20, `${store.calls} store calls for 1,000 requests`);
     await counter.flush();
@@ -74,7 +79,10 @@ describe('synced rate-limit counter', () => {
     );
     const allowed = results.filter((w) => w === 0).length;
     assert.ok(allowed >= 200 && allowed <= 210, `${allowed} of 600 allowed for a budget of 200`);
-    assert.ok(results.filter((w) => w > 0).every((w) => w === 10), 'refusals name the time to the window end');
+    assert.ok(
+      results.filter((w) => w > 0).every((w) => w === 10),
+      'refusals name the time to the window end',
+    );
   });
 
   it('syncMs 0: every request asks the store', async () => {
