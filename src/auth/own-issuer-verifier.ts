@@ -7,8 +7,11 @@
  * - the user's email domain still maps to the tenant the token names (a domain or tenant removed →
  *   refused by the tenant resolver; moved to another tenant → refused here);
  * - a tenant that requires its own IdP refuses tokens of grants signed in through another provider.
- * Results are cached by the dispatcher's JWT cache (JWT_CACHE_SECONDS, ≤ 60 s): a revocation takes
- * effect within that.
+ * Results are cached by the dispatcher's JWT cache (JWT_CACHE_SECONDS) under their grant id: ending a
+ * grant, by any path, notifies {@link OAUTH_GRANTS_CHANNEL} (migration 0150) and every replica drops the
+ * grant's tokens at once. While a replica is not certainly listening, it trusts a cached result for
+ * a few seconds at most (`from-config.ts`). Tenant changes (a domain moved, SSO required) are not
+ * notified: they reach cached tokens within JWT_CACHE_SECONDS (and at the grant's next refresh).
  *
  * @module
  */
@@ -18,6 +21,9 @@ import { signInProviderProblem, type Tenant } from '../tenancy/tenant.js';
 import type { IssuerVerifier } from './create-verifier.js';
 import { claimScopes, createOidcVerifier } from './oidc-verifier.js';
 import type { Provider, UserContext } from './types.js';
+
+/** The channel migration 0150's trigger notifies with a grant id when the grant ends ('*' after a TRUNCATE). */
+export const OAUTH_GRANTS_CHANNEL = 'vault_mcp_oauth_grants';
 
 export interface OwnIssuerVerifierOptions {
   issuer: string;
