@@ -79,8 +79,7 @@ export function createOwnIssuerVerifier(opts: OwnIssuerVerifierOptions): IssuerV
           'ERR_AUTH_INVALID_TOKEN',
           "The token is not an access token of this server (typ is not 'at+jwt')",
         );
-      const user = await inner.verify(token);
-      const claims = JSON.parse(Buffer.from(token.split('.')[1]!, 'base64url').toString('utf8')) as { tenant: string };
+      const { user, claims } = await inner.verifyWithClaims(token);
       const status = await opts.grantStatus(user.grantId!);
       if (!status) throw new AuthError('ERR_AUTH_INVALID_TOKEN', 'The grant behind this token does not exist');
       if (status.revoked)
@@ -92,7 +91,7 @@ export function createOwnIssuerVerifier(opts: OwnIssuerVerifierOptions): IssuerV
       if (tenant.id !== claims.tenant)
         throw new AuthError(
           'ERR_AUTH_INVALID_TOKEN',
-          `The token was issued for tenant '${claims.tenant}', but ${user.email} now belongs to '${tenant.id}'; authorize again`,
+          `The token was issued for tenant '${String(claims.tenant)}', but ${user.email} now belongs to '${tenant.id}'; authorize again`,
         );
       const sso = signInProviderProblem(tenant, status.upstream);
       if (sso) throw new AuthError('ERR_AUTH_INVALID_TOKEN', `${sso}; authorize again`);
