@@ -69,7 +69,9 @@ export function createApiKeyVerifier(opts: {
       : undefined;
   // Bumped by every notification: a read that a notification may have overtaken is not cached.
   let changes = 0;
-  c?.listener.on((_channel, id) => {
+  c?.listener.on((channel, id) => {
+    // The listener may carry other channels too (grant changes); '*' is a lost or regained connection.
+    if (channel !== API_KEYS_CHANNEL && channel !== '*') return;
     changes++;
     if (id === '*') rows?.clear();
     else rows?.delete(id);

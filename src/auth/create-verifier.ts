@@ -48,7 +48,8 @@ export function createTokenVerifier(opts: {
    * Remember verified JWTs (JWT_CACHE_SECONDS): a signature check costs ~0.2 ms of CPU per request,
    * the largest cost of the stack. The same token bytes verified by the same verifiers give the same
    * answer until `exp`, so a short TTL changes nothing but when a JWKS key removal takes effect (at
-   * most `ttlMs` later). Absent or `ttlMs: 0`: every JWT is verified in full.
+   * most `ttlMs` later). Our own access tokens are dropped when their grant ends (`revocable`).
+   * Absent or `ttlMs: 0`: every JWT is verified in full.
    */
   jwtCache?: OpaqueCacheOptions;
 }): TokenVerifier {

@@ -14,6 +14,7 @@ import { createGithubActionsVerifier } from './github-actions-verifier.js';
 import { createGithubVerifier } from './github-verifier.js';
 import { createGoogleVerifiers, GOOGLE_ISSUER } from './google-verifier.js';
 import { createOidcVerifier } from './oidc-verifier.js';
+import { OAUTH_GRANTS_CHANNEL } from './own-issuer-verifier.js';
 import type { TokenVerifier } from './types.js';
 
 export interface AuthSetup {
@@ -22,11 +23,19 @@ export interface AuthSetup {
   authorizationServers: string[];
   /** Names of the enabled providers (for the boot log). */
   providers: string[];
-  /** Resolves once API-key changes are being listened to (the cache is used from then on), or false after `ms`. */
+  /** Resolves once API-key and grant changes are being listened to (the caches are trusted from then on), or false after `ms`. */
   ready(ms: number): Promise<boolean>;
-  /** Stop the key-change listener and write pending `last_used_at` values. */
+  /** Stop the change listener and write pending `last_used_at` values. */
   close(): Promise<void>;
 }
+
+/**
+ * How long a replica that is not certainly listening for grant changes (listener down, reconnecting,
+ * or none) trusts a verified access token of ours before checking its grant again: a revocation it
+ * cannot hear takes effect within this. A silently dead LISTEN connection goes unnoticed about as
+ * long (its probe runs every 5 s), so listening replicas have much the same bound in the worst case.
+ */
+export const UNHEARD_GRANT_TRUST_MS = 5_000;
 
 /**
  * @example
@@ -40,7 +49,10 @@ export function createAuthFromConfig(
     onError?: (e: Error) => void;
     fetch?: typeof fetch;
     ownIssuer?: IssuerVerifier;
-    /** Where to LISTEN for API-key changes; absent: API keys are read from Postgres on every request. */
+    /**
+     * Where to LISTEN for API-key and grant changes; absent: API keys are read from Postgres on every
+     * request and our own access tokens are re-verified after {@link UNHEARD_GRANT_TRUST_MS}.
+     */
     listenUrl?: string;
   },
 ): AuthSetup {
@@ -59,14 +71,19 @@ export function createAuthFromConfig(
   const jwt: IssuerVerifier[] = [];
   // API keys are always on: a key exists only if an admin created one.
   const listener: NotifyListener | undefined =
-    deps.listenUrl && config.cache.apiKeySeconds
-      ? createNotifyListener({ url: deps.listenUrl, channels: [API_KEYS_CHANNEL], onError: deps.onError })
+    deps.listenUrl && (config.cache.apiKeySeconds || (deps.ownIssuer && a.jwtCacheSeconds))
+      ? createNotifyListener({
+          url: deps.listenUrl,
+          channels: [API_KEYS_CHANNEL, OAUTH_GRANTS_CHANNEL],
+          onError: deps.onError,
+        })
       : undefined;
   const apiKeys = createApiKeyVerifier({
     pool: deps.pool,
     issuer: config.publicUrl,
     onError: deps.onError,
     lastUsedFlushMs: config.cache.apiKeyLastUsedSeconds * 1000,
+    // API_KEY_CACHE_SECONDS=0 (the listener may be there for grants only): every key is read from Postgres.
     cache: listener && {
       listener,
       ttlMs: config.cache.apiKeySeconds * 1000,
@@ -120,6 +137,13 @@ export function createAuthFromConfig(
         ttlMs: a.jwtCacheSeconds * 1000,
         negativeTtlMs: Math.min(a.opaqueNegativeCacheSeconds, a.jwtCacheSeconds) * 1000,
         maxEntries: config.cache.identityMax,
+        // Our own access tokens: dropped on every replica when their grant ends (migration 0150).
+        revocable: deps.ownIssuer && {
+          keyOf: (user) => user.grantId,
+          listener,
+          channel: OAUTH_GRANTS_CHANNEL,
+          unheardTtlMs: UNHEARD_GRANT_TRUST_MS,
+        },
       },
     }),
     authorizationServers,

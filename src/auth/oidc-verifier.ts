@@ -42,6 +42,8 @@ export interface JwtIssuerVerifier {
   /** Every `iss` value this verifier accepts (the dispatcher routes by these). */
   issuers: string[];
   verify(token: string): Promise<UserContext>;
+  /** As `verify`, with the verified payload too (for checks the user does not carry). */
+  verifyWithClaims(token: string): Promise<{ user: UserContext; claims: JWTPayload }>;
   jwks: JwksCache;
 }
 
@@ -69,7 +71,7 @@ export function createOidcVerifier(opts: OidcVerifierOptions): JwtIssuerVerifier
         fetch: doFetch,
       });
 
-  async function verify(token: string): Promise<UserContext> {
+  async function verifyWithClaims(token: string): Promise<{ user: UserContext; claims: JWTPayload }> {
     let header;
     try {
       header = decodeProtectedHeader(token);
@@ -108,10 +110,10 @@ export function createOidcVerifier(opts: OidcVerifierOptions): JwtIssuerVerifier
       throw new AuthError('ERR_AUTH_INVALID_TOKEN', 'The token issue time (iat) is in the future');
     }
     const base = defaultUser(payload, provider, (opts.scopes ?? claimScopes)(payload));
-    return opts.toUser ? opts.toUser(payload, base) : base;
+    return { user: opts.toUser ? opts.toUser(payload, base) : base, claims: payload };
   }
 
-  return { issuers, verify, jwks };
+  return { issuers, verify: async (token) => (await verifyWithClaims(token)).user, verifyWithClaims, jwks };
 }
 
 /**

@@ -6,9 +6,14 @@
  * provider (or the CPU). Upstream outages are not cached. Concurrent lookups of one token share one
  * call. Bounded: the least recently used entries are evicted first.
  *
+ * Results that can be revoked before they expire (our own access tokens: their grant) are dropped
+ * when a notification names their revocation key, and are trusted for `ttlMs` only while those
+ * notifications are certainly heard; see {@link RevocableResults}.
+ *
  * @module
  */
 import { createHash } from 'node:crypto';
+import type { NotifyListener } from '../db/notify-listener.js';
 import { AuthError } from '../errors/index.js';
 import { singleFlight } from '../shared/single-flight.js';
 import type { UserContext } from './types.js';
@@ -18,9 +23,34 @@ export interface OpaqueCacheOptions {
   negativeTtlMs: number;
   /** Bound on entries; the least recently used are evicted first. */
   maxEntries?: number;
+  revocable?: RevocableResults;
 }
 
-type Entry = { until: number; user?: UserContext; error?: AuthError };
+/**
+ * Revocation by notification. A result whose `keyOf` is defined is dropped as soon as `listener`
+ * delivers that key on `channel` (or `'*'`, which drops every revocable result: also sent when the
+ * listener loses or regains its connection). It is kept for `ttlMs` only if the listener was listening
+ * from before its verification started until it ended, in one connection; otherwise (no listener, or
+ * down: a revocation could go unheard) for at most `unheardTtlMs`. A verification that a notification
+ * overtook is not cached at all: it may have read the state from before the revocation.
+ */
+export interface RevocableResults {
+  /** The revocation key of a result (a grant id), undefined for results not revoked this way. */
+  keyOf: (user: UserContext) => string | undefined;
+  listener: NotifyListener | undefined;
+  channel: string;
+  unheardTtlMs: number;
+}
+
+type Entry = {
+  until: number;
+  user?: UserContext;
+  error?: AuthError;
+  /** The revocation key of a revocable result. */
+  revocable?: string;
+  /** The listener generation a result kept for the full TTL was verified in. */
+  heardIn?: number;
+};
 
 /**
  * Wrap an introspection function with the cache.
@@ -35,29 +65,67 @@ export function cachedIntrospection(
   const max = opts.maxEntries ?? 10_000;
   const entries = new Map<string, Entry>();
   const inflight = singleFlight<UserContext>();
+  const rev = opts.revocable;
+  const listener = rev?.listener;
+  /** Revocation key → hashes of the cached results it revokes. */
+  const byKey = new Map<string, Set<string>>();
+  /** Counts notifications: a verification during which it moved is not cached. */
+  let notified = 0;
 
-  const put = (key: string, e: Entry) => {
-    entries.delete(key);
-    if (entries.size >= max) entries.delete(entries.keys().next().value!);
-    entries.set(key, e);
+  const drop = (hash: string) => {
+    const e = entries.get(hash);
+    if (!e) return;
+    entries.delete(hash);
+    if (e.revocable === undefined) return;
+    const hashes = byKey.get(e.revocable);
+    hashes?.delete(hash);
+    if (!hashes?.size) byKey.delete(e.revocable);
   };
+  const put = (hash: string, e: Entry) => {
+    drop(hash);
+    if (entries.size >= max) drop(entries.keys().next().value!);
+    entries.set(hash, e);
+    if (e.revocable === undefined) return;
+    const hashes = byKey.get(e.revocable);
+    if (hashes) hashes.add(hash);
+    else byKey.set(e.revocable, new Set([hash]));
+  };
+  const heard = (generation: number) => listener!.listening && listener!.generation === generation;
+
+  listener?.on((channel, key) => {
+    if (channel !== rev!.channel && channel !== '*') return;
+    notified++;
+    for (const k of key === '*' ? [...byKey.keys()] : [key]) for (const hash of [...(byKey.get(k) ?? [])]) drop(hash);
+  });
 
   return async (token) => {
     const key = createHash('sha256').update(token).digest('base64url');
     const now = Date.now();
     const hit = entries.get(key);
-    if (hit && hit.until > now) {
+    if (hit && hit.until > now && (hit.heardIn === undefined || heard(hit.heardIn))) {
       if (hit.error) throw hit.error;
       // Refresh recency (Map order is the LRU order).
       entries.delete(key);
       entries.set(key, hit);
       return hit.user!;
     }
-    if (hit) entries.delete(key);
-    return inflight.run(key, () =>
+    if (hit) drop(key);
+    // After a notification, a caller does not join a verification started before it.
+    const seen = notified;
+    const generation = listener?.generation;
+    return inflight.run(rev ? `${key}|${seen}` : key, () =>
       introspect(token).then(
         (user) => {
-          put(key, { user, until: Math.min(Date.now() + opts.ttlMs, user.expiresAt * 1000) });
+          const until = Math.min(Date.now() + opts.ttlMs, user.expiresAt * 1000);
+          const revocable = rev?.keyOf(user);
+          if (revocable === undefined) put(key, { user, until });
+          // One a notification overtook may have read the state from before a revocation: not cached.
+          else if (notified === seen) {
+            if (generation !== undefined && heard(generation))
+              put(key, { user, until, revocable, heardIn: generation });
+            else if (rev!.unheardTtlMs > 0)
+              put(key, { user, until: Math.min(until, Date.now() + rev!.unheardTtlMs), revocable });
+          }
           return user;
         },
         (e: unknown) => {

@@ -7,8 +7,11 @@
  * - the user's email domain still maps to the tenant the token names (a domain or tenant removed →
  *   refused by the tenant resolver; moved to another tenant → refused here);
  * - a tenant that requires its own IdP refuses tokens of grants signed in through another provider.
- * Results are cached by the dispatcher's JWT cache (JWT_CACHE_SECONDS, ≤ 60 s): a revocation takes
- * effect within that.
+ * Results are cached by the dispatcher's JWT cache (JWT_CACHE_SECONDS) under their grant id: ending a
+ * grant, by any path, notifies {@link OAUTH_GRANTS_CHANNEL} (migration 0150) and every replica drops the
+ * grant's tokens at once. While a replica is not certainly listening, it trusts a cached result for
+ * a few seconds at most (`from-config.ts`). Tenant changes (a domain moved, SSO required) are not
+ * notified: they reach cached tokens within JWT_CACHE_SECONDS (and at the grant's next refresh).
  *
  * @module
  */
@@ -18,6 +21,9 @@ import { signInProviderProblem, type Tenant } from '../tenancy/tenant.js';
 import type { IssuerVerifier } from './create-verifier.js';
 import { claimScopes, createOidcVerifier } from './oidc-verifier.js';
 import type { Provider, UserContext } from './types.js';
+
+/** The channel migration 0150's trigger notifies with a grant id when the grant ends ('*' after a TRUNCATE). */
+export const OAUTH_GRANTS_CHANNEL = 'vault_mcp_oauth_grants';
 
 export interface OwnIssuerVerifierOptions {
   issuer: string;
@@ -73,8 +79,7 @@ export function createOwnIssuerVerifier(opts: OwnIssuerVerifierOptions): IssuerV
           'ERR_AUTH_INVALID_TOKEN',
           "The token is not an access token of this server (typ is not 'at+jwt')",
         );
-      const user = await inner.verify(token);
-      const claims = JSON.parse(Buffer.from(token.split('.')[1]!, 'base64url').toString('utf8')) as { tenant: string };
+      const { user, claims } = await inner.verifyWithClaims(token);
       const status = await opts.grantStatus(user.grantId!);
       if (!status) throw new AuthError('ERR_AUTH_INVALID_TOKEN', 'The grant behind this token does not exist');
       if (status.revoked)
@@ -86,7 +91,7 @@ export function createOwnIssuerVerifier(opts: OwnIssuerVerifierOptions): IssuerV
       if (tenant.id !== claims.tenant)
         throw new AuthError(
           'ERR_AUTH_INVALID_TOKEN',
-          `The token was issued for tenant '${claims.tenant}', but ${user.email} now belongs to '${tenant.id}'; authorize again`,
+          `The token was issued for tenant '${String(claims.tenant)}', but ${user.email} now belongs to '${tenant.id}'; authorize again`,
         );
       const sso = signInProviderProblem(tenant, status.upstream);
       if (sso) throw new AuthError('ERR_AUTH_INVALID_TOKEN', `${sso}; authorize again`);

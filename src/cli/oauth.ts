@@ -1,7 +1,7 @@
 /**
  * `npm run oauth -- <grants list|grants revoke|keys rotate> …`: the authorization server's admin CLI.
- * Same database and SECRET_KEY as the server. A revoked grant ends at once for refresh, and for access
- * tokens at their next verification (within JWT_CACHE_SECONDS).
+ * Same database and SECRET_KEY as the server. A revoked grant ends at once for refresh and, on every
+ * replica, for its access tokens (Postgres NOTIFY at commit; see own-issuer-verifier.ts).
  *
  * Exit codes: 0 ok, 1 failed, 64 usage, 78 configuration.
  *
