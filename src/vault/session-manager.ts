@@ -12,6 +12,7 @@
  *
  * @module
  */
+import { LRUCache } from 'lru-cache';
 import { AppError } from '../errors/index.js';
 import type { Logger } from '../log/index.js';
 import { markActedAs, type Acted, type CallContext } from '../context/call-context.js';
@@ -57,7 +58,11 @@ export interface SessionManagerOptions {
   timeoutMs?: number;
   maxRetries?: number;
   clientIdPrefix?: string;
-  /** Most sessions kept in memory (VAULT_SESSION_CACHE_MAX); the least recently used are dropped (a shared store still has them). Default 10,000. */
+  /**
+   * Most sessions kept in memory (VAULT_SESSION_CACHE_MAX); the least recently used are dropped (a
+   * shared store still has them). Default 10,000. Also bounds the Vault clients (one per tenant and
+   * Vault URL, so never more than the sessions in use); a dropped client is made again when needed.
+   */
   maxCached?: number;
   /** Override the client factory (tests). */
   clientFor?: (tenant: Tenant) => VaultClient;
@@ -86,7 +91,7 @@ export function createSessionManager(opts: SessionManagerOptions) {
   const cache = createSessionCache({ max: opts.maxCached });
   const m = opts.metrics;
   const flights = singleFlight<CachedSession>();
-  const clients = new Map<string, VaultClient>();
+  const clients = new LRUCache<string, VaultClient>({ max: opts.maxCached ?? 10_000 });
   let closed = false;
 
   const clientFor =
