@@ -46,6 +46,7 @@ export interface TenantResolverDeps {
   cacheTtlMs: number;
   /** Most lookups kept (TENANT_CACHE_MAX); the least recently used are dropped first. Default 10,000. */
   cacheMax?: number;
+  /** Clock of the cache's TTL (tests; must not start at 0). */
   now?: () => number;
 }
 
@@ -82,10 +83,13 @@ const TENANT_COLUMNS =
  * const tenant = await resolveTenant(user);
  */
 export function createTenantResolver(deps: TenantResolverDeps): TenantResolver {
-  const now = deps.now ?? Date.now;
-  // Rows and domain lists by key (bounded: an LRU drops the least recently used beyond TENANT_CACHE_MAX).
-  const cache = new LRUCache<string, { value: Promise<unknown>; expires: number }>({
+  // Rows and domain lists by key, for TENANT_CACHE_TTL_MS (bounded: an LRU drops the least recently
+  // used beyond TENANT_CACHE_MAX).
+  const cache = new LRUCache<string, Promise<unknown>>({
     max: deps.cacheMax ?? 10_000,
+    ttl: Math.max(0, deps.cacheTtlMs),
+    // A test clock: expiry follows it, and a moved clock is seen at once (no cached reading).
+    ...(deps.now ? { perf: { now: deps.now }, ttlResolution: 0 } : {}),
   });
   // The validated Tenant of each cached row: parsed once per row, not on every request.
   const parsed = new WeakMap<TenantRow, Promise<Tenant>>();
@@ -94,9 +98,9 @@ export function createTenantResolver(deps: TenantResolverDeps): TenantResolver {
   function cached<T = TenantRow | undefined>(key: string, load: () => Promise<T>): Promise<T> {
     if (deps.cacheTtlMs <= 0) return load();
     const hit = cache.get(key);
-    if (hit && hit.expires > now()) return hit.value as Promise<T>;
+    if (hit) return hit as Promise<T>;
     const value = load();
-    cache.set(key, { value, expires: now() + deps.cacheTtlMs });
+    cache.set(key, value);
     value.catch(() => cache.delete(key));
     return value;
   }

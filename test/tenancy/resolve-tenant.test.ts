@@ -23,7 +23,7 @@ function user(over: Partial<UserContext>): UserContext {
 
 describe('resolveTenant', () => {
   let t: TenantDb;
-  let clock = 0;
+  let clock = 1_000_000;
   let resolve: TenantResolver;
   before(async () => {
     t = await createTenantDb();
