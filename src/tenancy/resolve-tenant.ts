@@ -183,17 +183,24 @@ export function createTenantResolver(deps: TenantResolverDeps): TenantResolver {
     );
     if (rows[0]) return rows[0];
     if (!deps.migrations) throw new Error('personal tenants need the tenant migrations');
-    await provisionPersonalTenant(deps.adminPool ?? deps.pool, email, {
+    const made = await provisionPersonalTenant(deps.adminPool ?? deps.pool, email, {
       migrations: deps.migrations,
       roles: deps.roles ?? true,
       publicDomains: deps.publicDomains,
       servingRole: deps.servingRole,
     });
-    const again = await deps.pool.query<TenantRow>(
-      `SELECT ${TENANT_COLUMNS} FROM control.tenants t WHERE t.personal_email = $1 AND t.removed_at IS NULL`,
-      [email],
-    );
-    return again.rows[0];
+    // The row as provisioning writes it, without reading it back: a personal tenant is its id, schema
+    // and address (no name, no identity provider; its Vault settings are the template's). A removed
+    // one was refused by provisioning.
+    return {
+      id: made.id,
+      display_name: null,
+      schema_name: made.schema,
+      vault: {},
+      personal_email: email,
+      allow_consumer_accounts: false,
+      idp: null,
+    };
   }
 
   function toTenant(row: TenantRow): Promise<Tenant> {

@@ -76,6 +76,50 @@ describe('resolveTenant', () => {
     );
   });
 
+  it("a new personal tenant's row is read once: provisioning's result is used, not read back", async () => {
+    const sql: string[] = [];
+    // The real pool, with the resolver's own queries recorded (provisioning runs on adminPool).
+    const recorded = new Proxy(t.pool, {
+      get(target, prop) {
+        if (prop === 'query')
+          return (text: string, values?: unknown[]) => {
+            sql.push(text);
+            return target.query(text, values);
+          };
+        const v: unknown = Reflect.get(target, prop, target);
+        return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
+      },
+    });
+    const personal = createTenantResolver({
+      pool: recorded,
+      adminPool: t.pool,
+      publicDomains: t.deps.publicDomains,
+      publicDomainsPolicy: 'personal',
+      personalTemplate: 'res',
+      migrations: t.deps.migrations,
+      roles: t.deps.roles,
+      cacheTtlMs: 1000,
+    });
+    const tenant = await personal(user({ email: 'Pat@Gmail.com' }));
+    const { rows } = await t.pool.query<{ id: string; schema_name: string }>(
+      "SELECT id, schema_name FROM control.tenants WHERE personal_email = 'pat@gmail.com'",
+    );
+    assert.deepEqual({ id: tenant.id, schema: tenant.schema }, { id: rows[0]!.id, schema: rows[0]!.schema_name });
+    assert.equal(tenant.vault.url, 'https://res.veevavault.com', "the template's Vault settings");
+    assert.equal(sql.filter((q) => q.includes('personal_email = $1')).length, 1, sql.join('\n'));
+    // An existing personal tenant: one read, no provisioning.
+    const again = createTenantResolver({
+      pool: recorded,
+      publicDomains: t.deps.publicDomains,
+      publicDomainsPolicy: 'personal',
+      personalTemplate: 'res',
+      cacheTtlMs: 1000,
+    });
+    sql.length = 0;
+    assert.equal((await again(user({ email: 'pat@gmail.com' }))).schema, tenant.schema);
+    assert.equal(sql.filter((q) => q.includes('personal_email = $1')).length, 1);
+  });
+
   it('with the cache off, every call reads the database', async () => {
     const fresh = createTenantResolver({
       pool: t.pool,
