@@ -2,8 +2,9 @@
  * Verified user → tenant.
  *
  * - API-key and GitHub Actions users carry `tenantId` and are mapped by id. An API key's act-as user
- *   (its email) must be at one of that tenant's domains, checked on every request: a key cannot act
- *   as someone outside its organisation, even if the tenant's domains changed after it was created.
+ *   (its email) must resolve to that tenant by the sign-in rule below, checked on every request: a
+ *   key cannot act as someone outside its organisation (nor at a sub-domain another tenant owns),
+ *   even if the tenant's domains changed after it was created.
  * - Everyone else needs an email with `email_verified: true`; its domain (strictly parsed, ASCII
  *   checked before lower-casing) must equal a tenant domain exactly, or be a sub-domain of one whose
  *   tenant opted in with `includeSubdomains`. The most specific match wins. `a.com` never matches
@@ -28,7 +29,8 @@ import { parseSchemaName } from '../db/schema-name.js';
 import { AppError, AuthError } from '../errors/index.js';
 import { asciiLower, domainProblem, normalizeEmail } from './email-domain.js';
 import { provisionPersonalTenant } from './provision-tenant.js';
-import { domainSuffixes, isPublicDomain, isPublicSuffix } from './public-domains.js';
+import { domainOwnerQuery } from './domain-owner.js';
+import { isPublicDomain } from './public-domains.js';
 import { TenantIdpSchema, TenantVaultSchema, type Tenant, type TenantIdp } from './tenant.js';
 
 export interface TenantResolverDeps {
@@ -114,29 +116,18 @@ export function createTenantResolver(deps: TenantResolverDeps): TenantResolver {
   }
 
   async function byDomain(domain: string): Promise<TenantRow | undefined> {
-    const { rows } = await deps.pool.query<TenantRow>(
-      `SELECT ${TENANT_COLUMNS} FROM control.tenant_domains d JOIN control.tenants t ON t.id = d.tenant_id
-        WHERE d.domain = ANY($1) AND (d.domain = $2 OR d.include_subdomains) AND t.removed_at IS NULL
-        ORDER BY length(d.domain) DESC LIMIT 1`,
-      [domainSuffixes(domain).filter((d) => !isPublicSuffix(d)), domain],
-    );
+    const { rows } = await deps.pool.query<TenantRow>(domainOwnerQuery(TENANT_COLUMNS, domain));
     return rows[0];
   }
 
-  async function domainsOf(id: string): Promise<{ domain: string; include_subdomains: boolean }[]> {
-    const { rows } = await deps.pool.query<{ domain: string; include_subdomains: boolean }>(
-      'SELECT domain, include_subdomains FROM control.tenant_domains WHERE tenant_id = $1',
-      [id],
-    );
-    return rows;
-  }
-
-  /** An API key's act-as user must be at one of its tenant's domains (the same rules as sign-in). */
+  /**
+   * An API key's act-as user must sign in to the key's tenant: the email's domain resolves to it by
+   * the sign-in rule (so a sub-domain another tenant owns, or a public suffix, never counts).
+   */
   async function checkActAs(row: TenantRow, actAs: string): Promise<void> {
     const { domain } = normalizeEmail(actAs);
-    const domains = await cached(`domains:${row.id}`, () => domainsOf(row.id));
-    const ok = domains.some((d) => d.domain === domain || (d.include_subdomains && domain.endsWith(`.${d.domain}`)));
-    if (!ok)
+    const owner = await cached(`domain:${domain}`, () => byDomain(domain));
+    if (owner?.id !== row.id)
       throw new AppError(
         'ERR_TENANT_ACT_AS_DOMAIN',
         `This API key acts as ${actAs}, whose domain "${domain}" is not a domain of tenant "${row.id}"; create a key that acts as a user of the tenant`,

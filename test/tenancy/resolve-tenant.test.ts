@@ -82,9 +82,9 @@ describe('resolveTenant', () => {
     const recorded = new Proxy(t.pool, {
       get(target, prop) {
         if (prop === 'query')
-          return (text: string, values?: unknown[]) => {
-            sql.push(text);
-            return target.query(text, values);
+          return (query: string | { text: string; values?: unknown[] }, values?: unknown[]) => {
+            sql.push(typeof query === 'string' ? query : query.text);
+            return typeof query === 'string' ? target.query(query, values) : target.query(query);
           };
         const v: unknown = Reflect.get(target, prop, target);
         return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
