@@ -2,8 +2,9 @@
  * Service API keys, bound to one tenant: `vmcp_<id>_<secret>`. Only the SHA-256 of the secret is
  * stored (the secret is 256 random bits, so a fast hash is enough: there is nothing to brute-force);
  * the id part lets us find the row without scanning, and the hash is compared in constant time.
- * A key may act as a named user (`act_as`), who must be at one of the tenant's domains (checked
- * here and again on every request by the tenant resolver): the audit then records the key as actor
+ * A key may act as a named user (`act_as`), whose email domain must resolve to the key's tenant by
+ * the sign-in rule (tenancy/domain-owner.ts; checked here and again on every request by the tenant
+ * resolver): the audit then records the key as actor
  * and the user as subject.
  *
  * @module
@@ -12,6 +13,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { z } from 'zod';
 import type { Pool } from '../db/pool.js';
 import { AppError } from '../errors/index.js';
+import { domainOwnerQuery } from '../tenancy/domain-owner.js';
 
 export const API_KEY_PREFIX = 'vmcp_';
 export const API_KEY_RE = /^vmcp_([0-9a-f]{16})_([A-Za-z0-9_-]{43})$/;
@@ -80,22 +82,19 @@ export async function createApiKey(pool: Pool, input: ApiKeyInput): Promise<{ ke
       `No tenant '${p.tenantId}' exists; create it first (npm run tenants -- add)`,
     );
   if (p.actAs) {
-    // The key may act only as a user of its own tenant: the same domain rules as sign-in.
+    // The key may act only as a user who signs in to its own tenant: the sign-in rule, not a copy.
     const domain = p.actAs.slice(p.actAs.lastIndexOf('@') + 1);
-    const d = await pool.query<{ domain: string }>(
-      'SELECT domain FROM control.tenant_domains WHERE tenant_id = $1 ORDER BY domain',
-      [p.tenantId],
-    );
-    const ok = await pool.query(
-      `SELECT 1 FROM control.tenant_domains WHERE tenant_id = $1
-          AND (domain = $2 OR (include_subdomains AND right($2, length(domain) + 1) = '.' || domain))`,
-      [p.tenantId, domain],
-    );
-    if (!ok.rowCount)
+    const owner = await pool.query<{ id: string }>(domainOwnerQuery('t.id', domain));
+    if (owner.rows[0]?.id !== p.tenantId) {
+      const d = await pool.query<{ domain: string }>(
+        'SELECT domain FROM control.tenant_domains WHERE tenant_id = $1 ORDER BY domain',
+        [p.tenantId],
+      );
       throw new AppError(
         'ERR_BAD_REQUEST',
         `Invalid API key: --act-as ${p.actAs} is not at a domain of tenant '${p.tenantId}' (${d.rows.map((r) => r.domain).join(', ') || 'it has no domains'}); a key may act only as a user of its own tenant`,
       );
+    }
   }
   const id = randomBytes(8).toString('hex');
   const secret = randomBytes(32).toString('base64url');

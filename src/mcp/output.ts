@@ -21,19 +21,11 @@ export const truncationShape = {
 type Obj = Record<string, unknown>;
 
 /**
- * @example
- * const value = capOutput({ total: 900, documents: rows, next_page: '…' });
- */
-export function capOutput(value: unknown, max = MAX_OUTPUT_CHARS): unknown {
-  return capOutputJson(value, max).value;
-}
-
-/**
- * {@link capOutput}, also returning the compact JSON of the result for an object (the size check's
- * own serialisation, so the text block does not serialise the value a second time).
+ * Cap a tool's value, returning it with its compact JSON for an object (the size check's own
+ * serialisation, so the text block does not serialise the value a second time).
  *
  * @example
- * const { value, json } = capOutputJson(out.value); // json === JSON.stringify(value)
+ * const { value, json } = capOutputJson({ total: 900, documents: rows, next_page: '…' }); // json === JSON.stringify(value)
  */
 export function capOutputJson(value: unknown, max = MAX_OUTPUT_CHARS): { value: unknown; json: string | undefined } {
   if (!value || typeof value !== 'object' || Array.isArray(value)) return { value, json: undefined };

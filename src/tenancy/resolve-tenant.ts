@@ -2,8 +2,9 @@
  * Verified user → tenant.
  *
  * - API-key and GitHub Actions users carry `tenantId` and are mapped by id. An API key's act-as user
- *   (its email) must be at one of that tenant's domains, checked on every request: a key cannot act
- *   as someone outside its organisation, even if the tenant's domains changed after it was created.
+ *   (its email) must resolve to that tenant by the sign-in rule below, checked on every request: a
+ *   key cannot act as someone outside its organisation (nor at a sub-domain another tenant owns),
+ *   even if the tenant's domains changed after it was created.
  * - Everyone else needs an email with `email_verified: true`; its domain (strictly parsed, ASCII
  *   checked before lower-casing) must equal a tenant domain exactly, or be a sub-domain of one whose
  *   tenant opted in with `includeSubdomains`. The most specific match wins. `a.com` never matches
@@ -28,7 +29,8 @@ import { parseSchemaName } from '../db/schema-name.js';
 import { AppError, AuthError } from '../errors/index.js';
 import { asciiLower, domainProblem, normalizeEmail } from './email-domain.js';
 import { provisionPersonalTenant } from './provision-tenant.js';
-import { domainSuffixes, isPublicDomain, isPublicSuffix } from './public-domains.js';
+import { domainOwnerQuery } from './domain-owner.js';
+import { isPublicDomain } from './public-domains.js';
 import { TenantIdpSchema, TenantVaultSchema, type Tenant, type TenantIdp } from './tenant.js';
 
 export interface TenantResolverDeps {
@@ -46,6 +48,7 @@ export interface TenantResolverDeps {
   cacheTtlMs: number;
   /** Most lookups kept (TENANT_CACHE_MAX); the least recently used are dropped first. Default 10,000. */
   cacheMax?: number;
+  /** Clock of the cache's TTL (tests; must not start at 0). */
   now?: () => number;
 }
 
@@ -82,10 +85,13 @@ const TENANT_COLUMNS =
  * const tenant = await resolveTenant(user);
  */
 export function createTenantResolver(deps: TenantResolverDeps): TenantResolver {
-  const now = deps.now ?? Date.now;
-  // Rows and domain lists by key (bounded: an LRU drops the least recently used beyond TENANT_CACHE_MAX).
-  const cache = new LRUCache<string, { value: Promise<unknown>; expires: number }>({
+  // Rows and domain lists by key, for TENANT_CACHE_TTL_MS (bounded: an LRU drops the least recently
+  // used beyond TENANT_CACHE_MAX).
+  const cache = new LRUCache<string, Promise<unknown>>({
     max: deps.cacheMax ?? 10_000,
+    ttl: Math.max(0, deps.cacheTtlMs),
+    // A test clock: expiry follows it, and a moved clock is seen at once (no cached reading).
+    ...(deps.now ? { perf: { now: deps.now }, ttlResolution: 0 } : {}),
   });
   // The validated Tenant of each cached row: parsed once per row, not on every request.
   const parsed = new WeakMap<TenantRow, Promise<Tenant>>();
@@ -94,9 +100,9 @@ export function createTenantResolver(deps: TenantResolverDeps): TenantResolver {
   function cached<T = TenantRow | undefined>(key: string, load: () => Promise<T>): Promise<T> {
     if (deps.cacheTtlMs <= 0) return load();
     const hit = cache.get(key);
-    if (hit && hit.expires > now()) return hit.value as Promise<T>;
+    if (hit) return hit as Promise<T>;
     const value = load();
-    cache.set(key, { value, expires: now() + deps.cacheTtlMs });
+    cache.set(key, value);
     value.catch(() => cache.delete(key));
     return value;
   }
@@ -110,29 +116,18 @@ export function createTenantResolver(deps: TenantResolverDeps): TenantResolver {
   }
 
   async function byDomain(domain: string): Promise<TenantRow | undefined> {
-    const { rows } = await deps.pool.query<TenantRow>(
-      `SELECT ${TENANT_COLUMNS} FROM control.tenant_domains d JOIN control.tenants t ON t.id = d.tenant_id
-        WHERE d.domain = ANY($1) AND (d.domain = $2 OR d.include_subdomains) AND t.removed_at IS NULL
-        ORDER BY length(d.domain) DESC LIMIT 1`,
-      [domainSuffixes(domain).filter((d) => !isPublicSuffix(d)), domain],
-    );
+    const { rows } = await deps.pool.query<TenantRow>(domainOwnerQuery(TENANT_COLUMNS, domain));
     return rows[0];
   }
 
-  async function domainsOf(id: string): Promise<{ domain: string; include_subdomains: boolean }[]> {
-    const { rows } = await deps.pool.query<{ domain: string; include_subdomains: boolean }>(
-      'SELECT domain, include_subdomains FROM control.tenant_domains WHERE tenant_id = $1',
-      [id],
-    );
-    return rows;
-  }
-
-  /** An API key's act-as user must be at one of its tenant's domains (the same rules as sign-in). */
+  /**
+   * An API key's act-as user must sign in to the key's tenant: the email's domain resolves to it by
+   * the sign-in rule (so a sub-domain another tenant owns, or a public suffix, never counts).
+   */
   async function checkActAs(row: TenantRow, actAs: string): Promise<void> {
     const { domain } = normalizeEmail(actAs);
-    const domains = await cached(`domains:${row.id}`, () => domainsOf(row.id));
-    const ok = domains.some((d) => d.domain === domain || (d.include_subdomains && domain.endsWith(`.${d.domain}`)));
-    if (!ok)
+    const owner = await cached(`domain:${domain}`, () => byDomain(domain));
+    if (owner?.id !== row.id)
       throw new AppError(
         'ERR_TENANT_ACT_AS_DOMAIN',
         `This API key acts as ${actAs}, whose domain "${domain}" is not a domain of tenant "${row.id}"; create a key that acts as a user of the tenant`,
@@ -179,17 +174,24 @@ export function createTenantResolver(deps: TenantResolverDeps): TenantResolver {
     );
     if (rows[0]) return rows[0];
     if (!deps.migrations) throw new Error('personal tenants need the tenant migrations');
-    await provisionPersonalTenant(deps.adminPool ?? deps.pool, email, {
+    const made = await provisionPersonalTenant(deps.adminPool ?? deps.pool, email, {
       migrations: deps.migrations,
       roles: deps.roles ?? true,
       publicDomains: deps.publicDomains,
       servingRole: deps.servingRole,
     });
-    const again = await deps.pool.query<TenantRow>(
-      `SELECT ${TENANT_COLUMNS} FROM control.tenants t WHERE t.personal_email = $1 AND t.removed_at IS NULL`,
-      [email],
-    );
-    return again.rows[0];
+    // The row as provisioning writes it, without reading it back: a personal tenant is its id, schema
+    // and address (no name, no identity provider; its Vault settings are the template's). A removed
+    // one was refused by provisioning.
+    return {
+      id: made.id,
+      display_name: null,
+      schema_name: made.schema,
+      vault: {},
+      personal_email: email,
+      allow_consumer_accounts: false,
+      idp: null,
+    };
   }
 
   function toTenant(row: TenantRow): Promise<Tenant> {

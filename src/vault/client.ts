@@ -16,6 +16,7 @@
  *
  * @module
  */
+import { LRUCache } from 'lru-cache';
 import { fetchUpstream, UpstreamError } from '../shared/fetch-upstream.js';
 import { backoffDelay, readLimits, retryAfterMs, type RateLimitState } from './backoff.js';
 import { loginLimitError, VaultError } from './errors.js';
@@ -41,6 +42,11 @@ export interface VaultClientOptions {
   sleep?: (ms: number) => Promise<void>;
   /** Clock (tests). */
   now?: () => number;
+  /**
+   * Most accounts whose logins are held back at once (default 10,000). Past it the least recently
+   * seen are forgotten: their next login reaches Vault, which refuses it again if the window is open.
+   */
+  maxBlockedLogins?: number;
   /** Told about every attempt (`status`: HTTP status, `timeout` or `network`) and every failed call (metrics). */
   observe?: {
     attempt(status: string, ms: number): void;
@@ -107,7 +113,8 @@ export function createVaultClient(opts: VaultClientOptions) {
   const upstream = `Vault ${host}`;
   let limits: RateLimitState = {};
   // Logins refused by Vault's auth limit, per account: no /auth call for it before this time (ms).
-  const authBlockedUntil = new Map<string, number>();
+  // Bounded: one entry per account name a caller tried, and callers choose those names.
+  const authBlockedUntil = new LRUCache<string, number>({ max: opts.maxBlockedLogins ?? 10_000 });
 
   type CallParams = {
     session?: string;

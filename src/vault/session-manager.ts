@@ -12,6 +12,7 @@
  *
  * @module
  */
+import { LRUCache } from 'lru-cache';
 import { AppError } from '../errors/index.js';
 import type { Logger } from '../log/index.js';
 import { markActedAs, type Acted, type CallContext } from '../context/call-context.js';
@@ -57,7 +58,11 @@ export interface SessionManagerOptions {
   timeoutMs?: number;
   maxRetries?: number;
   clientIdPrefix?: string;
-  /** Most sessions kept in memory (VAULT_SESSION_CACHE_MAX); the least recently used are dropped (a shared store still has them). Default 10,000. */
+  /**
+   * Most sessions kept in memory (VAULT_SESSION_CACHE_MAX); the least recently used are dropped (a
+   * shared store still has them). Default 10,000. Also bounds the Vault clients (one per tenant and
+   * Vault URL, so never more than the sessions in use); a dropped client is made again when needed.
+   */
   maxCached?: number;
   /** Override the client factory (tests). */
   clientFor?: (tenant: Tenant) => VaultClient;
@@ -86,7 +91,7 @@ export function createSessionManager(opts: SessionManagerOptions) {
   const cache = createSessionCache({ max: opts.maxCached });
   const m = opts.metrics;
   const flights = singleFlight<CachedSession>();
-  const clients = new Map<string, VaultClient>();
+  const clients = new LRUCache<string, VaultClient>({ max: opts.maxCached ?? 10_000 });
   let closed = false;
 
   const clientFor =
@@ -132,11 +137,16 @@ export function createSessionManager(opts: SessionManagerOptions) {
   const keyFor = (tenant: Tenant, ctx: CallContext, mode: LoginMode) =>
     sessionKey(tenant, mode.kind, mode.subject(ctx));
 
-  /** A live session for the key: cached, stored by another caller or replica, or a fresh login (once). */
-  function sessionFor(tenant: Tenant, ctx: CallContext, mode: LoginMode): Promise<CachedSession> {
+  /**
+   * A live session for the key: cached, stored by another caller or replica, or a fresh login (once).
+   * `count`: this is a tool call's first lookup, counted as a cache hit or miss.
+   */
+  function sessionFor(tenant: Tenant, ctx: CallContext, mode: LoginMode, count = false): Promise<CachedSession> {
     const key = keyFor(tenant, ctx, mode);
     const hit = cache.get(key);
-    if (hit && usable(hit)) return Promise.resolve(hit);
+    const live = hit && usable(hit) ? hit : undefined;
+    if (count) m?.vaultSessionCache.inc({ tenant: tenant.id, result: live ? 'hit' : 'miss' });
+    if (live) return Promise.resolve(live);
     return flights.run(keyId(key), async () => {
       const who = await mode.identify(tenant, ctx);
       let createdHere = false;
@@ -180,8 +190,9 @@ export function createSessionManager(opts: SessionManagerOptions) {
     ctx: CallContext,
     mode: LoginMode,
     fn: (s: CachedSession) => Promise<T>,
+    count = false,
   ): Promise<T> {
-    const s = await sessionFor(tenant, ctx, mode);
+    const s = await sessionFor(tenant, ctx, mode, count);
     try {
       return await fn(s);
     } catch (e) {
@@ -247,22 +258,26 @@ export function createSessionManager(opts: SessionManagerOptions) {
       for (const stale of cache.dropOtherVaults(tenant))
         opts.log?.info({ tenant: tenant.id, mode: stale.key.kind }, 'vault URL changed; session dropped');
       const mode = modes[tenant.vault.auth.mode];
-      const hit = cache.get(keyFor(tenant, ctx, mode));
-      m?.vaultSessionCache.inc({ tenant: tenant.id, result: hit && usable(hit) ? 'hit' : 'miss' });
       let vaultUser: string | undefined;
       try {
-        const value = await withSessionOf(tenant, ctx, mode, async (s) => {
-          // For the audit row: who this call acts as in Vault (a failed call acted too: kept on its error).
-          vaultUser = s.vaultUsername ?? s.vaultUserId;
-          const v = await fn({
-            client: clientFor(tenant),
-            sessionId: s.sessionId,
-            vaultUserId: s.vaultUserId,
-            mode: mode.kind,
-          });
-          used(s);
-          return v;
-        });
+        const value = await withSessionOf(
+          tenant,
+          ctx,
+          mode,
+          async (s) => {
+            // For the audit row: who this call acts as in Vault (a failed call acted too: kept on its error).
+            vaultUser = s.vaultUsername ?? s.vaultUserId;
+            const v = await fn({
+              client: clientFor(tenant),
+              sessionId: s.sessionId,
+              vaultUserId: s.vaultUserId,
+              mode: mode.kind,
+            });
+            used(s);
+            return v;
+          },
+          true, // count this lookup as a cache hit or miss (once per call)
+        );
         return { value, vaultUser };
       } catch (e) {
         throw vaultUser === undefined ? e : markActedAs(e, vaultUser);

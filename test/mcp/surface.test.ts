@@ -13,7 +13,7 @@ import { z } from 'zod';
 import { startVaultSimulator, type VaultSimulator } from '../../src/dev/vault-sim/server.js';
 import { QA_MANAGER } from '../../src/dev/vault-sim/seed.js';
 import { toAuthInfo } from '../../src/mcp/context.js';
-import { capOutput, capOutputJson, MAX_OUTPUT_CHARS } from '../../src/mcp/output.js';
+import { capOutputJson, MAX_OUTPUT_CHARS } from '../../src/mcp/output.js';
 import { createMcpServer, onlyToolRequests } from '../../src/mcp/server.js';
 import { describeIssues, toResult } from '../../src/mcp/tool.js';
 import { createMetadataCache } from '../../src/mcp/tools/metadata-cache.js';
@@ -23,14 +23,16 @@ import { createMemorySessionStore } from '../../src/vault/session-store.js';
 import { ctxFor, makeTenant, SA_AUTH, SIM_SECRETS } from '../helpers/vault.js';
 
 describe('output cap', () => {
+  const capped = (v: unknown) => capOutputJson(v).value;
+
   it('small results pass unchanged', () => {
     const v = { total: 1, documents: [{ id: 1 }] };
-    assert.equal(capOutput(v), v);
+    assert.equal(capped(v), v);
   });
 
   it('cuts rows from the end of the largest list, withdraws next_page and says how to get the rest', () => {
     const rows = Array.from({ length: 500 }, (_, i) => ({ id: i, name__v: 'x'.repeat(300) }));
-    const v = capOutput({
+    const v = capped({
       total: 900,
       returned: 500,
       documents: rows,
@@ -45,9 +47,9 @@ describe('output cap', () => {
 
   it('offset-based results get a next_offset after the last row kept; a lone long string is cut', () => {
     const rows = Array.from({ length: 300 }, (_, i) => ({ id: i, event_description: 'y'.repeat(400) }));
-    const v = capOutput({ offset: 40, entries: rows, next_offset: 340 }) as Record<string, unknown>;
+    const v = capped({ offset: 40, entries: rows, next_offset: 340 }) as Record<string, unknown>;
     assert.equal(v.next_offset, 40 + (v.entries as unknown[]).length);
-    const t = capOutput({ text: 'z'.repeat(100_000) }) as Record<string, unknown>;
+    const t = capped({ text: 'z'.repeat(100_000) }) as Record<string, unknown>;
     assert.ok(JSON.stringify(t).length <= MAX_OUTPUT_CHARS);
     assert.equal(t.truncated, true);
   });

@@ -219,6 +219,8 @@ describe('API keys: the act-as user must belong to the key tenant', () => {
     await provisionTenant(t.pool, tenantInput('acme', ['acme.com']), t.deps);
     await provisionTenant(t.pool, tenantInput('corp', ['corp.com'], { includeSubdomains: true }), t.deps);
     await provisionTenant(t.pool, tenantInput('globex', ['globex.com']), t.deps);
+    // A sub-domain of corp.com that another tenant owns: its users sign in to corp-eu, not corp.
+    await provisionTenant(t.pool, tenantInput('corp-eu', ['eu.corp.com'], { includeSubdomains: true }), t.deps);
     resolve = createTenantResolver({
       pool: t.pool,
       publicDomains: t.deps.publicDomains,
@@ -254,9 +256,76 @@ describe('API keys: the act-as user must belong to the key tenant', () => {
       tenantId: 'corp',
       name: 'k',
       scopes: ['vault:read'],
-      actAs: 'a@eu.corp.com',
+      actAs: 'a@us.corp.com',
     });
-    assert.equal(sub.info.actAs, 'a@eu.corp.com');
+    assert.equal(sub.info.actAs, 'a@us.corp.com');
+  });
+
+  it("a sub-domain another tenant owns is that tenant's, for act-as as for sign-in (nested under includeSubdomains)", async () => {
+    // Sign-in sends eu.corp.com (and deeper) to corp-eu, the most specific owner…
+    assert.equal((await resolve(user({ email: 'ann@eu.corp.com' }))).id, 'corp-eu');
+    assert.equal((await resolve(user({ email: 'ann@x.eu.corp.com' }))).id, 'corp-eu');
+    // …so a corp key may not act as those users, although corp.com includes sub-domains…
+    for (const actAs of ['ann@eu.corp.com', 'ann@x.eu.corp.com']) {
+      await assert.rejects(
+        createApiKey(t.pool, { tenantId: 'corp', name: 'k', scopes: ['vault:read'], actAs }),
+        (e: unknown) =>
+          code('ERR_BAD_REQUEST')(e) && (e as Error).message.includes(`is not at a domain of tenant 'corp'`),
+        actAs,
+      );
+      await assert.rejects(
+        resolve(user({ provider: 'api-key', subject: actAs, email: actAs, tenantId: 'corp', actor: 'api-key:1' })),
+        (e: unknown) =>
+          code('ERR_TENANT_ACT_AS_DOMAIN')(e) && (e as Error).message.includes(`is not a domain of tenant "corp"`),
+        actAs,
+      );
+    }
+    // …while a corp-eu key may, and corp keeps its other sub-domains.
+    const eu = await createApiKey(t.pool, {
+      tenantId: 'corp-eu',
+      name: 'k',
+      scopes: ['vault:read'],
+      actAs: 'ann@x.eu.corp.com',
+    });
+    assert.equal(eu.info.tenantId, 'corp-eu');
+    const euUser = user({
+      provider: 'api-key',
+      subject: 'ann@x.eu.corp.com',
+      email: 'ann@x.eu.corp.com',
+      tenantId: 'corp-eu',
+      actor: 'api-key:2',
+    });
+    assert.equal((await resolve(euUser)).id, 'corp-eu');
+    const us = user({
+      provider: 'api-key',
+      subject: 'bo@us.corp.com',
+      email: 'bo@us.corp.com',
+      tenantId: 'corp',
+      actor: 'api-key:3',
+    });
+    assert.equal((await resolve(us)).id, 'corp');
+  });
+
+  it('act-as never counts a public suffix a tenant holds from an older version', async () => {
+    await t.pool.query(
+      "INSERT INTO control.tenant_domains (domain, tenant_id, include_subdomains) VALUES ('co.uk', 'acme', true)",
+    );
+    try {
+      await assert.rejects(
+        createApiKey(t.pool, { tenantId: 'acme', name: 'k', scopes: ['vault:read'], actAs: 'eve@evil.co.uk' }),
+        code('ERR_BAD_REQUEST'),
+      );
+      const eve = user({
+        provider: 'api-key',
+        subject: 'eve@evil.co.uk',
+        email: 'eve@evil.co.uk',
+        tenantId: 'acme',
+        actor: 'api-key:4',
+      });
+      await assert.rejects(resolve(eve), code('ERR_TENANT_ACT_AS_DOMAIN'));
+    } finally {
+      await t.pool.query("DELETE FROM control.tenant_domains WHERE domain = 'co.uk'");
+    }
   });
 
   it('every request re-checks the act-as user against the tenant domains (keys made before the fix, domains changed)', async () => {
@@ -264,7 +333,7 @@ describe('API keys: the act-as user must belong to the key tenant', () => {
       user({ provider: 'api-key', subject: email ?? 'api-key:1', email, tenantId, actor: 'api-key:1' });
     assert.equal((await resolve(key('qa@acme.com'))).id, 'acme');
     assert.equal((await resolve(key(undefined))).id, 'acme', 'a key without act-as is the service itself');
-    assert.equal((await resolve(key('a@deep.eu.corp.com', 'corp'))).id, 'corp');
+    assert.equal((await resolve(key('a@deep.us.corp.com', 'corp'))).id, 'corp');
     await assert.rejects(
       resolve(key('ceo@globex.com')),
       (e: unknown) =>

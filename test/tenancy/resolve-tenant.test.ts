@@ -23,7 +23,7 @@ function user(over: Partial<UserContext>): UserContext {
 
 describe('resolveTenant', () => {
   let t: TenantDb;
-  let clock = 0;
+  let clock = 1_000_000;
   let resolve: TenantResolver;
   before(async () => {
     t = await createTenantDb();
@@ -74,6 +74,50 @@ describe('resolveTenant', () => {
       resolve(user({ email: 'x@broken.com' })),
       (e) => code('ERR_TENANT_MISCONFIGURED')(e) && /vault\.url/.test((e as Error).message),
     );
+  });
+
+  it("a new personal tenant's row is read once: provisioning's result is used, not read back", async () => {
+    const sql: string[] = [];
+    // The real pool, with the resolver's own queries recorded (provisioning runs on adminPool).
+    const recorded = new Proxy(t.pool, {
+      get(target, prop) {
+        if (prop === 'query')
+          return (query: string | { text: string; values?: unknown[] }, values?: unknown[]) => {
+            sql.push(typeof query === 'string' ? query : query.text);
+            return typeof query === 'string' ? target.query(query, values) : target.query(query);
+          };
+        const v: unknown = Reflect.get(target, prop, target);
+        return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
+      },
+    });
+    const personal = createTenantResolver({
+      pool: recorded,
+      adminPool: t.pool,
+      publicDomains: t.deps.publicDomains,
+      publicDomainsPolicy: 'personal',
+      personalTemplate: 'res',
+      migrations: t.deps.migrations,
+      roles: t.deps.roles,
+      cacheTtlMs: 1000,
+    });
+    const tenant = await personal(user({ email: 'Pat@Gmail.com' }));
+    const { rows } = await t.pool.query<{ id: string; schema_name: string }>(
+      "SELECT id, schema_name FROM control.tenants WHERE personal_email = 'pat@gmail.com'",
+    );
+    assert.deepEqual({ id: tenant.id, schema: tenant.schema }, { id: rows[0]!.id, schema: rows[0]!.schema_name });
+    assert.equal(tenant.vault.url, 'https://res.veevavault.com', "the template's Vault settings");
+    assert.equal(sql.filter((q) => q.includes('personal_email = $1')).length, 1, sql.join('\n'));
+    // An existing personal tenant: one read, no provisioning.
+    const again = createTenantResolver({
+      pool: recorded,
+      publicDomains: t.deps.publicDomains,
+      publicDomainsPolicy: 'personal',
+      personalTemplate: 'res',
+      cacheTtlMs: 1000,
+    });
+    sql.length = 0;
+    assert.equal((await again(user({ email: 'pat@gmail.com' }))).schema, tenant.schema);
+    assert.equal(sql.filter((q) => q.includes('personal_email = $1')).length, 1);
   });
 
   it('with the cache off, every call reads the database', async () => {

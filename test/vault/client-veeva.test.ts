@@ -121,6 +121,23 @@ describe('Vault client: documented Vault behaviour', () => {
     assert.equal(v.seen.length, 3, 'after the window one new attempt');
   });
 
+  it('remembers held-back logins for at most maxBlockedLogins accounts (the least recently seen are forgotten)', async () => {
+    const v = scripted(() =>
+      json({ responseStatus: 'FAILURE', errors: [{ type: 'API_LIMIT_EXCEEDED', message: 'Auth burst limit' }] }),
+    );
+    const c = createVaultClient({ url: QD, apiVersion: 'v25.2', clientId: 't', fetch: v.fetch, maxBlockedLogins: 2 });
+    const limited = (e: unknown) => isVaultError(e, 'API_LIMIT_EXCEEDED');
+    for (const who of ['a', 'b', 'c']) await assert.rejects(c.auth(`${who}@acme.com`, 'pw'), limited);
+    assert.equal(v.seen.length, 3);
+    // b and c are still held back without calling Vault…
+    await assert.rejects(c.auth('b@acme.com', 'pw'), limited);
+    await assert.rejects(c.auth('c@acme.com', 'pw'), limited);
+    assert.equal(v.seen.length, 3);
+    // …a was dropped to keep the bound, so its login reaches Vault again (which refuses it again).
+    await assert.rejects(c.auth('a@acme.com', 'pw'), limited);
+    assert.equal(v.seen.length, 4);
+  });
+
   it("the auth limit's wait follows Retry-After when Vault sends one", async () => {
     const v = scripted(() =>
       json(

@@ -1,14 +1,16 @@
 /**
  * The in-memory Vault session cache is bounded (VAULT_SESSION_CACHE_MAX): past the cap the least
  * recently used sessions leave memory, and a user whose session was dropped is served from the
- * session store again, without a new Vault login.
+ * session store again, without a new Vault login. The Vault clients (one per tenant and Vault URL)
+ * are bounded by the same cap.
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { startVaultSimulator } from '../../src/dev/vault-sim/server.js';
 import type { VaultClient } from '../../src/vault/client.js';
 import { createSessionManager } from '../../src/vault/session-manager.js';
 import { createMemorySessionStore, type SessionStore } from '../../src/vault/session-store.js';
-import { ctxFor, makeTenant } from '../helpers/vault.js';
+import { ctxFor, makeTenant, SA_AUTH, SIM_SECRETS } from '../helpers/vault.js';
 
 describe('Vault session cache cap', () => {
   it('keeps at most maxCached sessions in memory; evicted users come back from the store without a login', async () => {
@@ -51,5 +53,32 @@ describe('Vault session cache cap', () => {
     assert.equal(storeReads, 6);
     assert.equal(logins, 5, 'an evicted session is not a new Vault login');
     await m.close();
+  });
+
+  it('keeps at most maxCached Vault clients; a dropped one is made again when its tenant calls', async () => {
+    const sim = await startVaultSimulator();
+    const m = createSessionManager({
+      store: createMemorySessionStore(),
+      secrets: (n) => SIM_SECRETS[n],
+      keepAliveIntervalMs: 0,
+      maxCached: 1,
+    });
+    try {
+      const [a, b] = [makeTenant(sim.url, SA_AUTH, 'acme-a'), makeTenant(sim.url, SA_AUTH, 'acme-b')];
+      const clientOf = (t: typeof a) =>
+        m.withSession(ctxFor(t, 'user@acme.com'), (s) => Promise.resolve(s.client)).then((r) => r.value);
+      const first = await clientOf(a);
+      assert.equal(await clientOf(a), first, "a tenant's calls share its client");
+      await clientOf(b); // the cap is 1: a's client leaves memory
+      const again = await clientOf(a);
+      assert.notEqual(again, first, 'a new client for a after it was dropped');
+      const docs = await m.withSession(ctxFor(a, 'user@acme.com'), (s) =>
+        s.client.query(s.sessionId, 'SELECT id FROM documents'),
+      );
+      assert.ok(docs.value.data.length > 0, 'and it works');
+    } finally {
+      await m.close();
+      await sim.close();
+    }
   });
 });

@@ -5,6 +5,7 @@ import { QA_MANAGER, QA_SPECIALIST, SERVICE_ACCOUNT } from '../../src/dev/vault-
 import { withTenant } from '../../src/db/with-tenant.js';
 import type { Pool } from '../../src/db/pool.js';
 import { isAppError, type AppError } from '../../src/errors/index.js';
+import { createMetrics } from '../../src/metrics/index.js';
 import { createSessionCipher } from '../../src/vault/crypto.js';
 import { createSessionManager, type SessionManager } from '../../src/vault/session-manager.js';
 import { createMemorySessionStore } from '../../src/vault/session-store.js';
@@ -113,6 +114,24 @@ describe('session manager (real Postgres, simulator)', () => {
     assert.equal(ids[0]!.length, 8);
     assert.equal(sim.loginsFor(SERVICE_ACCOUNT), 1);
     assert.ok(sim.counters.invalidSessions >= 1);
+  });
+
+  it('counts one session-cache hit or miss per call (not the service session behind it, not a re-login)', async () => {
+    const tenant = makeTenant(sim.url, DELEGATED_AUTH, 'acme-dg-metrics');
+    await provisionTenant(env.pool, tenant);
+    const metrics = createMetrics({ defaultMetrics: false });
+    const m = manager(env.pool, { metrics });
+    const counted = async () =>
+      Object.fromEntries(
+        (await metrics.vaultSessionCache.get()).values.map((v) => [`${v.labels.tenant}:${v.labels.result}`, v.value]),
+      );
+    await docIds(m, ctxFor(tenant, QA_MANAGER)); // the delegated session and the service session behind it: one miss
+    assert.deepEqual(await counted(), { 'acme-dg-metrics:miss': 1 });
+    await docIds(m, ctxFor(tenant, QA_MANAGER));
+    assert.deepEqual(await counted(), { 'acme-dg-metrics:miss': 1, 'acme-dg-metrics:hit': 1 });
+    sim.expireAllSessions(); // a cached session Vault rejects: the re-login is part of the same call
+    await docIds(m, ctxFor(tenant, QA_MANAGER));
+    assert.deepEqual(await counted(), { 'acme-dg-metrics:miss': 1, 'acme-dg-metrics:hit': 2 });
   });
 
   it('delegated mode: each user sees what Vault lets them see; one login per user', async () => {

@@ -9,6 +9,7 @@
  */
 import { fetchGithubAccount } from '../../auth/github-verifier.js';
 import { AppError } from '../../errors/index.js';
+import { fetchUpstream, UpstreamError } from '../../shared/fetch-upstream.js';
 import { normalizeEmail } from '../../tenancy/email-domain.js';
 import { checkCallback } from './callback.js';
 import type { UpstreamProvider } from './types.js';
@@ -36,33 +37,27 @@ export function createGithubUpstream(o: GithubUpstreamOptions): UpstreamProvider
   const apiUrl = o.apiUrl.replace(/\/+$/, '');
 
   async function redeem(code: string, codeVerifier: string, redirectUri: string): Promise<Record<string, unknown>> {
-    let res: Response;
-    try {
-      res = await doFetch(`${oauthUrl}/login/oauth/access_token`, {
-        method: 'POST',
-        headers: {
-          accept: 'application/json',
-          'content-type': 'application/x-www-form-urlencoded',
-          'user-agent': 'vault-mcp',
-        },
-        body: new URLSearchParams({
-          client_id: o.clientId,
-          client_secret: o.clientSecret,
-          code,
-          redirect_uri: redirectUri,
-          code_verifier: codeVerifier,
-        }),
-        signal: AbortSignal.timeout(o.timeoutMs),
-        redirect: 'error',
-      });
-    } catch (e) {
-      throw new AppError(
-        'ERR_UPSTREAM_UNAVAILABLE',
-        `GitHub could not be reached to redeem the sign-in code (${(e as Error).name === 'TimeoutError' ? 'timed out' : (e as Error).message}); try again shortly`,
-        { provider: 'github' },
-        { cause: e },
-      );
-    }
+    // fetchUpstream: one timeout over headers and body, a size cap, redirects refused; its errors
+    // read "GitHub's sign-in code redemption could not be reached / did not answer within N ms".
+    const res = await fetchUpstream(`${oauthUrl}/login/oauth/access_token`, {
+      upstream: "GitHub's sign-in code redemption",
+      timeoutMs: o.timeoutMs,
+      maxBytes: 64 * 1024,
+      fetch: doFetch,
+      method: 'POST',
+      headers: {
+        accept: 'application/json',
+        'content-type': 'application/x-www-form-urlencoded',
+        'user-agent': 'vault-mcp',
+      },
+      body: new URLSearchParams({
+        client_id: o.clientId,
+        client_secret: o.clientSecret,
+        code,
+        redirect_uri: redirectUri,
+        code_verifier: codeVerifier,
+      }),
+    });
     if (!res.ok) {
       await res.body?.cancel();
       throw new AppError(
@@ -71,7 +66,10 @@ export function createGithubUpstream(o: GithubUpstreamOptions): UpstreamProvider
         { provider: 'github' },
       );
     }
-    const body = (await res.json().catch(() => null)) as Record<string, unknown> | null;
+    const body = (await res.json().catch((e: unknown) => {
+      if (e instanceof UpstreamError) throw e; // timed out or oversized while reading
+      return null;
+    })) as Record<string, unknown> | null;
     if (!body || typeof body !== 'object')
       throw new AppError('ERR_UPSTREAM_INVALID', 'GitHub answered the code redemption with something other than JSON');
     if (typeof body.error === 'string') {

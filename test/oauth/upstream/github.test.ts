@@ -4,13 +4,15 @@
  * primary email from /user/emails, with the same rules as GitHub bearer tokens.
  */
 import assert from 'node:assert/strict';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { loadConfig } from '../../../src/config/index.js';
 import { startGithubFake, type GithubFake } from '../../../src/dev/github-fake.js';
 import { createGithubUpstream } from '../../../src/oauth/upstream/github-provider.js';
 import { createUpstreamRegistry } from '../../../src/oauth/upstream/registry.js';
 import type { UpstreamProvider } from '../../../src/oauth/upstream/types.js';
-import { driveSignIn, failure } from '../../helpers/upstream.js';
+import { driveSignIn, failure, REDIRECT_URI } from '../../helpers/upstream.js';
 
 const CLIENT_ID = 'Iv1.0123456789abcdef';
 const SECRET = 'github-app-secret';
@@ -140,5 +142,72 @@ describe('GitHub upstream', () => {
     } finally {
       gh.setDown(false);
     }
+  });
+
+  it('bounds the code redemption: an oversized body and a body slower than the timeout are refused', async () => {
+    // A token endpoint that answers 200 at once, then either streams more than the size cap
+    // (64 KiB) or stalls mid-body; both must fail as "unavailable", naming the redemption.
+    const server: Server = createServer((req, res) => {
+      req.resume();
+      res.writeHead(200, { 'content-type': 'application/json' });
+      if (req.url?.startsWith('/big/')) {
+        res.end(JSON.stringify({ access_token: 'gho_x', padding: 'x'.repeat(200_000) }));
+      } else {
+        res.write('{"access_token":'); // …and never the rest
+      }
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    const input = {
+      callbackUrl: new URL(`${REDIRECT_URI}?code=c&state=s`),
+      expectedState: 's',
+      expectedNonce: 'n',
+      codeVerifier: 'v'.repeat(43),
+      redirectUri: REDIRECT_URI,
+    };
+    const provider = (path: string) =>
+      createGithubUpstream({
+        oauthUrl: `${base}${path}`,
+        apiUrl: gh.apiUrl,
+        clientId: CLIENT_ID,
+        clientSecret: SECRET,
+        timeoutMs: 300,
+      });
+    try {
+      const big = await failure(provider('/big').exchange(input));
+      assert.equal(big.code, 'ERR_UPSTREAM_UNAVAILABLE');
+      assert.match(big.message, /GitHub's sign-in code redemption sent a response larger than 65536 bytes/);
+      const slow = await failure(provider('/slow').exchange(input));
+      assert.equal(slow.code, 'ERR_UPSTREAM_UNAVAILABLE');
+      assert.match(slow.message, /GitHub's sign-in code redemption did not answer within 300 ms/);
+    } finally {
+      server.closeAllConnections();
+      await new Promise((r) => server.close(r));
+    }
+  });
+
+  it('names the redemption when GitHub cannot be reached', async () => {
+    const closed = createServer();
+    await new Promise<void>((r) => closed.listen(0, '127.0.0.1', r));
+    const port = (closed.address() as AddressInfo).port;
+    await new Promise((r) => closed.close(r));
+    const p2 = createGithubUpstream({
+      oauthUrl: `http://127.0.0.1:${port}`,
+      apiUrl: gh.apiUrl,
+      clientId: CLIENT_ID,
+      clientSecret: SECRET,
+      timeoutMs: 2000,
+    });
+    const f = await failure(
+      p2.exchange({
+        callbackUrl: new URL(`${REDIRECT_URI}?code=c&state=s`),
+        expectedState: 's',
+        expectedNonce: 'n',
+        codeVerifier: 'v'.repeat(43),
+        redirectUri: REDIRECT_URI,
+      }),
+    );
+    assert.equal(f.code, 'ERR_UPSTREAM_UNAVAILABLE');
+    assert.equal(f.message, "GitHub's sign-in code redemption could not be reached; try again shortly");
   });
 });
