@@ -46,25 +46,26 @@ export function createUpstreamTokenSource(deps: UpstreamTokenSourceDeps) {
   const flights = singleFlight<UpstreamTokens | undefined>();
 
   /** Under the grant's row lock: renew unless another replica already did. */
-  function renew(grantId: string): Promise<UpstreamTokens | undefined> {
+  async function renew(grantId: string): Promise<UpstreamTokens | undefined> {
+    // Looked up before the lock is taken: the transaction holds one pool connection, no second.
+    const grant = await deps.grants.get(grantId);
+    const provider = grant && (await deps.upstreams.get(grant.upstream));
     return deps.grants.updateUpstreamTokens(grantId, async (current) => {
       if (!renewalDue(current, nowSeconds())) return undefined;
-      const grant = await deps.grants.get(grantId);
-      const provider = grant && (await deps.upstreams.get(grant.upstream));
       if (!provider)
         throw new SignInAgainError(
           `The identity provider this sign-in was made with (${grant?.upstream ?? 'unknown'}) is no longer configured, so the sign-in cannot be renewed. Sign in again`,
           'provider_changed',
         );
-      if (!provider.refresh)
-        throw new SignInAgainError(
-          `Sign-ins with ${provider.displayName} cannot be renewed here. Sign in again`,
-          'not_refreshable',
-        );
       if (!current.refreshToken)
         throw new SignInAgainError(
           `${provider.displayName} issued no refresh token with this sign-in, so it cannot be renewed. Sign in again`,
           'no_refresh_token',
+        );
+      if (!provider.refresh)
+        throw new SignInAgainError(
+          `Sign-ins with ${provider.displayName} cannot be renewed here. Sign in again`,
+          'not_refreshable',
         );
       const renewed = await provider.refresh(current);
       deps.log?.info({ grant: grantId, upstream: provider.id }, 'upstream token renewed');
