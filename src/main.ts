@@ -31,9 +31,8 @@ import { createTenantResolver, DEFAULT_PUBLIC_EMAIL_DOMAINS, loadTenantsFile } f
 import { createMetrics, type Metrics } from './metrics/index.js';
 import { createOwnIssuerVerifier } from './auth/own-issuer-verifier.js';
 import type { UserContext } from './auth/types.js';
-import { AuthError } from './errors/index.js';
 import { createOAuthServer, type OAuthServer, type OAuthServerDeps } from './oauth/server.js';
-import { createUpstreamRegistry } from './oauth/upstream/index.js';
+import { createUpstreamRegistry, redirectUrisToRegister } from './oauth/upstream/index.js';
 import type { UpstreamRegistry } from './oauth/upstream/types.js';
 import { scopesSupported } from './mcp/tool.js';
 import type { TenantResolver } from './tenancy/index.js';
@@ -164,6 +163,11 @@ export async function start(config: Readonly<Config>, opts: StartOptions = {}): 
     const upstreams = config.oauth
       ? (opts.upstreams ?? createUpstreamRegistry({ config, tenants: resolveTenant, secrets }))
       : undefined;
+    if (upstreams?.list().length)
+      log.info(
+        { redirectUris: redirectUrisToRegister(config.publicUrl, config.upstream) },
+        'sign-in providers: register each redirect URI at its provider (tenant IdPs: npm run oauth -- redirect-uris)',
+      );
     if (upstreams && !upstreams.list().length)
       log.warn(
         'OAUTH_SERVER_ENABLED: no server-wide sign-in provider (OIDC_CLIENT_ID, GOOGLE_OAUTH_CLIENT_ID, AUTH0_CLIENT_ID, GITHUB_CLIENT_ID): only users of tenants with their own idp can sign in',
@@ -291,15 +295,12 @@ function ownIssuerVerifier(config: Readonly<Config>, oauth: OAuthServer, resolve
   });
 }
 
-/** The upstream access token of the grant behind one of our tokens (oauth-mode Vault tenants only). */
+/**
+ * The upstream access token of the grant behind one of our tokens (oauth-mode Vault tenants only),
+ * renewed with the upstream refresh token when due; 401 ERR_UPSTREAM_SIGN_IN_REQUIRED when it cannot be.
+ */
 async function upstreamSubjectToken(oauth: OAuthServer, user: UserContext): Promise<string | undefined> {
-  const t = user.grantId ? await oauth.grants.upstreamTokens(user.grantId) : undefined;
-  if (t?.expiresAt && t.expiresAt * 1000 < Date.now())
-    throw new AuthError(
-      'ERR_AUTH_INVALID_TOKEN',
-      'The sign-in at your identity provider behind this token has expired; authorize again',
-    );
-  return t?.accessToken;
+  return user.grantId ? oauth.upstreamTokens.accessToken(user.grantId) : undefined;
 }
 
 async function main(): Promise<void> {

@@ -1,5 +1,5 @@
 /**
- * `npm run oauth -- <grants list|grants revoke|keys rotate> …`: the authorization server's admin CLI.
+ * `npm run oauth -- <grants list|grants revoke|keys rotate|redirect-uris> …`: the authorization server's admin CLI.
  * Same database and SECRET_KEY as the server. A revoked grant ends at once for refresh and, on every
  * replica, for its access tokens (Postgres NOTIFY at commit; see own-issuer-verifier.ts).
  *
@@ -16,13 +16,16 @@ import { migrate } from '../db/migrate.js';
 import { createLogger } from '../log/index.js';
 import { createOAuthAdmin } from '../oauth/admin.js';
 import { createSigningKeys } from '../oauth/keys.js';
+import { redirectUrisToRegister } from '../oauth/upstream/callback.js';
+import { listTenants } from '../tenancy/list-tenants.js';
 import { createSessionCipher } from '../vault/crypto.js';
 import { runCli, UsageError } from './run-cli.js';
 
 const USAGE = `usage:
   npm run oauth -- grants list [--user <email>] [--client <client_id>] [--tenant <id>] [--all] [--json]
   npm run oauth -- grants revoke (--user <email> | --client <client_id> | --tenant <id> | --grant <id>)…
-  npm run oauth -- keys rotate     (new signing key; the old ones stay valid for the access-token lifetime)`;
+  npm run oauth -- keys rotate     (new signing key; the old ones stay valid for the access-token lifetime)
+  npm run oauth -- redirect-uris   (the sign-in redirect URI to register at each identity provider)`;
 
 await runCli('oauth', USAGE, async ({ pool, config, out }) => {
   let parsed;
@@ -95,6 +98,14 @@ await runCli('oauth', USAGE, async ({ pool, config, out }) => {
     });
     const kid = await keys.rotate();
     out(`new signing key ${kid}; previous keys stay published and valid for the access-token lifetime`);
+    return 0;
+  }
+  if (what === 'redirect-uris' && !command) {
+    // One per identity provider (mix-up defence): the shared PUBLIC_URL/oauth/callback is refused.
+    const uris = redirectUrisToRegister(config.publicUrl, config.upstream, await listTenants(pool));
+    if (v.json) out(JSON.stringify(uris, null, 2));
+    else if (!uris.length) out('no identity provider is configured for sign-in');
+    else for (const u of uris) out(`${u.provider.padEnd(20)} ${u.redirectUri}  (at ${u.at})`);
     return 0;
   }
   throw new UsageError(what ? `unknown command: ${[what, command].filter(Boolean).join(' ')}` : 'missing command');

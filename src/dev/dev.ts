@@ -15,6 +15,7 @@ import { ConfigError } from '../errors/index.js';
 import { createLogger } from '../log/index.js';
 import { start, type Running } from '../main.js';
 import { asPortInUse, assertPortFree } from '../net/ports.js';
+import { redirectUrisToRegister } from '../oauth/upstream/callback.js';
 import { loadDevConfig } from './config.js';
 import { startDevIssuer } from './issuer.js';
 import { QA_MANAGER, QA_SPECIALIST, SERVICE_ACCOUNT, SIM_PASSWORD } from './vault-sim/seed.js';
@@ -141,6 +142,10 @@ vault-mcp dev is running
   MCP endpoint : ${mcpUrl}
   OIDC issuer  : ${issuer}  (dev only; POST /token mints tokens and grants RFC 8693 token exchanges;
                  sign-in page at ${issuer}/authorize: one link per demo user)
+  Redirect URI : ${redirectUrisToRegister(config.publicUrl, config.upstream)
+    .map((u) => u.redirectUri)
+    .join(', ')}  (where the issuer sends sign-ins back; a real IdP
+                 must have it registered: one per provider, see docs/auth.md)
   Vault (sim)  : ${simUrl}  (tenant "acme", delegated mode; users' password: ${SIM_PASSWORD})
   Postgres     : ${postgres}
 

@@ -3,8 +3,9 @@
  * minting, and a real upstream OpenID provider for the authorization server's sign-in: an
  * authorization endpoint (authorization code + PKCE S256, state, nonce, RFC 9207 `iss`) whose login
  * page lists the demo users as one link each (a person or a headless client picks one with one
- * click), and `POST /token` for `authorization_code` (client_secret_basic / client_secret_post), the
- * RFC 8693 token exchange (what `oauth`-mode Vault tenants call) and, for anything else,
+ * click), and `POST /token` for `authorization_code` (client_secret_basic / client_secret_post),
+ * `refresh_token` (rotating refresh tokens; `accessTokenTtlSeconds` makes access tokens short-lived
+ * for renewal tests), the RFC 8693 token exchange (what `oauth`-mode Vault tenants call) and, for anything else,
  * client_credentials-style minting (dev only) so tools can fetch a token over HTTP. Signing keys can
  * persist in a file (mode 0600) so tokens survive a restart. Never used in production wiring.
  *
@@ -92,6 +93,16 @@ export interface DevIssuer {
   setUserinfoOverride(claims: Record<string, unknown> | undefined): void;
   /** Authorization codes redeemed so far. */
   codesRedeemed(): number;
+  /** POST /token requests received so far, of any grant type (granted or not). */
+  tokenRequests(): number;
+  /** refresh_token grant requests received so far (granted or not). */
+  refreshes(): number;
+  /** Forget every refresh token issued so far (the user's session ended at the IdP): invalid_grant. */
+  revokeRefreshTokens(): void;
+  /** Issue refresh tokens from now on (default true). */
+  setIssueRefreshTokens(on: boolean): void;
+  /** Answer refresh_token grants this much later (concurrency tests). */
+  setRefreshDelay(ms: number): void;
   /**
    * Sign a token. Defaults: `iss` = this issuer, `iat` = now, `exp` = now + 1h, `jti` random.
    *
@@ -203,6 +214,10 @@ export async function startDevIssuer(
     users?: DevUser[];
     /** Persist the signing keys here (JSON, mode 0600); unset = new in-memory keys. */
     keyFile?: string;
+    /** Lifetime of the access tokens the token endpoint issues (default 3600). */
+    accessTokenTtlSeconds?: number;
+    /** false: no RFC 9207 `iss` in authorization responses, nor in the metadata (as many IdPs). */
+    issParameter?: boolean;
   } = {},
 ): Promise<DevIssuer> {
   let keys = await loadOrCreateKeys(opts.keyFile);
@@ -213,6 +228,15 @@ export async function startDevIssuer(
   let override: IdTokenOverride | undefined;
   let userinfoOverride: Record<string, unknown> | undefined;
   let redeemed = 0;
+  let refreshCount = 0;
+  let tokenRequestCount = 0;
+  // RFC 9207: the `iss` authorization response parameter, sent and advertised unless turned off.
+  const issParameter = opts.issParameter ?? true;
+  let issueRefreshTokens = true;
+  let refreshDelayMs = 0;
+  const accessTtl = opts.accessTokenTtlSeconds ?? 3600;
+  /** Live refresh tokens (rotated on use). */
+  const refreshTokens = new Map<string, { clientId: string; user: DevUser; scope: string }>();
   let discoveries = 0;
   let down = false;
   let fetches = 0;
@@ -303,7 +327,34 @@ export async function startDevIssuer(
     if (createHash('sha256').update(verifier).digest('base64url') !== grant.codeChallenge)
       return [400, { error: 'invalid_grant', error_description: 'PKCE verification failed (code_verifier)' }];
     redeemed++;
-    const u = grant.user;
+    return [200, await issueTokens(grant.user, clientId, grant.scope, grant.nonce)];
+  }
+
+  /** Refresh token grant: same client, one use (rotated), new access and ID tokens for the same user. */
+  async function refresh(
+    p: URLSearchParams,
+    authorization: string | undefined,
+  ): Promise<[number, Record<string, unknown>]> {
+    refreshCount++;
+    if (refreshDelayMs) await new Promise((r) => setTimeout(r, refreshDelayMs));
+    const { clientId, ok } = clientAuth(p, authorization);
+    if (!ok) return [401, { error: 'invalid_client', error_description: 'client authentication failed' }];
+    const presented = p.get('refresh_token') ?? '';
+    const grant = refreshTokens.get(presented);
+    refreshTokens.delete(presented);
+    if (!grant) return [400, { error: 'invalid_grant', error_description: 'unknown, used or revoked refresh token' }];
+    if (grant.clientId !== clientId)
+      return [400, { error: 'invalid_grant', error_description: 'the refresh token was issued to another client' }];
+    return [200, await issueTokens(grant.user, clientId, grant.scope)];
+  }
+
+  /** The token response of a sign-in or a refresh (ID token tampered with by `setIdTokenOverride`). */
+  async function issueTokens(
+    u: DevUser,
+    clientId: string,
+    scope: string,
+    nonce?: string,
+  ): Promise<Record<string, unknown>> {
     const profile = {
       sub: u.sub,
       email: u.email,
@@ -318,7 +369,7 @@ export async function startDevIssuer(
       aud: clientId,
       azp: clientId,
       auth_time: Math.floor(Date.now() / 1000),
-      ...(grant.nonce ? { nonce: grant.nonce } : {}),
+      ...(nonce ? { nonce } : {}),
       ...o?.claims,
     };
     idClaims = Object.fromEntries(Object.entries(idClaims).filter(([, v]) => v !== undefined));
@@ -330,20 +381,22 @@ export async function startDevIssuer(
       signWith: o?.foreignKey ? foreign : undefined,
     });
     const accessToken = await mint(
-      { ...profile, aud: opts.defaultAudience ?? clientId, scope: grant.scope, azp: clientId },
-      { expiresIn: 3600 },
+      { ...profile, aud: opts.defaultAudience ?? clientId, scope, azp: clientId },
+      { expiresIn: accessTtl },
     );
-    return [
-      200,
-      {
-        access_token: accessToken,
-        token_type: 'Bearer',
-        expires_in: 3600,
-        id_token: idToken,
-        refresh_token: randomBytes(24).toString('base64url'),
-        scope: grant.scope,
-      },
-    ];
+    let refreshToken: string | undefined;
+    if (issueRefreshTokens) {
+      refreshToken = randomBytes(24).toString('base64url');
+      refreshTokens.set(refreshToken, { clientId, user: u, scope });
+    }
+    return {
+      access_token: accessToken,
+      token_type: 'Bearer',
+      expires_in: accessTtl,
+      id_token: idToken,
+      ...(refreshToken ? { refresh_token: refreshToken } : {}),
+      scope,
+    };
   }
 
   /** GET /authorize: validate the request, then show the login page (one link per user). */
@@ -359,7 +412,7 @@ export async function startDevIssuer(
       for (const [k, v] of Object.entries({
         ...params,
         ...(q.get('state') ? { state: q.get('state')! } : {}),
-        iss: issuer,
+        ...(issParameter ? { iss: issuer } : {}),
       }))
         u.searchParams.set(k, v);
       return { status: 302, redirect: u.toString() };
@@ -407,7 +460,7 @@ ${items}
       return { status: 400, json: { error: 'invalid_request', error_description: 'unknown or expired sign-in' } };
     const u = new URL(p.redirectUri);
     if (p.state) u.searchParams.set('state', p.state);
-    u.searchParams.set('iss', issuer);
+    if (issParameter) u.searchParams.set('iss', issuer);
     const user = users.find((x) => x.sub === q.get('user'));
     if (q.get('deny') || !user) {
       u.searchParams.set('error', 'access_denied');
@@ -460,12 +513,12 @@ ${items}
         response_modes_supported: ['query'],
         subject_types_supported: ['public'],
         id_token_signing_alg_values_supported: ['RS256', 'ES256'],
-        grant_types_supported: ['authorization_code', 'client_credentials', TOKEN_EXCHANGE],
+        grant_types_supported: ['authorization_code', 'refresh_token', 'client_credentials', TOKEN_EXCHANGE],
         code_challenge_methods_supported: ['S256'],
         token_endpoint_auth_methods_supported: ['client_secret_basic', 'client_secret_post'],
-        scopes_supported: ['openid', 'email', 'profile'],
+        scopes_supported: ['openid', 'email', 'profile', 'offline_access'],
         claims_supported: ['sub', 'email', 'email_verified', 'name', 'nonce'],
-        authorization_response_iss_parameter_supported: true,
+        ...(issParameter ? { authorization_response_iss_parameter_supported: true } : {}),
       });
     }
     if (req.method === 'GET' && path === '/authorize') return answer(authorize(url.searchParams));
@@ -494,12 +547,20 @@ ${items}
       return send(200, { keys: keys.map((k) => k.publicJwk) });
     }
     if (req.method === 'POST' && path === '/token') {
+      tokenRequestCount++;
       let raw = '';
       req.on('data', (c: Buffer) => (raw += c.toString()));
       req.on('end', () => {
         const p = new URLSearchParams(raw);
         if (p.get('grant_type') === 'authorization_code') {
           void redeemCode(p, req.headers.authorization).then(
+            ([status, body]) => send(status, body),
+            () => send(500, { error: 'server_error' }),
+          );
+          return;
+        }
+        if (p.get('grant_type') === 'refresh_token') {
+          void refresh(p, req.headers.authorization).then(
             ([status, body]) => send(status, body),
             () => send(500, { error: 'server_error' }),
           );
@@ -546,6 +607,11 @@ ${items}
     setIdTokenOverride: (o) => void (override = o),
     setUserinfoOverride: (c) => void (userinfoOverride = c),
     codesRedeemed: () => redeemed,
+    tokenRequests: () => tokenRequestCount,
+    refreshes: () => refreshCount,
+    revokeRefreshTokens: () => refreshTokens.clear(),
+    setIssueRefreshTokens: (on) => void (issueRefreshTokens = on),
+    setRefreshDelay: (ms) => void (refreshDelayMs = ms),
     mint: (claims, o) => mint(claims, o),
     setDown: (d) => void (down = d),
     rotateKeys: async () => {

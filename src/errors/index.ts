@@ -82,6 +82,13 @@ export const ERROR_CODES = {
   ERR_UPSTREAM_INVALID: { status: 502, jsonRpc: JSONRPC.serverError },
   /** A tenant's own identity provider vouched for an email outside that tenant's domains. */
   ERR_UPSTREAM_TENANT_MISMATCH: { status: 403, jsonRpc: JSONRPC.serverError },
+  /** A sign-in's callback arrived on another upstream's callback path (IdP mix-up defence, RFC 9700 §4.4). */
+  ERR_UPSTREAM_MIXUP: { status: 400, jsonRpc: JSONRPC.serverError },
+  /**
+   * The upstream token kept with a grant (`oauth` Vault mode) has expired and cannot be renewed (no
+   * refresh token, or the identity provider refused it): the user must sign in again.
+   */
+  ERR_UPSTREAM_SIGN_IN_REQUIRED: { status: 401, jsonRpc: JSONRPC.serverError, oauth: 'invalid_token' },
   ERR_INTERNAL: { status: 500, jsonRpc: JSONRPC.internal },
 } as const satisfies Record<string, CodeInfo>;
 
@@ -125,6 +132,26 @@ export class AuthError extends AppError {
   ) {
     super(code, message, details, options);
     this.name = 'AuthError';
+  }
+}
+
+/**
+ * The sign-in at the identity provider behind a grant cannot be renewed; the user must sign in again.
+ * `reason`: `no_refresh_token`, `refresh_refused` (the IdP answered invalid_grant), `refresh_not_allowed`
+ * (the IdP does not let this client refresh), `not_refreshable` (the provider has no refresh),
+ * `provider_changed` (the provider is gone or now names another issuer).
+ *
+ * @example
+ * throw new SignInAgainError('Acme SSO refused to renew the sign-in (invalid_grant); sign in again', 'refresh_refused');
+ */
+export class SignInAgainError extends AppError {
+  constructor(
+    message: string,
+    readonly reason: string,
+    options?: ErrorOptions,
+  ) {
+    super('ERR_UPSTREAM_SIGN_IN_REQUIRED', message, { reason }, options);
+    this.name = 'SignInAgainError';
   }
 }
 

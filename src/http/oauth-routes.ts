@@ -1,6 +1,6 @@
 /**
  * The authorization server's HTTP surface (the logic is in `src/oauth/server.ts`):
- * `/.well-known/oauth-authorization-server` (RFC 8414), `/authorize`, `/oauth/signin`, `/oauth/callback`,
+ * `/.well-known/oauth-authorization-server` (RFC 8414), `/authorize`, `/oauth/signin`, `/oauth/callback/<provider>`,
  * `/oauth/consent` (GET page, POST decision), `/oauth/token`, `/oauth/register` (the SDK's RFC 7591
  * handler over our client store), `/oauth/revoke` (RFC 7009), `/oauth/jwks`.
  *
@@ -120,8 +120,21 @@ export function oauthRoutes(oauth: OAuthServer, opts: { publicUrl: string; dcrPe
   router.get('/authorize', authorize);
   router.post('/authorize', form, authorize);
   router.get('/oauth/signin', async (req, res) => send(res, await oauth.signIn(req.query as Params, browserOf(req))));
-  router.get('/oauth/callback', async (req, res) =>
-    send(res, await oauth.callback(new URL(req.originalUrl, opts.publicUrl), browserOf(req))),
+  // One callback path per upstream (`callbackPath` in src/oauth/upstream/callback.ts); the shared
+  // /oauth/callback is only answered with a refusal naming the URL to register.
+  const callback = (arrivedFor: (req: Request) => string | undefined) => async (req: Request, res: Response) =>
+    send(res, await oauth.callback(new URL(req.originalUrl, opts.publicUrl), browserOf(req), arrivedFor(req)));
+  router.get(
+    '/oauth/callback',
+    callback(() => undefined),
+  );
+  router.get(
+    '/oauth/callback/tenant/:tenant',
+    callback((req) => `tenant:${String(req.params.tenant)}`),
+  );
+  router.get(
+    '/oauth/callback/:provider',
+    callback((req) => String(req.params.provider)),
   );
   router.get('/oauth/consent', async (req, res) =>
     send(res, await oauth.showConsent(req.query as Params, browserOf(req))),

@@ -12,6 +12,7 @@ import { OAUTH_ERROR, subjectOf, userOf, type Core, type Outcome, type Params } 
 import { LoginError, type AuthorizeRequest, type Login } from './logins.js';
 import { chooserPage, consentPage } from './pages.js';
 import { redirectMatches } from './redirect-uris.js';
+import { callbackPath } from './upstream/callback.js';
 import type { UpstreamIdentity, UpstreamProvider } from './upstream/types.js';
 import { CHALLENGE_RE, randomToken, s256, safeEqual } from './util.js';
 
@@ -34,7 +35,8 @@ const IGNORED_SCOPES = new Set(['offline_access', 'openid', 'email', 'profile'])
 export function createAuthorizeEndpoints(core: Core) {
   const { deps, c, log, grants, logins, clients, count, audit, tenantById, redirectTo, page, refuseToClient, single } =
     core;
-  const callbackUrl = `${c.issuer}/oauth/callback`;
+  // Each upstream has its own callback URL (mix-up defence): register it at that provider.
+  const callbackUrl = (providerId: string) => `${c.issuer}${callbackPath(providerId)}`;
   const supported = new Set(c.scopesSupported);
   let lastPurge = 0;
 
@@ -172,7 +174,7 @@ export function createAuthorizeEndpoints(core: Core) {
       state: upstream.state,
       nonce: upstream.nonce,
       codeChallenge: s256(upstream.verifier),
-      redirectUri: callbackUrl,
+      redirectUri: callbackUrl(provider.id),
       loginHint,
     });
     return { kind: 'redirect', location: url.href };
@@ -209,9 +211,15 @@ export function createAuthorizeEndpoints(core: Core) {
     }
   }
 
-  // ---- /oauth/callback --------------------------------------------------------------------------
+  // ---- /oauth/callback/<provider> ---------------------------------------------------------------
 
-  async function callback(url: URL, browser: string | undefined): Promise<Outcome> {
+  /**
+   * The upstream's answer. `arrivedFor` is the provider whose callback path it came to (undefined: the
+   * retired shared `/oauth/callback`); it must be the provider the sign-in was started with, else the
+   * answer is refused before its code goes anywhere (IdP mix-up, RFC 9700 §4.4: a code of provider B
+   * must never be redeemed, with our PKCE verifier, at provider A's token endpoint).
+   */
+  async function callback(url: URL, browser: string | undefined, arrivedFor: string | undefined): Promise<Outcome> {
     const state = url.searchParams.get('state');
     let login: Login;
     try {
@@ -225,6 +233,23 @@ export function createAuthorizeEndpoints(core: Core) {
     const { request, upstream } = login.data;
     if (!upstream)
       return page(400, 'Sign-in failed', new AppError('ERR_OAUTH_LOGIN_EXPIRED', 'No sign-in is under way'));
+    if (arrivedFor !== upstream.provider) {
+      // Ended here: whoever sent this answer holds this sign-in's state, so it is not to be trusted further.
+      await logins.finish(login.id);
+      count('sign_in', 'denied', 'ERR_UPSTREAM_MIXUP');
+      log.warn(
+        { upstream: upstream.provider, arrivedFor: arrivedFor ?? '(shared /oauth/callback)' },
+        'upstream answer on another callback path refused (mix-up defence)',
+      );
+      const expected = callbackUrl(upstream.provider);
+      const err = new AppError(
+        'ERR_UPSTREAM_MIXUP',
+        arrivedFor === undefined
+          ? `The identity provider answered at the shared callback URL ${c.issuer}/oauth/callback, which this server no longer accepts: each identity provider has its own. The administrator must register ${expected} at the provider '${upstream.provider}'. Nothing was issued; start the sign-in again`
+          : `This sign-in was started with the provider '${upstream.provider}', but the answer arrived at the callback of '${arrivedFor.slice(0, 80)}' (identity-provider mix-up): refused, no code was redeemed and nothing was issued; start the sign-in again`,
+      );
+      return page(400, 'Sign-in refused', err, { request, error: 'access_denied' });
+    }
     const upstreamError = url.searchParams.get('error');
     if (upstreamError) {
       // The user (or the identity provider) said no: tell the client, which is waiting for an answer.
@@ -247,7 +272,7 @@ export function createAuthorizeEndpoints(core: Core) {
         expectedState: upstream.state,
         expectedNonce: upstream.nonce,
         codeVerifier: upstream.verifier,
-        redirectUri: callbackUrl,
+        redirectUri: callbackUrl(upstream.provider),
       });
     } catch (e) {
       await logins.finish(login.id);

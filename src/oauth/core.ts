@@ -19,6 +19,7 @@ import { createGrantStore, type Grant } from './grants.js';
 import { createSigningKeys } from './keys.js';
 import { createLoginStore, type AuthorizeRequest } from './logins.js';
 import { errorPage } from './pages.js';
+import { createUpstreamTokenSource } from './upstream-tokens.js';
 import { isLoopbackRedirect } from './redirect-uris.js';
 import type { UpstreamIdentity, UpstreamRegistry } from './upstream/types.js';
 
@@ -130,6 +131,13 @@ export function createCore(deps: OAuthServerDeps) {
     refreshTtlSeconds: c.refreshTokenTtlSeconds,
   });
   const logins = createLoginStore({ pool: deps.pool, cipher: deps.cipher, ttlSeconds: c.loginTtlSeconds });
+  // oauth Vault mode: the upstream token kept with a grant, renewed with its refresh token when due.
+  const upstreamTokens = createUpstreamTokenSource({
+    grants,
+    upstreams: deps.upstreams,
+    log,
+    onRenewal: (outcome, reason) => count('upstream_refresh', outcome, reason),
+  });
   const cimd = c.cimd.enabled ? createCimdResolver({ ...c.cimd, ...deps.cimd }) : undefined;
   const clients = createClientStore({ pool: deps.pool, cimd });
 
@@ -254,6 +262,7 @@ export function createCore(deps: OAuthServerDeps) {
     grants,
     logins,
     clients,
+    upstreamTokens,
     count,
     audit,
     currentTenant,

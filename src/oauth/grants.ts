@@ -7,7 +7,7 @@
 import type { Pool, PoolClient } from '../db/pool.js';
 import { inTransaction } from '../db/in-transaction.js';
 import type { SessionCipher } from '../vault/crypto.js';
-import type { UpstreamIdentity } from './upstream/types.js';
+import type { UpstreamIdentity, UpstreamTokens } from './upstream/types.js';
 import { randomToken, sha256 } from './util.js';
 
 export interface Grant {
@@ -258,6 +258,34 @@ export function createGrantStore(deps: { pool: Pool; cipher: SessionCipher; refr
       const blob = rows[0]?.upstream_ciphertext;
       if (!blob) return undefined;
       return JSON.parse(deps.cipher.decrypt(blob, aad(id))) as UpstreamIdentity['upstreamTokens'];
+    },
+
+    /**
+     * Renew a live grant's upstream tokens under its row lock, so one replica at a time refreshes them:
+     * `next` gets the tokens as stored now (another replica may just have renewed them) and returns
+     * their successors, or undefined to keep them. Returns the tokens kept; undefined when the grant is
+     * revoked or keeps none. A throw from `next` leaves them as they were.
+     */
+    async updateUpstreamTokens(
+      id: string,
+      next: (current: UpstreamTokens) => Promise<UpstreamTokens | undefined>,
+    ): Promise<UpstreamTokens | undefined> {
+      return inTransaction(deps.pool, async (tx) => {
+        const { rows } = await tx.query<{ upstream_ciphertext: Buffer | null }>(
+          'SELECT upstream_ciphertext FROM control.oauth_grants WHERE id = $1 AND revoked_at IS NULL FOR UPDATE',
+          [id],
+        );
+        const blob = rows[0]?.upstream_ciphertext;
+        if (!blob) return undefined;
+        const current = JSON.parse(deps.cipher.decrypt(blob, aad(id))) as UpstreamTokens;
+        const renewed = await next(current);
+        if (!renewed) return current;
+        await tx.query('UPDATE control.oauth_grants SET upstream_ciphertext = $2 WHERE id = $1', [
+          id,
+          deps.cipher.encrypt(JSON.stringify(renewed), aad(id)),
+        ]);
+        return renewed;
+      });
     },
 
     /** Revoke grants (and with them their codes and refresh tokens); returns the grants revoked now. */

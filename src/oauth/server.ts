@@ -4,8 +4,8 @@
  *
  *   /authorize → validate client, redirect_uri (page on error, never a redirect), PKCE S256, state,
  *   resource, scopes (errors redirect to the client) → a sign-in bound to this browser → the upstream
- *   (one provider: straight there; several: a chooser with email home-realm discovery) → /oauth/callback
- *   (state, nonce, PKCE towards the upstream; identity rules and tenant resolution) → consent page
+ *   (one provider: straight there; several: a chooser with email home-realm discovery) → /oauth/callback/<provider>
+ *   (its own path per upstream; state, nonce, PKCE towards the upstream; identity rules and tenant resolution) → consent page
  *   (user, unverified client name, redirect host, scopes; POST with CSRF token + browser cookie) → code.
  *   /oauth/token → codes (single use, ≤ 60 s, replay revokes the grant) and rotating refresh tokens
  *   (reuse revokes the grant) → our own short-lived JWT access tokens.
@@ -24,7 +24,7 @@ export { subjectOf, type JsonOutcome, type OAuthServerConfig, type OAuthServerDe
  */
 export function createOAuthServer(deps: OAuthServerDeps) {
   const core = createCore(deps);
-  const { c, keys, grants, clients } = core;
+  const { c, keys, grants, clients, upstreamTokens } = core;
   const browser = createAuthorizeEndpoints(core);
   const tokens = createTokenEndpoints(core);
 
@@ -55,6 +55,8 @@ export function createOAuthServer(deps: OAuthServerDeps) {
     keys,
     grants,
     clients,
+    /** The upstream access token of a grant (`oauth` Vault mode), renewed when due. */
+    upstreamTokens,
     /** The access-token lifetime (the verifier's grant-status cache may not exceed it). */
     config: c,
   };

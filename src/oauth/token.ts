@@ -5,7 +5,7 @@
  * @module
  */
 import { jwtVerify } from 'jose';
-import { AppError, isAppError } from '../errors/index.js';
+import { AppError, isAppError, SignInAgainError } from '../errors/index.js';
 import { OAUTH_ERROR, type Core, type JsonOutcome, type Params } from './core.js';
 import { RefreshRaceError, REFRESH_PREFIX, type Grant } from './grants.js';
 import { randomToken, s256, safeEqual, VERIFIER_RE } from './util.js';
@@ -15,7 +15,7 @@ import { randomToken, s256, safeEqual, VERIFIER_RE } from './util.js';
  * const { token, revoke } = createTokenEndpoints(core);
  */
 export function createTokenEndpoints(core: Core) {
-  const { c, log, keys, grants, clients, count, audit, currentTenant, tenantById, single } = core;
+  const { c, log, keys, grants, clients, count, audit, currentTenant, tenantById, single, upstreamTokens } = core;
 
   // ---- /oauth/token and /oauth/revoke -------------------------------------------------------------
 
@@ -202,13 +202,16 @@ export function createTokenEndpoints(core: Core) {
           await revokeGrant(g, reason ?? 'tenant_changed', 'refresh');
           throw problem;
         }
-        // oauth-mode Vault needs a live upstream token for its exchange; we cannot renew it, so once it
-        // has expired the client must sign in again (else it would refresh, get a 401, refresh …).
+        // oauth-mode Vault needs a live upstream token for its exchange: renewed here when due. One that
+        // cannot be renewed ends the grant, so the client signs in again (else it would refresh, get a
+        // 401, refresh …). An unreachable upstream is a 503: the grant stays.
         if (tenant?.vault.auth.mode === 'oauth') {
-          const up = await grants.upstreamTokens(g.id);
-          if (up?.expiresAt && up.expiresAt * 1000 <= Date.now()) {
+          try {
+            await upstreamTokens.accessToken(g.id);
+          } catch (e) {
+            if (!(e instanceof SignInAgainError)) throw e;
             await revokeGrant(g, 'upstream_expired', 'refresh');
-            throw invalidGrant('The sign-in at your identity provider has expired; authorize again');
+            throw invalidGrant(`${e.message} (authorize again)`);
           }
         }
         let next: string;

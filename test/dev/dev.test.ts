@@ -92,10 +92,13 @@ it('prints the endpoint and tokens that work with the SDK client: documents_quer
 
 it('serves a sign-in page listing the demo users, with signing keys kept in the data dir (0600)', async () => {
   const issuerUrl = /OIDC issuer\s*: (\S+)/.exec(out)![1]!;
+  // The banner names the redirect URI the dev issuer is given (the generic OIDC provider's own).
+  const redirectUri = /Redirect URI\s*: (\S+)/.exec(out)?.[1];
+  assert.equal(redirectUri, `http://127.0.0.1:${port}/oauth/callback/oidc`);
   const q = new URLSearchParams({
     response_type: 'code',
     client_id: 'vault-mcp-dev',
-    redirect_uri: `http://127.0.0.1:${port}/oauth/callback`,
+    redirect_uri: redirectUri,
     code_challenge: 'x'.repeat(43),
     code_challenge_method: 'S256',
   });

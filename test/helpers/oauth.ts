@@ -370,3 +370,58 @@ export class SdkTestProvider implements OAuthClientProvider {
     return this.verifier;
   }
 }
+
+/** A sign-in under way at a server whose upstreams are real (dev issuers), up to the upstream's login page. */
+export interface StartedSignIn {
+  browser: Browser;
+  /** Where vault-mcp sent the browser: the upstream's authorization URL (its redirect_uri, state …). */
+  upstreamUrl: URL;
+  verifier: string;
+  state: string;
+}
+
+/** `/authorize` with `login_hint` = `email`: home-realm discovery sends the browser to the user's IdP. */
+export async function startSignIn(
+  server: { url: string; resource: string },
+  clientId: string,
+  email: string,
+): Promise<StartedSignIn> {
+  const browser = new Browser(server.url);
+  const { verifier, challenge } = pkce();
+  const state = randomBytes(8).toString('hex');
+  const res = await browser.request(
+    authorizeUrl(server.url, {
+      response_type: 'code',
+      client_id: clientId,
+      redirect_uri: REDIRECT,
+      code_challenge: challenge,
+      code_challenge_method: 'S256',
+      state,
+      resource: server.resource,
+      login_hint: email,
+    }),
+  );
+  await res.body?.cancel();
+  assert.equal(res.status, 302, 'sent to the upstream');
+  return { browser, upstreamUrl: new URL(res.headers.get('location')!), verifier, state };
+}
+
+/** Back from the upstream at `callback` (in the same browser): consent approved, the code exchanged. */
+export async function finishSignIn(
+  server: { url: string; resource: string },
+  clientId: string,
+  started: StartedSignIn,
+  callback: string,
+): Promise<{ status: number; body: OAuthBody }> {
+  const page = await started.browser.go(callback);
+  assert.equal(page.status, 200, `expected the consent page, got ${page.status} ${page.html?.slice(0, 400)}`);
+  const done = await started.browser.consent(page.html!, 'approve');
+  const code = done.location?.searchParams.get('code');
+  assert.ok(code, `no code: ${done.status} ${done.html?.slice(0, 300)}`);
+  return exchange(server, clientId, {
+    code,
+    verifier: started.verifier,
+    state: started.state,
+    location: done.location!,
+  });
+}

@@ -33,24 +33,7 @@ export async function driveSignIn(
     redirectUri,
     loginHint: opts.loginHint,
   });
-  const page = await fetch(authorizationUrl, { redirect: 'manual' });
-  let loginPage = '';
-  let location: string | null;
-  if (page.status === 302) {
-    location = page.headers.get('location');
-  } else {
-    loginPage = await page.text();
-    if (page.status !== 200) throw new Error(`login page answered HTTP ${page.status}: ${loginPage}`);
-    const links = [...loginPage.matchAll(/<a class="(user|deny)"(?: data-(?:email|login)="([^"]*)")? href="([^"]+)"/g)];
-    const link =
-      pick === 'deny' ? links.find((l) => l[1] === 'deny') : links.find((l) => l[1] === 'user' && l[2] === pick);
-    if (!link) throw new Error(`no link for ${pick} on the login page: ${loginPage}`);
-    const href = link[3]!.replace(/&amp;/g, '&');
-    const chosen = await fetch(new URL(href, authorizationUrl), { redirect: 'manual' });
-    await chosen.body?.cancel();
-    if (chosen.status !== 302) throw new Error(`picking ${pick} answered HTTP ${chosen.status}`);
-    location = chosen.headers.get('location');
-  }
+  const { location, loginPage } = await clickUser(authorizationUrl, pick);
   if (!location?.startsWith(redirectUri)) throw new Error(`expected a redirect to ${redirectUri}, got ${location}`);
   return {
     authorizationUrl,
@@ -61,6 +44,28 @@ export async function driveSignIn(
     codeVerifier,
     redirectUri,
   };
+}
+
+/**
+ * At an upstream's authorization URL: read its login page and click `pick` (an email or GitHub login,
+ * or 'deny'); returns where the upstream sends the browser back (our callback URL with code or error).
+ */
+export async function clickUser(authorizationUrl: URL, pick: string): Promise<{ location: string; loginPage: string }> {
+  const page = await fetch(authorizationUrl, { redirect: 'manual' });
+  if (page.status === 302) {
+    await page.body?.cancel();
+    return { location: page.headers.get('location') ?? '', loginPage: '' };
+  }
+  const loginPage = await page.text();
+  if (page.status !== 200) throw new Error(`login page answered HTTP ${page.status}: ${loginPage}`);
+  const links = [...loginPage.matchAll(/<a class="(user|deny)"(?: data-(?:email|login)="([^"]*)")? href="([^"]+)"/g)];
+  const link =
+    pick === 'deny' ? links.find((l) => l[1] === 'deny') : links.find((l) => l[1] === 'user' && l[2] === pick);
+  if (!link) throw new Error(`no link for ${pick} on the login page: ${loginPage}`);
+  const chosen = await fetch(new URL(link[3]!.replace(/&amp;/g, '&'), authorizationUrl), { redirect: 'manual' });
+  await chosen.body?.cancel();
+  if (chosen.status !== 302) throw new Error(`picking ${pick} answered HTTP ${chosen.status}`);
+  return { location: chosen.headers.get('location') ?? '', loginPage };
 }
 
 /** Assert-friendly: the AppError code and message of a rejected promise. */

@@ -400,7 +400,7 @@ describe('authorization server: refusals', () => {
     const b = new Browser(s.url);
     const res = await b.request(authorizeUrl(s.url, params()));
     const callback = res.headers.get('location')!; // the fake upstream's answer: our callback with a code
-    assert.match(callback, /\/oauth\/callback\?/);
+    assert.match(callback, /\/oauth\/callback\/oidc\?/); // the provider's own callback path
     const victim = new Browser(s.url);
     const r = await victim.go(new URL(callback, s.url).href);
     assert.equal(r.status, 403);

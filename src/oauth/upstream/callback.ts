@@ -87,6 +87,59 @@ export function checkCallback(
   return code;
 }
 
+/**
+ * The callback path of one upstream: `/oauth/callback/<provider id>`, a tenant's IdP
+ * `/oauth/callback/tenant/<tenant id>`. One path per upstream is the mix-up defence of RFC 9700 §4.4.2
+ * (distinct redirect URIs): an answer can only arrive where the provider it came from sends it, so a
+ * sign-in started at one provider cannot be completed with another provider's code.
+ *
+ * @example
+ * callbackPath('tenant:acme') // '/oauth/callback/tenant/acme'
+ */
+export function callbackPath(providerId: string): string {
+  const tenant = /^tenant:(.+)$/.exec(providerId)?.[1];
+  return tenant === undefined
+    ? `/oauth/callback/${encodeURIComponent(providerId)}`
+    : `/oauth/callback/tenant/${encodeURIComponent(tenant)}`;
+}
+
+/** A redirect URI an administrator registers at one identity provider. */
+export interface RedirectUriToRegister {
+  provider: string;
+  /** Where: the provider's issuer (or GitHub's URL) and, for a tenant's IdP, its display name. */
+  at: string;
+  redirectUri: string;
+}
+
+/**
+ * Every redirect URI to register, one per upstream: the server-wide providers configured by env (in
+ * display order) and each tenant's own IdP.
+ *
+ * @example
+ * redirectUrisToRegister('https://mcp.acme.com', config.upstream, await listTenants(pool));
+ */
+export function redirectUrisToRegister(
+  publicUrl: string,
+  upstream: {
+    oidc?: { issuer: string };
+    google?: { issuer: string };
+    github?: { oauthUrl: string };
+    auth0?: { issuer: string };
+  },
+  tenants: readonly { id: string; idp: { issuer?: string; name?: string } | null }[] = [],
+): RedirectUriToRegister[] {
+  const at = (id: string, where: string) => ({ provider: id, at: where, redirectUri: publicUrl + callbackPath(id) });
+  return [
+    ...(upstream.oidc ? [at('oidc', upstream.oidc.issuer)] : []),
+    ...(upstream.google ? [at('google', upstream.google.issuer)] : []),
+    ...(upstream.github ? [at('github', upstream.github.oauthUrl)] : []),
+    ...(upstream.auth0 ? [at('auth0', upstream.auth0.issuer)] : []),
+    ...tenants
+      .filter((t) => t.idp?.issuer)
+      .map((t) => at(`tenant:${t.id}`, `${t.idp!.name ? `${t.idp!.name}, ` : ''}${t.idp!.issuer!}`)),
+  ];
+}
+
 /** The callback's parameters on the configured redirect URI (what the token request must repeat). */
 export function onRedirectUri(callbackUrl: URL, redirectUri: string): URL {
   const u = new URL(redirectUri);

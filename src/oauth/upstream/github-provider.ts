@@ -132,6 +132,7 @@ export function createGithubUpstream(o: GithubUpstreamOptions): UpstreamProvider
           accessToken,
           ...(typeof tokens.refresh_token === 'string' ? { refreshToken: tokens.refresh_token } : {}),
           ...(typeof tokens.expires_in === 'number' ? { expiresAt: Math.floor(now() / 1000) + tokens.expires_in } : {}),
+          obtainedAt: Math.floor(now() / 1000),
         },
       };
     },

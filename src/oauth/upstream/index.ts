@@ -3,6 +3,7 @@
  *
  * @module
  */
+export { callbackPath, redirectUrisToRegister, type RedirectUriToRegister } from './callback.js';
 export { createGithubUpstream, type GithubUpstreamOptions } from './github-provider.js';
 export { createOidcUpstream, isEntraIssuer, verifiedEmail, type OidcUpstreamOptions } from './oidc-provider.js';
 export { createUpstreamRegistry, type TenantLookup, type UpstreamRegistryDeps } from './registry.js';
@@ -12,4 +13,5 @@ export type {
   UpstreamIdentity,
   UpstreamProvider,
   UpstreamRegistry,
+  UpstreamTokens,
 } from './types.js';

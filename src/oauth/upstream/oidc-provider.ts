@@ -6,6 +6,8 @@
  * (openid-client skips it by default for TLS token responses; we do not), and an algorithm from our
  * allow-list. The identity requires `email_verified` to be the boolean `true` ("true" is refused).
  * When the ID token has no email, it is read from the userinfo endpoint (same subject, same rule).
+ * `refresh` renews the tokens kept for the `oauth` Vault mode (refresh token grant; a refreshed ID
+ * token is checked like the first one and must name the same subject).
  * The signature is checked with jose against the shared JWKS cache (`src/auth/jwks-cache.ts`): keys
  * are refetched on an unknown `kid` (IdP key rotation, at most once per cooldown), and an outage of
  * the JWKS endpoint is a 503 naming the provider.
@@ -14,14 +16,14 @@
  *
  * @module
  */
-import { errors as joseErrors, jwtVerify } from 'jose';
+import { decodeJwt, errors as joseErrors, jwtVerify } from 'jose';
 import * as client from 'openid-client';
 import { createJwksCache, type JwksCache } from '../../auth/jwks-cache.js';
 import type { Provider } from '../../auth/types.js';
-import { AppError, AuthError } from '../../errors/index.js';
+import { AppError, AuthError, SignInAgainError } from '../../errors/index.js';
 import { normalizeEmail } from '../../tenancy/email-domain.js';
 import { checkCallback, onRedirectUri } from './callback.js';
-import type { UpstreamIdentity, UpstreamProvider } from './types.js';
+import type { UpstreamIdentity, UpstreamProvider, UpstreamTokens } from './types.js';
 
 export interface OidcUpstreamOptions {
   id: string;
@@ -35,6 +37,11 @@ export interface OidcUpstreamOptions {
   /** Asymmetric JWS algorithms accepted for ID tokens. */
   algorithms: readonly string[];
   scope?: string;
+  /**
+   * Ask for `offline_access` (a refresh token) when the provider lists it in `scopes_supported`: for the
+   * `oauth` Vault mode, whose upstream token must be renewed without a new sign-in.
+   */
+  offlineAccess?: boolean;
   /** Extra authorization request parameters (e.g. Google's `hd`, `prompt`). */
   extraParams?: Record<string, string>;
   timeoutMs: number;
@@ -55,7 +62,9 @@ const LOOPBACK = new Set(['127.0.0.1', 'localhost', '[::1]']);
  * @example
  * const google = createOidcUpstream({ id: 'google', displayName: 'Google', provider: 'google', issuer: 'https://accounts.google.com', clientId, clientSecret, algorithms: ['RS256'], timeoutMs: 5000, metadataCacheMs: 3_600_000, clockSkewSeconds: 60 });
  */
-export function createOidcUpstream(o: OidcUpstreamOptions): UpstreamProvider {
+export function createOidcUpstream(
+  o: OidcUpstreamOptions,
+): UpstreamProvider & Required<Pick<UpstreamProvider, 'refresh'>> {
   const now = o.now ?? Date.now;
   const issuerUrl = new URL(o.issuer);
   const insecure = issuerUrl.protocol === 'http:';
@@ -166,16 +175,50 @@ export function createOidcUpstream(o: OidcUpstreamOptions): UpstreamProvider {
     }
   }
 
+  /** The tokens of a token response; a refresh token the upstream did not rotate is kept. */
+  function kept(tokens: client.TokenEndpointResponse, previous?: UpstreamTokens): UpstreamTokens {
+    const at = Math.floor(now() / 1000);
+    const refreshToken = tokens.refresh_token ?? previous?.refreshToken;
+    const idToken = tokens.id_token ?? previous?.idToken;
+    return {
+      accessToken: tokens.access_token,
+      ...(refreshToken ? { refreshToken } : {}),
+      ...(idToken ? { idToken } : {}),
+      ...(typeof tokens.expires_in === 'number' ? { expiresAt: at + tokens.expires_in } : {}),
+      obtainedAt: at,
+    };
+  }
+
+  /** A refresh refused by the upstream means "sign in again"; outages and our misconfiguration do not. */
+  function refreshFailure(e: unknown): AppError {
+    if (e instanceof AppError) return e;
+    const err = e as { code?: string; error?: string; error_description?: string };
+    const refused = e instanceof client.ResponseBodyError || (err.code === 'OAUTH_RESPONSE_BODY_ERROR' && err.error);
+    if (!refused || err.error === 'invalid_client') return translate(e, o.displayName, o.id);
+    const what = `${String(err.error).slice(0, 60)}${err.error_description ? `: ${err.error_description.slice(0, 200)}` : ''}`;
+    if (err.error === 'unauthorized_client' || err.error === 'unsupported_grant_type')
+      return new SignInAgainError(
+        `${o.displayName} does not let this server renew sign-ins (${what}); an administrator must allow the refresh token grant for its client. Sign in again`,
+        'refresh_not_allowed',
+      );
+    return new SignInAgainError(
+      `${o.displayName} refused to renew your sign-in (${what}): it has ended or was revoked there. Sign in again`,
+      'refresh_refused',
+    );
+  }
+
   return {
     id: o.id,
     displayName: o.displayName,
 
     async authorizationUrl(input) {
       const config = await configuration();
+      const offline =
+        o.offlineAccess === true && config.serverMetadata().scopes_supported?.includes('offline_access') === true;
       return client.buildAuthorizationUrl(config, {
         response_type: 'code',
         redirect_uri: input.redirectUri,
-        scope: o.scope ?? 'openid email profile',
+        scope: `${o.scope ?? 'openid email profile'}${offline ? ' offline_access' : ''}`,
         state: input.state,
         nonce: input.nonce,
         code_challenge: input.codeChallenge,
@@ -235,13 +278,43 @@ export function createOidcUpstream(o: OidcUpstreamOptions): UpstreamProvider {
         emailVerified: true,
         ...(typeof claims.name === 'string' && claims.name ? { name: claims.name } : {}),
         ...extra,
-        upstreamTokens: {
-          accessToken: tokens.access_token,
-          ...(tokens.refresh_token ? { refreshToken: tokens.refresh_token } : {}),
-          idToken,
-          ...(typeof tokens.expires_in === 'number' ? { expiresAt: Math.floor(now() / 1000) + tokens.expires_in } : {}),
-        },
+        upstreamTokens: kept(tokens),
       };
+    },
+
+    async refresh(previous) {
+      if (!previous.refreshToken)
+        throw new SignInAgainError(
+          `${o.displayName} issued no refresh token with this sign-in, so it cannot be renewed. Sign in again`,
+          'no_refresh_token',
+        );
+      const config = await configuration();
+      const meta = config.serverMetadata();
+      // The refresh token goes back only to the issuer that issued it (a tenant may have changed its IdP).
+      const before = previous.idToken ? decodeJwt(previous.idToken) : undefined;
+      if (before && before.iss !== meta.issuer)
+        throw new SignInAgainError(
+          `The sign-in was made at ${String(before.iss).slice(0, 200)}, but ${o.displayName} is now ${meta.issuer}. Sign in again`,
+          'provider_changed',
+        );
+      let tokens: Awaited<ReturnType<typeof client.refreshTokenGrant>>;
+      try {
+        tokens = await client.refreshTokenGrant(config, previous.refreshToken);
+      } catch (e) {
+        throw refreshFailure(e);
+      }
+      if (tokens.id_token) {
+        // openid-client checked its claims; the signature and the subject are ours to check.
+        await verifySignature(tokens.id_token, meta.issuer, keysFor(meta.jwks_uri!));
+        const sub = tokens.claims()?.sub;
+        if (before && sub !== before.sub)
+          throw new AppError(
+            'ERR_UPSTREAM_INVALID',
+            `The ${o.displayName} ID token of the renewed sign-in names another subject than the sign-in`,
+            { provider: o.id },
+          );
+      }
+      return kept(tokens, previous);
     },
   };
 }

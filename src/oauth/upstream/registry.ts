@@ -114,6 +114,7 @@ export function createUpstreamRegistry(deps: UpstreamRegistryDeps): UpstreamRegi
     id: p.id,
     displayName: p.displayName,
     authorizationUrl: (input) => p.authorizationUrl(input),
+    ...(p.refresh ? { refresh: (previous) => p.refresh!(previous) } : {}),
     async exchange(input) {
       const identity = await p.exchange(input);
       const owner = await ownerOf(identity.email);
@@ -142,7 +143,9 @@ export function createUpstreamRegistry(deps: UpstreamRegistryDeps): UpstreamRegi
         `The sign-in of tenant "${tenant.id}" needs the environment variable ${idp.clientSecretEnv} (its IdP client secret), which is not set`,
       );
     }
-    const key = JSON.stringify([idp, secret ?? null]);
+    // The oauth Vault mode needs a refresh token (offline_access), so the mode is part of the key.
+    const offlineAccess = tenant.vault.auth.mode === 'oauth';
+    const key = JSON.stringify([idp, secret ?? null, offlineAccess]);
     const hit = tenantProviders.get(tenant.id);
     if (hit?.key === key) return hit.provider;
     const id = `tenant:${tenant.id}`;
@@ -156,11 +159,13 @@ export function createUpstreamRegistry(deps: UpstreamRegistryDeps): UpstreamRegi
       clientId: idp.clientId,
       clientSecret: secret,
       algorithms: TENANT_ALGORITHMS,
+      offlineAccess,
     });
     const provider: UpstreamProvider = {
       id,
       displayName,
       authorizationUrl: (input) => inner.authorizationUrl(input),
+      refresh: (previous) => inner.refresh(previous),
       async exchange(input) {
         const identity = await inner.exchange(input);
         // A tenant's IdP vouches only for its own users: the email must map to this very tenant.

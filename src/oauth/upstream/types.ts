@@ -2,12 +2,23 @@
  * The seam between the authorization server (`src/oauth`: authorize, consent, codes, tokens) and the
  * identity providers users sign in with (`src/oauth/upstream`: Google, GitHub, Auth0, generic OIDC and
  * each tenant's own OIDC provider). The authorization server owns state, nonce and PKCE towards the
- * upstream and the one fixed callback URL; a provider only builds the redirect and turns the callback's
- * code into a verified identity.
+ * upstream and each upstream's own callback URL (`callbackPath`); a provider only builds the redirect and
+ * turns the callback's code into a verified identity (and, for the `oauth` Vault mode, renews its tokens).
  *
  * @module
  */
 import type { Provider } from '../../auth/types.js';
+
+/** An upstream's tokens, kept encrypted with the grant for the `oauth` Vault mode's RFC 8693 exchange. */
+export interface UpstreamTokens {
+  accessToken: string;
+  refreshToken?: string;
+  idToken?: string;
+  /** Epoch seconds; absent when the upstream did not say (then the token is used as it is). */
+  expiresAt?: number;
+  /** Epoch seconds when we received them (how early to renew depends on the lifetime). */
+  obtainedAt?: number;
+}
 
 /** A signed-in user as an upstream proved it. Upstream tokens stay server-side (never sent to a client). */
 export interface UpstreamIdentity {
@@ -24,7 +35,7 @@ export interface UpstreamIdentity {
   /** Google Workspace domain (`hd`), when proven. */
   hostedDomain?: string;
   /** Kept encrypted with the grant, for the `oauth` Vault mode's RFC 8693 exchange. */
-  upstreamTokens: { accessToken: string; refreshToken?: string; idToken?: string; expiresAt?: number };
+  upstreamTokens: UpstreamTokens;
 }
 
 export interface AuthorizationRequestInput {
@@ -32,7 +43,7 @@ export interface AuthorizationRequestInput {
   nonce: string;
   /** S256 challenge of the verifier the authorization server keeps. */
   codeChallenge: string;
-  /** The server's one fixed callback URL (`PUBLIC_URL/oauth/callback`). */
+  /** This provider's own callback URL (`PUBLIC_URL/oauth/callback/<provider id>`, see `callbackPath`). */
   redirectUri: string;
   loginHint?: string;
 }
@@ -58,6 +69,13 @@ export interface UpstreamProvider {
    * the identity. Throws an `AuthError`/`AppError` with a precise, safe message on any failure.
    */
   exchange(input: CodeExchangeInput): Promise<UpstreamIdentity>;
+  /**
+   * Renew the tokens with the refresh token (OIDC providers). Returns the successors (a refresh token
+   * the upstream did not rotate is carried over). Throws `SignInAgainError` when the upstream refuses
+   * (`invalid_grant`) or cannot refresh, `ERR_UPSTREAM_UNAVAILABLE` when it cannot be reached.
+   * Absent: tokens of this provider cannot be renewed.
+   */
+  refresh?(previous: UpstreamTokens): Promise<UpstreamTokens>;
 }
 
 export interface UpstreamRegistry {
