@@ -14,7 +14,8 @@ import type { Pool, PoolClient } from './pool.js';
  */
 export async function inTransaction<T>(
   pool: Pool,
-  fn: (client: PoolClient) => Promise<T>,
+  /** `first`: the rows of the last `setup` statement (none without setup). */
+  fn: (client: PoolClient, first: Record<string, unknown>[]) => Promise<T>,
   opts: {
     /**
      * Statements sent with BEGIN in the same round trip (simple-query protocol: constant SQL only,
@@ -26,8 +27,10 @@ export async function inTransaction<T>(
   const client = await pool.connect();
   let broken = false;
   try {
-    await client.query(opts.setup ? `BEGIN; ${opts.setup}` : 'BEGIN');
-    const r = await fn(client);
+    const began = await client.query(opts.setup ? `BEGIN; ${opts.setup}` : 'BEGIN');
+    // A multi-statement simple query answers one result per statement.
+    const results: { rows: Record<string, unknown>[] }[] = Array.isArray(began) ? began : [began];
+    const r = await fn(client, results[results.length - 1]!.rows);
     await client.query('COMMIT');
     return r;
   } catch (e) {

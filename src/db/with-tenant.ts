@@ -50,7 +50,15 @@ const ESCAPE_RE =
 export async function withTenant<T>(
   pool: Pool,
   tenant: SchemaName | { schema: SchemaName },
-  fn: (tx: TenantTx) => Promise<T>,
+  fn: (tx: TenantTx, first: Record<string, unknown>[]) => Promise<T>,
+  opts: {
+    /**
+     * Constant SQL (never user input) run after the tenant setup in the same round trip as BEGIN, as
+     * the simple-query protocol allows; `fn` gets the rows of its last statement. Each statement still
+     * takes its own snapshot, so a read after a lock statement sees what the lock's holder committed.
+     */
+    first?: string;
+  } = {},
 ): Promise<T> {
   // Re-checked at run time: a cast (`'public' as SchemaName`) must not reach SQL.
   const schema = parseSchemaName(typeof tenant === 'string' ? tenant : tenant.schema);
@@ -59,18 +67,20 @@ export async function withTenant<T>(
   const setup =
     `SELECT set_config('search_path', ${pg.escapeLiteral(`${ident(schema)}, pg_temp`)}, true)` +
     (tenantRolesEnabled(pool) ? `; SET LOCAL ROLE ${ident(schema)}` : '');
+  if (opts.first && ESCAPE_RE.test(opts.first))
+    throw new Error('statement refused: it would change the role or search_path of a tenant transaction');
   return inTransaction(
     pool,
-    async (client) => {
+    async (client, first) => {
       const state = { open: true };
       try {
-        return await fn(makeTx(client, schema, state));
+        return await fn(makeTx(client, schema, state), opts.first ? first : []);
       } finally {
         // Closed before COMMIT/ROLLBACK: a TenantTx that escapes its callback is dead.
         state.open = false;
       }
     },
-    { setup },
+    { setup: opts.first ? `${setup}; ${opts.first}` : setup },
   );
 }
 
