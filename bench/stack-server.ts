@@ -12,10 +12,10 @@ import type { AddressInfo } from 'node:net';
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
 import express from 'express';
-import { pino } from 'pino';
 import { z } from 'zod';
 import { loadConfig } from '../src/config/index.js';
 import { startDevIssuer } from '../src/dev/issuer.js';
+import { createLogger } from '../src/log/index.js';
 import { startVaultSimulator } from '../src/dev/vault-sim/server.js';
 import { SERVICE_ACCOUNT } from '../src/dev/vault-sim/seed.js';
 import { start } from '../src/main.js';
@@ -149,7 +149,8 @@ async function full(mcpFastPath = true): Promise<Started> {
     ...(process.env.BENCH_REDIS_URL ? { REDIS_URL: process.env.BENCH_REDIS_URL } : {}),
   });
   const running = await start(config, {
-    log: pino({ level: process.env.BENCH_LOG_LEVEL ?? 'info' }, pino.destination('/dev/null')),
+    // The production logger (redaction, async writes), into /dev/null.
+    log: createLogger({ level: process.env.BENCH_LOG_LEVEL ?? 'info', file: '/dev/null' }),
     secrets: (n) => SIM_SECRETS[n],
     mcpFastPath,
   });

@@ -12,7 +12,7 @@
  *
  * @module
  */
-import { createHash } from 'node:crypto';
+import { hash as oneShotHash } from 'node:crypto';
 import type { NotifyListener } from '../db/notify-listener.js';
 import { AuthError } from '../errors/index.js';
 import { singleFlight } from '../shared/single-flight.js';
@@ -99,7 +99,8 @@ export function cachedIntrospection(
   });
 
   return async (token) => {
-    const key = createHash('sha256').update(token).digest('base64url');
+    // One-shot hash: no Hash object per request.
+    const key = oneShotHash('sha256', token, 'base64url');
     const now = Date.now();
     const hit = entries.get(key);
     if (hit && hit.until > now && (hit.heardIn === undefined || heard(hit.heardIn))) {

@@ -6,13 +6,10 @@
  *
  * @module
  */
-import { randomUUID } from 'node:crypto';
-import type { IncomingMessage } from 'node:http';
 import { getOAuthProtectedResourceMetadataUrl } from '@modelcontextprotocol/sdk/server/auth/router.js';
 import { hostHeaderValidation } from '@modelcontextprotocol/sdk/server/middleware/hostHeaderValidation.js';
 import express, { type Request, type Response } from 'express';
 import helmet from 'helmet';
-import { pinoHttp } from 'pino-http';
 import type { AuditWriter } from '../audit/index.js';
 import type { TokenVerifier, UserContext } from '../auth/types.js';
 import type { Config } from '../config/index.js';
@@ -26,6 +23,7 @@ import { createMcpServer, onlyToolRequests } from '../mcp/server.js';
 import { wantsProgress } from '../mcp/progress.js';
 import type { McpSurface } from '../mcp/surface.js';
 import { mayCall, scopesSupported, type ToolDef } from '../mcp/tool.js';
+import { accessLog } from './access-log.js';
 import { authenticate } from './authenticate.js';
 import { closeIfUnread, fromBodyParserError } from './body.js';
 import { mcpCors } from './cors.js';
@@ -65,8 +63,6 @@ export interface AppDeps {
   mcpFastPath?: boolean;
 }
 
-const REQUEST_ID_RE = /^[\w.-]{1,64}$/;
-
 /**
  * @example
  * const app = createApp({ config, log, verifier, tools, authorizationServers: [issuer], readiness });
@@ -99,32 +95,7 @@ export function createApp(deps: AppDeps): express.Express {
   // DNS-rebinding protection: only our own host names are accepted in the Host header.
   app.use(hostHeaderValidation(allowedHosts(config)));
   app.use(helmet({ contentSecurityPolicy: { directives: { defaultSrc: ["'none'"], frameAncestors: ["'none'"] } } }));
-  app.use(
-    pinoHttp({
-      logger: log,
-      genReqId: (req: IncomingMessage, res) => {
-        const given = req.headers['x-request-id'];
-        const id = typeof given === 'string' && REQUEST_ID_RE.test(given) ? given : randomUUID();
-        res.setHeader('X-Request-Id', id);
-        return id;
-      },
-      autoLogging: { ignore: (req) => req.url === '/healthz' || req.url === '/readyz' || req.url === '/metrics' },
-      // Evaluated when the request completes: the tenant and subject are known by then (set in /mcp).
-      customProps: (_req, res) => ((res as unknown as Response).locals?.logBindings as object | undefined) ?? {},
-      // Compact lines: no headers (they carry credentials), no query strings.
-      serializers: {
-        req: (req: { id: unknown; method: string; url: string; remoteAddress?: string }) => ({
-          id: req.id,
-          method: req.method,
-          path: req.url.split('?')[0],
-          remoteAddress: req.remoteAddress,
-        }),
-        res: (res: { statusCode: number }) => ({ statusCode: res.statusCode }),
-      },
-      customLogLevel: (_req, res, err) =>
-        err || res.statusCode >= 500 ? 'error' : res.statusCode >= 400 ? 'warn' : 'info',
-    }),
-  );
+  app.use(accessLog(log, { ignore: (path) => path === '/healthz' || path === '/readyz' || path === '/metrics' }));
 
   const fail = (req: Request, res: Response, e: unknown) => {
     closeIfUnread(req, res);
@@ -171,7 +142,7 @@ export function createApp(deps: AppDeps): express.Express {
     limits: { limitBytes: config.httpEdge.bodyLimitBytes, timeoutMs: config.httpEdge.bodyTimeoutMs },
   });
   app.post('/mcp', async (req, res) => {
-    const requestId = req.id as string; // genReqId above always returns a string
+    const requestId = req.id;
     const known: Partial<CallContext> = { requestId };
     try {
       const { user, token } = await authenticate(req, deps.verifier);
@@ -179,8 +150,8 @@ export function createApp(deps: AppDeps): express.Express {
       const tenant = (known.tenant = await deps.resolveTenant(user));
       if (!tenant) throw new AppError('ERR_TENANT_UNKNOWN_DOMAIN', 'No tenant is configured for this user');
       const bindings = { tenant: tenant.id, sub: user.subject };
+      // In the request's log line, and in req.log from here on (made on first use).
       res.locals.logBindings = bindings;
-      req.log = req.log.child(bindings);
       req.body = await intake.admit(req, tenant.id);
       const refusal = scopeRefusal(req.body, deps.tools, user.scopes);
       if (refusal && config.stepUpMode === 'tool_error' && !Array.isArray(req.body)) {

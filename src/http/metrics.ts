@@ -32,13 +32,27 @@ const LOOPBACK_HOST_RE = /^(localhost|127\.0\.0\.1|\[::1\])(:\d+)?$/i;
  * app.use(countRequests(metrics));
  */
 export function countRequests(metrics: Metrics) {
+  // The labelled series, looked up once per (route, method, status) instead of hashing a label object
+  // on every response. Bounded: few routes, the methods Node's parser accepts, the status codes we send.
+  const series = new Map<string, { count: () => void; observe: (seconds: number) => void }>();
+  const seriesFor = (route: string, method: string, status: number) => {
+    const key = `${route} ${method} ${status}`;
+    let s = series.get(key);
+    if (!s) {
+      const counter = metrics.httpRequests.labels({ route, method, status: String(status) });
+      const histogram = metrics.httpDuration.labels({ route, method });
+      s = { count: () => counter.inc(), observe: (seconds) => histogram.observe(seconds) };
+      if (series.size < 1000) series.set(key, s);
+    }
+    return s;
+  };
   return (req: Request, res: Response, next: NextFunction): void => {
     const started = performance.now();
     res.on('finish', () => {
       const path = req.originalUrl.split('?')[0] ?? '';
-      const route = ROUTES.has(path) ? path : 'other';
-      metrics.httpRequests.inc({ route, method: req.method, status: String(res.statusCode) });
-      metrics.httpDuration.observe({ route, method: req.method }, (performance.now() - started) / 1000);
+      const s = seriesFor(ROUTES.has(path) ? path : 'other', req.method, res.statusCode);
+      s.count();
+      s.observe((performance.now() - started) / 1000);
     });
     next();
   };

@@ -46,7 +46,10 @@ export const REDACT_PATHS = [
  */
 export function createLogger(opts: {
   level: string;
+  /** A stream to write to; without it, lines go to `file` (default: stdout) through pino's async writer. */
   destination?: NodeJS.WritableStream;
+  /** A path or file descriptor, when no `destination` stream is given (default 1, stdout). */
+  file?: string | number;
   /** Pretty-print when the destination (default stdout) is a TTY; for development only. */
   pretty?: boolean;
 }): Logger {
@@ -69,7 +72,11 @@ export function createLogger(opts: {
         ignore: 'pid,hostname,service',
       }),
     );
-  return pino(options, opts.destination as pino.DestinationStream | undefined);
+  if (opts.destination) return pino(options, opts.destination as pino.DestinationStream);
+  // Asynchronous writes: lines logged while a write is in flight go out together in the next one,
+  // instead of one write system call per line (issue 14: that was ~2% of a call's CPU). pino flushes
+  // what is buffered when the process exits, on an error exit too.
+  return pino(options, pino.destination({ dest: opts.file ?? 1, sync: false }));
 }
 
 type Pretty = (o: Record<string, unknown>) => pino.DestinationStream;
