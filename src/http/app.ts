@@ -9,7 +9,6 @@
 import { getOAuthProtectedResourceMetadataUrl } from '@modelcontextprotocol/sdk/server/auth/router.js';
 import { hostHeaderValidation } from '@modelcontextprotocol/sdk/server/middleware/hostHeaderValidation.js';
 import express, { type Request, type Response } from 'express';
-import helmet from 'helmet';
 import type { AuditWriter } from '../audit/index.js';
 import type { TokenVerifier, UserContext } from '../auth/types.js';
 import type { Config } from '../config/index.js';
@@ -31,6 +30,7 @@ import { createCallObserver } from './call-observer.js';
 import { sendError } from './error-mapper.js';
 import { createIntake } from './intake.js';
 import { serveMcpPost } from './mcp-transport.js';
+import { securityHeaders } from './security-headers.js';
 import { countRequests, serveMetrics } from './metrics.js';
 import type { RateLimiter } from './rate-limit.js';
 import type { OAuthServer } from '../oauth/server.js';
@@ -94,7 +94,9 @@ export function createApp(deps: AppDeps): express.Express {
   if (deps.metrics && config.metrics.token) app.get('/metrics', serveMetrics(deps.metrics, config.metrics.token));
   // DNS-rebinding protection: only our own host names are accepted in the Host header.
   app.use(hostHeaderValidation(allowedHosts(config)));
-  app.use(helmet({ contentSecurityPolicy: { directives: { defaultSrc: ["'none'"], frameAncestors: ["'none'"] } } }));
+  app.use(
+    securityHeaders({ contentSecurityPolicy: { directives: { defaultSrc: ["'none'"], frameAncestors: ["'none'"] } } }),
+  );
   app.use(accessLog(log, { ignore: (path) => path === '/healthz' || path === '/readyz' || path === '/metrics' }));
 
   const fail = (req: Request, res: Response, e: unknown) => {
