@@ -17,7 +17,6 @@
  *
  * @module
  */
-import pg from 'pg';
 import type { Pool } from '../db/pool.js';
 import type { SchemaName } from '../db/schema-name.js';
 import { withTenant } from '../db/with-tenant.js';
@@ -122,7 +121,8 @@ export function createAuditWriter(opts: {
     // Serialise chain extension for this tenant across every replica, and read the head only after the
     // lock (its own statement, so its own snapshot): sent with BEGIN, one round trip instead of three.
     const first =
-      `SELECT pg_advisory_xact_lock(${AUDIT_LOCK_NS}, hashtext(${pg.escapeLiteral(tenant.schema)})); ` +
+      // Inside withTenant current_schema() is the tenant's schema: the same key as hashtext(schema).
+      `SELECT pg_advisory_xact_lock(${AUDIT_LOCK_NS}, hashtext(current_schema())); ` +
       'SELECT hash FROM audit_log ORDER BY id DESC LIMIT 1';
     await withTenant(
       opts.pool,

@@ -101,18 +101,18 @@ export function createNotifyListener(opts: {
     /** NOTIFY ourselves and wait for it: proves notifications reach this connection end to end. */
     const probe = async () => {
       const nonce = randomBytes(8).toString('hex');
+      let timer: NodeJS.Timeout | undefined;
       const back = new Promise<void>((resolve, reject) => {
-        const t = setTimeout(() => reject(new Error('listen probe did not come back')), pingMs);
-        awaited = {
-          nonce,
-          arrived: () => {
-            clearTimeout(t);
-            resolve();
-          },
-        };
+        timer = setTimeout(() => reject(new Error('listen probe did not come back')), pingMs);
+        awaited = { nonce, arrived: resolve };
       });
-      await c.query('SELECT pg_notify($1, $2)', [opts.channels[0], PROBE + nonce]);
-      await back;
+      try {
+        await c.query('SELECT pg_notify($1, $2)', [opts.channels[0], PROBE + nonce]);
+        await back;
+      } finally {
+        // Also when the NOTIFY itself failed: the pending timeout must not reject later, unheard.
+        clearTimeout(timer);
+      }
     };
     try {
       await c.connect();
