@@ -84,6 +84,23 @@ export function createPgSessionStore(deps: PgSessionStoreOptions): SessionStore 
       tx.query('DELETE FROM vault_login_leases WHERE key = $1 AND holder = $2', [rowKey(key), holder]),
     );
 
+  /**
+   * Release a lease that may be held, retrying in the background while the database is unreachable:
+   * a lease left behind by a live replica (its release or store failed when connections dropped) would
+   * make every caller of the key wait out `leaseMs`. Gives up once the lease would have expired.
+   */
+  const releaseSoon = (tenant: Tenant, key: SessionKey, holder: string, claimedAt: number): Promise<void> => {
+    const attempt = (pause: number): Promise<void> =>
+      release(tenant, key, holder).then(
+        () => undefined,
+        () => {
+          if (Date.now() + pause >= claimedAt + leaseMs) return;
+          setTimeout(() => void attempt(Math.min(2000, pause * 2)), pause).unref();
+        },
+      );
+    return attempt(100);
+  };
+
   /** Keep the lease until Vault's login window has passed (a holder no replica can be). */
   const cooldown = (tenant: Tenant, key: SessionKey, holder: string, ms: number) =>
     withTenant(pool, tenant.schema, (tx) =>
@@ -99,10 +116,13 @@ export function createPgSessionStore(deps: PgSessionStoreOptions): SessionStore 
     async getOrCreate(tenant, key, usable, login) {
       const k = rowKey(key);
       const holder = randomUUID();
+      let claimedAt = 0; // when this round's claim was sent (0: not sent, nothing to release)
       for (let pause = 20; ; pause = Math.min(maxPollMs, Math.round(pause * 1.5))) {
+        claimedAt = 0;
         const found = await withTenant(pool, tenant.schema, async (tx) => {
           const cur = await read(tx, tenant, key);
           if (cur && usable(cur)) return { session: cur };
+          claimedAt = Date.now();
           const claimed = await tx.query(
             `INSERT INTO vault_login_leases (key, holder, expires_at) VALUES ($1, $2, now() + $3 * interval '1 millisecond')
              ON CONFLICT (key) DO UPDATE SET holder = EXCLUDED.holder, expires_at = EXCLUDED.expires_at
@@ -124,6 +144,10 @@ export function createPgSessionStore(deps: PgSessionStoreOptions): SessionStore 
             return { session: stored };
           }
           return { claimed: true };
+        }).catch((e: unknown) => {
+          // A claim sent may have committed although we saw an error (a connection dropped at COMMIT).
+          if (claimedAt) void releaseSoon(tenant, key, holder, claimedAt);
+          throw e;
         });
         if (found.session) return { ...found.session, created: false };
         if (found.cooldownMs !== undefined) throw loginLimitError(found.cooldownMs / 1000);
@@ -138,9 +162,9 @@ export function createPgSessionStore(deps: PgSessionStoreOptions): SessionStore 
       } catch (e) {
         // Vault's login limit: the lease turns into a cooldown, so other replicas do not try either.
         const wait = isVaultError(e, 'API_LIMIT_EXCEEDED') ? Number(e.details.retryAfter) : NaN;
-        await (wait > 0 ? cooldown(tenant, key, holder, wait * 1000) : release(tenant, key, holder)).catch(
-          () => undefined,
-        );
+        if (wait > 0)
+          await cooldown(tenant, key, holder, wait * 1000).catch(() => releaseSoon(tenant, key, holder, claimedAt));
+        else await releaseSoon(tenant, key, holder, claimedAt);
         throw e;
       }
       const blob = cipher.encrypt(s.sessionId, aad(tenant, key));
@@ -155,6 +179,9 @@ export function createPgSessionStore(deps: PgSessionStoreOptions): SessionStore 
           [k, s.vaultUserId, key.vaultUrl, blob, new Date(s.expiresAt), at],
         );
         await tx.query('DELETE FROM vault_login_leases WHERE key = $1 AND holder = $2', [k, holder]);
+      }).catch((e: unknown) => {
+        void releaseSoon(tenant, key, holder, claimedAt);
+        throw e;
       });
       return { ...s, createdAt: at.getTime(), lastUsedAt: at.getTime(), ref: blob.toString('base64'), created: true };
     },

@@ -4,6 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+import pg from 'pg';
 import { createPool, type Pool } from '../../src/db/pool.js';
 import { withTenant } from '../../src/db/with-tenant.js';
 import type { Tenant } from '../../src/tenancy/tenant.js';
@@ -84,6 +85,49 @@ describe('Postgres session store: login lease', () => {
     await assert.rejects(first, /Vault said no/);
     assert.equal((await second).sessionId, 'S-B');
     assert.ok(performance.now() - started < 2_000);
+  });
+
+  it('connections dropped while the lease is held: the live holder releases it once the database is back, nobody waits out the lease', async () => {
+    const key = sessionKey(tenant, 'delegated', 'user-dropped');
+    const app = 'vmcp-test-lease-drop';
+    const dropping = createPool({ url: env.db.url, max: 2, statementTimeoutMs: 15_000, applicationName: app });
+    pools.push(dropping);
+    const a = createPgSessionStore({ pool: dropping, cipher, leaseMs: 60_000 });
+    const b = createPgSessionStore({ pool: pool(), cipher, leaseMs: 60_000 });
+    // ALLOW_CONNECTIONS cannot be changed from inside the database itself: an admin connection elsewhere.
+    const admin = new pg.Client({ connectionString: process.env.DATABASE_URL });
+    await admin.connect();
+    const name = pg.escapeIdentifier(new URL(env.db.url).pathname.slice(1));
+    const allow = (on: boolean) => admin.query(`ALTER DATABASE ${name} WITH ALLOW_CONNECTIONS ${on}`);
+    try {
+      // While `a` logs in, its connections are killed and no new ones are accepted, so its release fails.
+      await assert.rejects(
+        a.getOrCreate(tenant, key, always, async () => {
+          await allow(false);
+          await env.pool.query(
+            'SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = $1 AND datname = current_database()',
+            [app],
+          );
+          throw new Error('Vault said no');
+        }),
+        /Vault said no/,
+      );
+      const { rows: held } = await withTenant(env.pool, tenant.schema, (tx) =>
+        tx.query('SELECT 1 FROM vault_login_leases WHERE key = $1', ['dg:user-dropped']),
+      );
+      assert.equal(held.length, 1, 'the release failed: the lease is still there');
+    } finally {
+      await allow(true);
+      await admin.end();
+    }
+    const started = performance.now();
+    const s = await Promise.race([
+      b.getOrCreate(tenant, key, always, () => Promise.resolve(fresh('S-AFTER-DROP'))),
+      sleep(10_000).then(() => assert.fail('still waiting for the lease after 10 s')),
+    ]);
+    assert.equal(s.sessionId, 'S-AFTER-DROP');
+    const waited = performance.now() - started;
+    assert.ok(waited < 5_000, `waited ${waited.toFixed(0)} ms`);
   });
 
   it("Vault's login limit on one replica makes the others answer the same retryable error, without logging in", async () => {
