@@ -141,6 +141,8 @@ export async function start(config: Readonly<Config>, opts: StartOptions = {}): 
       store: createPgSessionStore({
         pool,
         cipher,
+        // A caller waits for another replica's login of the same account at most one Vault timeout.
+        maxWaitMs: config.vault.timeoutMs,
         onDecryptError: (tenant) =>
           log.warn({ tenant }, 'stored Vault session does not decrypt (SECRET_KEY changed?); logging in again'),
       }),

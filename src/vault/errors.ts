@@ -99,6 +99,18 @@ export function isVaultError(e: unknown, type?: VaultErrorType): e is VaultError
 }
 
 /**
+ * Another server replica has been logging in as this account for longer than a caller waits (its
+ * login is slow, or it died holding the lease): a retryable error instead of a call that hangs.
+ */
+export function loginInProgressError(waitedMs: number): AppError {
+  return new AppError(
+    'ERR_VAULT_UNAVAILABLE',
+    `A login to Vault as this account by another server replica has been under way for over ${Math.round(waitedMs / 1000)} s; retry shortly`,
+    { retryAfter: 5 },
+  );
+}
+
+/**
  * A login refused because Vault's auth limit (per user, per minute) is used up; `retryAfter` says
  * when logins may be tried again.
  *

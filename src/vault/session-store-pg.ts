@@ -19,7 +19,7 @@ import type { Pool } from '../db/pool.js';
 import { withTenant, type TenantTx } from '../db/with-tenant.js';
 import type { Tenant } from '../tenancy/tenant.js';
 import type { SessionCipher } from './crypto.js';
-import { isVaultError, loginLimitError } from './errors.js';
+import { isVaultError, loginInProgressError, loginLimitError } from './errors.js';
 import { rowKey, vaultUrlOf, type SessionKey } from './session-cache.js';
 import type { SessionStore, StoredSession } from './session-store.js';
 
@@ -43,6 +43,11 @@ export interface PgSessionStoreOptions {
   leaseMs?: number;
   /** Longest pause between two polls of a waiting replica (default 500 ms). */
   maxPollMs?: number;
+  /**
+   * Longest a caller waits for another replica's login of the same key before it is answered with a
+   * retryable error (default 30 s, VAULT_TIMEOUT_MS in production): a call never hangs for a whole lease.
+   */
+  maxWaitMs?: number;
 }
 
 /**
@@ -53,6 +58,7 @@ export function createPgSessionStore(deps: PgSessionStoreOptions): SessionStore 
   const { pool, cipher } = deps;
   const leaseMs = deps.leaseMs ?? 90_000;
   const maxPollMs = deps.maxPollMs ?? 500;
+  const maxWaitMs = deps.maxWaitMs ?? 30_000;
   const aad = (tenant: Tenant, key: SessionKey) => `${tenant.schema}|${rowKey(key)}`;
 
   /** The stored session for `key`, if it decrypts and was opened on the key's Vault URL. */
@@ -117,6 +123,7 @@ export function createPgSessionStore(deps: PgSessionStoreOptions): SessionStore 
       const k = rowKey(key);
       const holder = randomUUID();
       let claimedAt = 0; // when this round's claim was sent (0: not sent, nothing to release)
+      const giveUpAt = Date.now() + maxWaitMs;
       for (let pause = 20; ; pause = Math.min(maxPollMs, Math.round(pause * 1.5))) {
         claimedAt = 0;
         const found = await withTenant(pool, tenant.schema, async (tx) => {
@@ -152,6 +159,7 @@ export function createPgSessionStore(deps: PgSessionStoreOptions): SessionStore 
         if (found.session) return { ...found.session, created: false };
         if (found.cooldownMs !== undefined) throw loginLimitError(found.cooldownMs / 1000);
         if (found.claimed) break;
+        if (Date.now() + pause > giveUpAt) throw loginInProgressError(maxWaitMs);
         await new Promise((r) => setTimeout(r, pause));
       }
 

@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import pg from 'pg';
 import { createPool, type Pool } from '../../src/db/pool.js';
+import type { AppError } from '../../src/errors/index.js';
 import { withTenant } from '../../src/db/with-tenant.js';
 import type { Tenant } from '../../src/tenancy/tenant.js';
 import { createSessionCipher } from '../../src/vault/crypto.js';
@@ -165,6 +166,35 @@ describe('Postgres session store: login lease', () => {
       (await b.getOrCreate(limitedTenant, limitedKey, always, () => Promise.resolve(fresh('S-LATER')))).sessionId,
       'S-LATER',
     );
+  });
+
+  it("a caller waits for another replica's login at most maxWaitMs, then gets a retryable error, not a hang", async () => {
+    const key = sessionKey(tenant, 'oauth', 'user-slow-holder');
+    // A holder that is alive or crashed, we cannot tell: its lease has a minute left.
+    await withTenant(env.pool, tenant.schema, (tx) =>
+      tx.query(
+        "INSERT INTO vault_login_leases (key, holder, expires_at) VALUES ($1, 'slow-replica', now() + interval '60 seconds')",
+        ['oa:user-slow-holder'],
+      ),
+    );
+    const store = createPgSessionStore({ pool: pool(), cipher, maxPollMs: 50, maxWaitMs: 400 });
+    const started = performance.now();
+    let loggedIn = false;
+    const e = await store
+      .getOrCreate(tenant, key, always, () => {
+        loggedIn = true;
+        return Promise.resolve(fresh('S-NEVER'));
+      })
+      .then(
+        () => assert.fail('expected a refusal'),
+        (err: unknown) => err as AppError,
+      );
+    const waited = performance.now() - started;
+    assert.equal(e.code, 'ERR_VAULT_UNAVAILABLE');
+    assert.match(e.message, /another server replica .* retry shortly/);
+    assert.equal(e.details.retryAfter, 5);
+    assert.equal(loggedIn, false, 'did not log in while another replica holds the lease');
+    assert.ok(waited >= 300 && waited < 2_000, `answered after ${waited.toFixed(0)} ms`);
   });
 
   it("a crashed holder's lease expires and another replica takes over", async () => {
