@@ -167,12 +167,17 @@ export function createTenantResolver(deps: TenantResolverDeps): TenantResolver {
     }
   }
 
+  const personalRow = async (email: string) =>
+    (
+      await deps.pool.query<TenantRow>(
+        `SELECT ${TENANT_COLUMNS} FROM control.tenants t WHERE t.personal_email = $1 AND t.removed_at IS NULL`,
+        [email],
+      )
+    ).rows[0];
+
   async function byPersonalEmail(email: string): Promise<TenantRow | undefined> {
-    const { rows } = await deps.pool.query<TenantRow>(
-      `SELECT ${TENANT_COLUMNS} FROM control.tenants t WHERE t.personal_email = $1 AND t.removed_at IS NULL`,
-      [email],
-    );
-    if (rows[0]) return rows[0];
+    const found = await personalRow(email);
+    if (found) return found;
     if (!deps.migrations) throw new Error('personal tenants need the tenant migrations');
     const made = await provisionPersonalTenant(deps.adminPool ?? deps.pool, email, {
       migrations: deps.migrations,
@@ -180,9 +185,10 @@ export function createTenantResolver(deps: TenantResolverDeps): TenantResolver {
       publicDomains: deps.publicDomains,
       servingRole: deps.servingRole,
     });
-    // The row as provisioning writes it, without reading it back: a personal tenant is its id, schema
-    // and address (no name, no identity provider; its Vault settings are the template's). A removed
-    // one was refused by provisioning.
+    // Another replica created it meanwhile: its row as stored (an administrator may have changed it).
+    if (!made.created) return personalRow(email);
+    // Created here: the row as provisioning just wrote it, without reading it back (its id, schema and
+    // address; no name, no identity provider; its Vault settings are the template's).
     return {
       id: made.id,
       display_name: null,
