@@ -13,6 +13,7 @@
  * @module
  */
 import { hash as oneShotHash } from 'node:crypto';
+import { LRUCache } from 'lru-cache';
 import type { NotifyListener } from '../db/notify-listener.js';
 import { AuthError } from '../errors/index.js';
 import { singleFlight } from '../shared/single-flight.js';
@@ -62,8 +63,6 @@ export function cachedIntrospection(
   introspect: (token: string) => Promise<UserContext>,
   opts: OpaqueCacheOptions,
 ): (token: string) => Promise<UserContext> {
-  const max = opts.maxEntries ?? 10_000;
-  const entries = new Map<string, Entry>();
   const inflight = singleFlight<UserContext>();
   const rev = opts.revocable;
   const listener = rev?.listener;
@@ -71,19 +70,20 @@ export function cachedIntrospection(
   const byKey = new Map<string, Set<string>>();
   /** Counts notifications: a verification during which it moved is not cached. */
   let notified = 0;
+  // Bounded: the least recently used entries are evicted first; whatever removes an entry (eviction,
+  // replacement, drop) also removes it from its revocation key's index.
+  const entries = new LRUCache<string, Entry>({
+    max: opts.maxEntries ?? 10_000,
+    dispose: (e, hash) => {
+      if (e.revocable === undefined) return;
+      const hashes = byKey.get(e.revocable);
+      hashes?.delete(hash);
+      if (!hashes?.size) byKey.delete(e.revocable);
+    },
+  });
 
-  const drop = (hash: string) => {
-    const e = entries.get(hash);
-    if (!e) return;
-    entries.delete(hash);
-    if (e.revocable === undefined) return;
-    const hashes = byKey.get(e.revocable);
-    hashes?.delete(hash);
-    if (!hashes?.size) byKey.delete(e.revocable);
-  };
+  const drop = (hash: string) => entries.delete(hash);
   const put = (hash: string, e: Entry) => {
-    drop(hash);
-    if (entries.size >= max) drop(entries.keys().next().value!);
     entries.set(hash, e);
     if (e.revocable === undefined) return;
     const hashes = byKey.get(e.revocable);
@@ -102,12 +102,9 @@ export function cachedIntrospection(
     // One-shot hash: no Hash object per request.
     const key = oneShotHash('sha256', token, 'base64url');
     const now = Date.now();
-    const hit = entries.get(key);
+    const hit = entries.get(key); // also marks it recently used
     if (hit && hit.until > now && (hit.heardIn === undefined || heard(hit.heardIn))) {
       if (hit.error) throw hit.error;
-      // Refresh recency (Map order is the LRU order).
-      entries.delete(key);
-      entries.set(key, hit);
       return hit.user!;
     }
     if (hit) drop(key);
