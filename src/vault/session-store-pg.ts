@@ -50,6 +50,10 @@ export interface PgSessionStoreOptions {
   maxWaitMs?: number;
 }
 
+/** Drop the lease on row key `k` if `holder` still holds it. */
+const dropLease = (tx: TenantTx, k: string, holder: string) =>
+  tx.query('DELETE FROM vault_login_leases WHERE key = $1 AND holder = $2', [k, holder]);
+
 /**
  * @example
  * const store = createPgSessionStore({ pool, cipher: createSessionCipher(config.secretKey) });
@@ -86,9 +90,7 @@ export function createPgSessionStore(deps: PgSessionStoreOptions): SessionStore 
   };
 
   const release = (tenant: Tenant, key: SessionKey, holder: string) =>
-    withTenant(pool, tenant.schema, (tx) =>
-      tx.query('DELETE FROM vault_login_leases WHERE key = $1 AND holder = $2', [rowKey(key), holder]),
-    );
+    withTenant(pool, tenant.schema, (tx) => dropLease(tx, rowKey(key), holder));
 
   /**
    * Release a lease that may be held, retrying in the background while the database is unreachable:
@@ -147,7 +149,7 @@ export function createPgSessionStore(deps: PgSessionStoreOptions): SessionStore 
           // Another replica may have stored a session and dropped its lease since the read above.
           const stored = await read(tx, tenant, key);
           if (stored && usable(stored)) {
-            await tx.query('DELETE FROM vault_login_leases WHERE key = $1 AND holder = $2', [k, holder]);
+            await dropLease(tx, k, holder);
             return { session: stored };
           }
           return { claimed: true };
@@ -186,7 +188,7 @@ export function createPgSessionStore(deps: PgSessionStoreOptions): SessionStore 
              last_used_at = EXCLUDED.last_used_at, created_at = EXCLUDED.created_at`,
           [k, s.vaultUserId, key.vaultUrl, blob, new Date(s.expiresAt), at],
         );
-        await tx.query('DELETE FROM vault_login_leases WHERE key = $1 AND holder = $2', [k, holder]);
+        await dropLease(tx, k, holder);
       }).catch((e: unknown) => {
         void releaseSoon(tenant, key, holder, claimedAt);
         throw e;
