@@ -90,6 +90,9 @@ export type RefreshLookup =
  */
 export function createGrantStore(deps: { pool: Pool; cipher: SessionCipher; refreshTtlSeconds: number }) {
   const aad = (id: string) => `oauth-grant|${id}`;
+  // A grant's upstream tokens, sealed under SECRET_KEY and bound to the grant id.
+  const sealTokens = (id: string, t: UpstreamTokens) => deps.cipher.encrypt(JSON.stringify(t), aad(id));
+  const openTokens = (id: string, blob: Buffer) => JSON.parse(deps.cipher.decrypt(blob, aad(id))) as UpstreamTokens;
 
   async function newRefresh(db: Pick<PoolClient, 'query'>, grantId: string): Promise<string> {
     const token = REFRESH_PREFIX + randomToken();
@@ -139,7 +142,7 @@ export function createGrantStore(deps: { pool: Pool; cipher: SessionCipher; refr
             input.scopes,
             input.resource,
             input.redirectUri,
-            input.keepUpstreamTokens ? deps.cipher.encrypt(JSON.stringify(id.upstreamTokens), aad(grantId)) : null,
+            input.keepUpstreamTokens ? sealTokens(grantId, id.upstreamTokens) : null,
           ],
         );
         await tx.query(
@@ -257,7 +260,7 @@ export function createGrantStore(deps: { pool: Pool; cipher: SessionCipher; refr
       );
       const blob = rows[0]?.upstream_ciphertext;
       if (!blob) return undefined;
-      return JSON.parse(deps.cipher.decrypt(blob, aad(id))) as UpstreamIdentity['upstreamTokens'];
+      return openTokens(id, blob);
     },
 
     /**
@@ -277,12 +280,12 @@ export function createGrantStore(deps: { pool: Pool; cipher: SessionCipher; refr
         );
         const blob = rows[0]?.upstream_ciphertext;
         if (!blob) return undefined;
-        const current = JSON.parse(deps.cipher.decrypt(blob, aad(id))) as UpstreamTokens;
+        const current = openTokens(id, blob);
         const renewed = await next(current);
         if (!renewed) return current;
         await tx.query('UPDATE control.oauth_grants SET upstream_ciphertext = $2 WHERE id = $1', [
           id,
-          deps.cipher.encrypt(JSON.stringify(renewed), aad(id)),
+          sealTokens(id, renewed),
         ]);
         return renewed;
       });
