@@ -8,7 +8,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
-import { canSee, type SimAction, type SimSeed, type SimUser } from './seed.js';
+import { audit, canSee, type SimAction, type SimSeed, type SimUser } from './seed.js';
 import { findRank, matches, parseVql, str, VqlSyntaxError } from './vql.js';
 
 export interface SimSession {
@@ -424,23 +424,16 @@ function runLifecycleAction(rq: Rq, st: SimState) {
   const from = str(doc.status__v);
   const trail = (st.seed.auditTrail ??= {});
   const entries = (trail[doc.id as number] ??= []);
-  const entry = (actionName: string, description: string) => ({
-    id: String(6000 + entries.length + Math.floor(Math.random() * 1000)),
-    timestamp: new Date().toISOString().replace(/\.\d+Z$/, 'Z'),
-    user_id: rq.me.id,
-    action: actionName,
-    field_name: null,
-    old_value: null,
-    new_value: null,
-    workflow_name: null,
-    task_name: null,
-    signature_meaning: null,
-    view_license: null,
-    job_instance_id: null,
-    version: versionOf(doc),
-    state: from,
-    event_description: description,
-  });
+  const entry = (actionName: string, description: string) =>
+    audit(
+      6000 + entries.length + Math.floor(Math.random() * 1000),
+      new Date().toISOString().replace(/\.\d+Z$/, 'Z'),
+      rq.me.id,
+      actionName,
+      from,
+      versionOf(doc),
+      { event_description: description },
+    );
   if (action.lifecycle_action_type__v === 'workflow') {
     const workflowId = String(nextWorkflowId++);
     entries.unshift(entry('StartWorkflow', `Started workflow ${action.label__v}`));

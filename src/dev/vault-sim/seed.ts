@@ -371,7 +371,7 @@ export function defaultSeed(): SimSeed {
 }
 
 /** One document audit trail entry in Vault's shape (the user is resolved when served). */
-function audit(
+export function audit(
   id: number,
   timestamp: string,
   userId: number,
